@@ -1,0 +1,3 @@
+pub mod detect;
+pub mod resources;
+pub mod usage;
