@@ -1,1 +1,55 @@
-fn main() {}
+//! The `agent-sessions` command-line tool: a thin layer over the core library. It is also the
+//! session host binary (hidden `__host` command), so one file serves both jobs.
+
+mod commands;
+mod output;
+
+use agent_sessions::{Error, ErrorKind};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // The host mode is dispatched before clap: it must fork before any thread exists, and
+    // its arguments are internal.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "__host") {
+        return host(&args[2..]);
+    }
+    let cli = commands::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("agent-sessions: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn host(args: &[std::ffi::OsString]) -> ExitCode {
+    match args {
+        [flag, home] if flag == "--home" => {
+            let code = agent_sessions::host::host_main(std::path::Path::new(home));
+            ExitCode::from(code.clamp(0, 255) as u8)
+        }
+        _ => {
+            eprintln!("agent-sessions __host is internal: it is started by the library");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit statuses, documented in the README: 2 bad input, 3 no such session, 4 wrong state,
+/// 5 timed out, 6 state can no longer come, 1 anything else.
+pub fn exit_code(e: &Error) -> u8 {
+    match e.kind() {
+        ErrorKind::UnsupportedAgent
+        | ErrorKind::InvalidSessionId
+        | ErrorKind::InvalidArgument
+        | ErrorKind::InvalidPhase => 2,
+        ErrorKind::SessionNotFound => 3,
+        ErrorKind::SessionNotRunning => 4,
+        ErrorKind::Timeout => 5,
+        ErrorKind::StateUnreachable => 6,
+        _ => 1,
+    }
+}

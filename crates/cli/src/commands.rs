@@ -1,0 +1,361 @@
+//! Command definitions (clap) and their handlers. Handlers only parse, call the core and
+//! print; all behaviour lives in the core.
+
+use crate::output;
+use agent_sessions::attach::{self, AttachEnd, AttachOptions};
+use agent_sessions::{Error, ListFilter, Result, SessionManager, StartOptions, State};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Run AI coding-agent CLIs as managed, detachable sessions.
+#[derive(Parser, Debug)]
+#[command(name = "agent-sessions", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where sessions live [default: $XDG_STATE_HOME/agent-sessions].
+    #[arg(long, global = true, env = "AGENT_SESSIONS_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start a session and print its id.
+    Start(StartArgs),
+    /// Show a session's live terminal; Ctrl-\ detaches.
+    Attach {
+        id: String,
+        /// Watch without sending input.
+        #[arg(long)]
+        read_only: bool,
+        /// Key that detaches, e.g. C-\ (default) or C-a.
+        #[arg(long, default_value = "C-\\")]
+        detach_key: String,
+    },
+    /// Print captured output.
+    Logs {
+        id: String,
+        /// Keep printing new output until the session ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Strip terminal escape sequences.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Print the current screen as text.
+    Screen { id: String },
+    /// Type text into the agent, then Enter.
+    Send {
+        id: String,
+        /// The text; with --keys, key names (Enter, Esc, Tab, Up, C-c, ...).
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// Do not press Enter after the text.
+        #[arg(long)]
+        no_enter: bool,
+        /// Treat the arguments as key names.
+        #[arg(long)]
+        keys: bool,
+    },
+    /// Interrupt the agent's current turn (not the agent).
+    Interrupt { id: String },
+    /// Stop a session: quit sequence, SIGTERM, then SIGKILL after the timeout.
+    Stop {
+        id: String,
+        /// Seconds before SIGKILL.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        /// SIGKILL at once.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a session's state.
+    State { id: String },
+    /// List sessions.
+    #[command(alias = "list")]
+    Ls {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        task: Option<String>,
+    },
+    /// Show a session's record and history.
+    Show { id: String },
+    /// Wait until a session reaches a state.
+    Wait {
+        id: String,
+        #[arg(long)]
+        state: String,
+        /// Seconds; wait forever when absent.
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Remove an ended session and its files.
+    Rm { id: String },
+    /// List the agent types.
+    Agents,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Agent type: claude, codex, gemini, opencode or custom.
+    pub agent: String,
+    /// Working folder [default: the current folder].
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Task id to link the session to.
+    #[arg(long)]
+    pub task: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Extra environment for the agent (its value is never stored).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    #[arg(long)]
+    pub cols: Option<u16>,
+    #[arg(long)]
+    pub rows: Option<u16>,
+    /// Seconds of output silence before the session reads as waiting_input (0: never).
+    #[arg(long, value_name = "SECS")]
+    pub idle_after: Option<f64>,
+    /// Arguments for the agent; for custom, the command to run.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(v).expect("serializes"));
+}
+
+fn parse_state(s: &str) -> Result<State> {
+    s.parse()
+}
+
+fn secs(s: f64, what: &str) -> Result<Duration> {
+    if !s.is_finite() || s < 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what} must be a non-negative number of seconds"
+        )));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let g = cli.global;
+    if let Command::Agents = cli.command {
+        return agents(&g);
+    }
+    let mgr = SessionManager::open(g.home.as_deref())?;
+    match cli.command {
+        Command::Start(a) => {
+            let env = a
+                .env
+                .iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                    None => Err(Error::InvalidArgument(format!(
+                        "--env {kv:?}: use --env NAME=VALUE"
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let rec = mgr.start(&StartOptions {
+                agent: a.agent,
+                args: a.args,
+                cwd: a.cwd,
+                task_id: a.task,
+                name: a.name,
+                env,
+                cols: a.cols,
+                rows: a.rows,
+                idle_after: a.idle_after.map(|s| secs(s, "--idle-after")).transpose()?,
+            })?;
+            if g.json {
+                println!("{}", rec.to_json());
+            } else {
+                println!("{}", rec.session_id);
+            }
+        }
+        Command::Attach {
+            id,
+            read_only,
+            detach_key,
+        } => {
+            let rec = mgr.get(&id)?;
+            if !rec.state.is_live() {
+                return Err(Error::SessionNotRunning {
+                    id,
+                    state: rec.state,
+                    action: "be attached to",
+                });
+            }
+            let opts = AttachOptions {
+                read_only,
+                detach_key: attach::parse_detach_key(&detach_key)?,
+            };
+            let end = attach::attach_terminal(&mgr.socket_path(&id)?, &opts)?;
+            match end {
+                AttachEnd::Detached => eprintln!("[detached from {id}; it keeps running]"),
+                AttachEnd::Ended(s) => eprintln!("[session {id} ended: {s}]"),
+                AttachEnd::Lost => {
+                    eprintln!("[connection to {id} lost; state: {}]", mgr.state(&id)?)
+                }
+            }
+        }
+        Command::Logs { id, follow, plain } => logs(&mgr, &id, follow, plain)?,
+        Command::Screen { id } => {
+            let s = mgr.screen(&id)?;
+            if g.json {
+                print_json(&s);
+            } else {
+                println!("{}", s.text);
+            }
+        }
+        Command::Send {
+            id,
+            text,
+            no_enter,
+            keys,
+        } => {
+            if keys {
+                mgr.send_keys(&id, &text)?;
+            } else {
+                mgr.send(&id, &text.join(" "), !no_enter)?;
+            }
+            if g.json {
+                print_json(&serde_json::json!({"ok": true, "session_id": id}));
+            }
+        }
+        Command::Interrupt { id } => {
+            mgr.interrupt(&id)?;
+            if g.json {
+                print_json(&serde_json::json!({"ok": true, "session_id": id}));
+            }
+        }
+        Command::Stop { id, timeout, force } => {
+            let rec = mgr.stop(&id, Some(secs(timeout, "--timeout")?), force)?;
+            if g.json {
+                println!("{}", rec.to_json());
+            } else {
+                println!("{}", rec.state);
+            }
+        }
+        Command::State { id } => {
+            let rec = mgr.get(&id)?;
+            if g.json {
+                print_json(
+                    &serde_json::json!({"session_id": rec.session_id, "state": rec.state, "state_reason": rec.state_reason, "state_source": rec.state_source}),
+                );
+            } else {
+                println!("{}", rec.state);
+            }
+        }
+        Command::Ls { state, agent, task } => {
+            let filter = ListFilter {
+                state: state.as_deref().map(parse_state).transpose()?,
+                agent_type: agent,
+                task_id: task,
+            };
+            let recs = mgr.list(&filter)?;
+            if g.json {
+                print_json(&recs);
+            } else {
+                print!("{}", output::table(&recs));
+            }
+        }
+        Command::Show { id } => {
+            let rec = mgr.get(&id)?;
+            if g.json {
+                println!("{}", rec.to_json());
+            } else {
+                print!("{}", output::details(&rec));
+            }
+        }
+        Command::Wait { id, state, timeout } => {
+            let wanted = parse_state(&state)?;
+            let timeout = timeout.map(|t| secs(t, "--timeout")).transpose()?;
+            let rec = mgr.wait_for(&id, wanted, timeout)?;
+            if g.json {
+                println!("{}", rec.to_json());
+            } else {
+                println!("{}", rec.state);
+            }
+        }
+        Command::Rm { id } => {
+            mgr.remove(&id)?;
+            if g.json {
+                print_json(&serde_json::json!({"ok": true, "removed": id}));
+            }
+        }
+        Command::Agents => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn agents(g: &crate::commands::Global) -> Result<ExitCode> {
+    let all = agent_sessions::agents::builtin();
+    if g.json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|a| serde_json::json!({"name": a.name, "binary": a.binary, "binary_env": a.binary_env, "found": a.binary.as_deref().map(|b| agent_sessions::agents::resolve_program(b).is_some()), "description": a.description}))
+            .collect();
+        print_json(&v);
+    } else {
+        for a in &all {
+            let found = match a.binary.as_deref() {
+                Some(b) if agent_sessions::agents::resolve_program(b).is_some() => "found",
+                Some(_) => "not on PATH",
+                None => "",
+            };
+            println!("{:<10} {:<12} {}", a.name, found, a.description);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the log from the start; with `follow`, keeps printing until the session ends.
+fn logs(mgr: &SessionManager, id: &str, follow: bool, plain: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut sink: Box<dyn Write> = if plain {
+        // Keeps escape-parser state across chunks, so a sequence split between reads is
+        // still removed.
+        Box::new(strip_ansi_escapes::Writer::new(stdout.lock()))
+    } else {
+        Box::new(stdout.lock())
+    };
+    let mut offset = 0;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let (bytes, next) = mgr.output(id, offset, 1 << 20)?;
+        if !bytes.is_empty() {
+            if sink.write_all(&bytes).and_then(|_| sink.flush()).is_err() {
+                return Ok(()); // reader went away (e.g. `| head`)
+            }
+            offset = next;
+            pause = Duration::from_millis(10);
+            continue;
+        }
+        if !follow || mgr.state(id)?.is_ended() {
+            // One more read: output written just before the ending.
+            let (bytes, _) = mgr.output(id, offset, usize::MAX)?;
+            let _ = sink.write_all(&bytes);
+            let _ = sink.flush();
+            return Ok(());
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}

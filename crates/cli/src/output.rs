@@ -1,0 +1,93 @@
+//! Printing records for people (tables, key/value) and for programs (`--json`).
+
+use agent_sessions::SessionRecord;
+
+/// One line per session.
+pub fn table(records: &[SessionRecord]) -> String {
+    let mut out = format!(
+        "{:<30} {:<9} {:<14} {:<12} {:<16} {}\n",
+        "ID", "AGENT", "STATE", "TASK", "NAME", "STARTED"
+    );
+    for r in records {
+        out.push_str(&format!(
+            "{:<30} {:<9} {:<14} {:<12} {:<16} {}\n",
+            r.session_id,
+            r.agent_type.as_deref().unwrap_or("-"),
+            r.state.as_str(),
+            r.task_id.as_deref().unwrap_or("-"),
+            r.name.as_deref().unwrap_or("-"),
+            r.started_at.as_deref().unwrap_or(&r.created_at),
+        ));
+    }
+    out
+}
+
+/// A readable view of one record.
+pub fn details(r: &SessionRecord) -> String {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<17} {v}\n"));
+    line("session_id", r.session_id.clone());
+    line("agent_type", opt(&r.agent_type));
+    line("name", opt(&r.name));
+    line("task_id", opt(&r.task_id));
+    let reason = r
+        .state_reason
+        .as_ref()
+        .map(|x| format!(" ({x})"))
+        .unwrap_or_default();
+    line("state", format!("{}{reason}", r.state));
+    if let Some(p) = &r.phase {
+        line("phase", p.clone());
+    }
+    line("command", shell_words(&r.command));
+    line("workspace_path", opt(&r.workspace_path));
+    line("started_at", opt(&r.started_at));
+    line("ended_at", opt(&r.ended_at));
+    if let Some(c) = r.exit_code {
+        line("exit_code", c.to_string());
+    }
+    if let Some(s) = r.exit_signal {
+        line("exit_signal", s.to_string());
+    }
+    line(
+        "attached",
+        format!("{} ({} clients)", r.attached, r.attached_clients),
+    );
+    line("last_input_at", opt(&r.last_input_at));
+    line("last_output_at", opt(&r.last_output_at));
+    line("terminal", format!("{}x{}", r.cols, r.rows));
+    if let (Some(h), Some(a)) = (r.host_pid, r.agent_pid) {
+        line("pids", format!("host {h}, agent {a}"));
+    }
+    out.push_str("transitions:\n");
+    for t in &r.transitions {
+        let from = t.from.map(|f| f.as_str()).unwrap_or("-");
+        out.push_str(&format!(
+            "  {}  {:>13} -> {:<13} {} [{}]\n",
+            t.at,
+            from,
+            t.to.as_str(),
+            t.cause,
+            t.source
+        ));
+    }
+    out
+}
+
+/// Quotes argv for display only (it is never run through a shell).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,194 @@
+//! The host's Unix socket: accepts only its own user, then serves attach streams and
+//! one-shot requests (see [`crate::protocol`]).
+
+use super::shared::{ClientMsg, Shared};
+use super::stop;
+use crate::protocol::{
+    read_frame, write_frame, AttachRequest, ResizeRequest, SendRequest, StopRequest, Tag,
+};
+use crate::state::State;
+use serde_json::json;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Binds the socket, private to this user. A leftover file from a dead host is removed
+/// first; only the holder of the session lock gets here, so it cannot be a live socket.
+pub fn bind(path: &Path) -> io::Result<UnixListener> {
+    if let Some(parent) = path.parent() {
+        crate::home::make_private_dir(parent).map_err(io::Error::other)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+pub fn spawn(shared: Arc<Shared>, listener: UnixListener) {
+    std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                if !same_user(&stream) {
+                    continue; // dropped: only our own user may talk to the session
+                }
+                let s = shared.clone();
+                let _ = std::thread::Builder::new()
+                    .name("conn".into())
+                    .spawn(move || {
+                        if let Err(e) = serve(&s, stream) {
+                            if e.kind() != io::ErrorKind::BrokenPipe {
+                                eprintln!("agent-sessions host: connection: {e}");
+                            }
+                        }
+                    });
+            }
+        })
+        .expect("spawning the accept thread");
+}
+
+/// Checks the peer's credentials (SO_PEERCRED): the socket file's mode already keeps others
+/// out, this also covers a file made reachable by mistake.
+fn same_user(stream: &UnixStream) -> bool {
+    match nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials) {
+        Ok(cred) => cred.uid() == nix::unistd::geteuid().as_raw(),
+        Err(_) => false,
+    }
+}
+
+fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> io::Result<()> {
+    let Some((tag, payload)) = read_frame(&mut stream)? else {
+        return Ok(());
+    };
+    if tag == Tag::Attach {
+        let req: AttachRequest = serde_json::from_slice(&payload).unwrap_or_default();
+        return attach(shared, stream, req);
+    }
+    shared.pending_replies.fetch_add(1, Ordering::SeqCst);
+    let reply = one_shot(shared, tag, &payload);
+    let out = write_frame(&mut stream, Tag::Reply, reply.to_string().as_bytes());
+    shared.pending_replies.fetch_sub(1, Ordering::SeqCst);
+    out
+}
+
+fn not_running(shared: &Shared, state: State) -> serde_json::Value {
+    json!({"ok": false, "state": state, "error": format!("session {} is {state}, not running", shared.id())})
+}
+
+fn accepts_input(state: State) -> bool {
+    matches!(
+        state,
+        State::Starting | State::Running | State::WaitingInput
+    )
+}
+
+fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value {
+    let state = shared.state();
+    let ok = |extra: serde_json::Value| {
+        let mut v = json!({"ok": true, "state": shared.state()});
+        if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        v
+    };
+    let io_err = |e: io::Error| json!({"ok": false, "state": shared.state(), "error": format!("writing to the agent: {e}")});
+    match tag {
+        Tag::Input | Tag::Send | Tag::Interrupt if !accepts_input(state) => {
+            not_running(shared, state)
+        }
+        Tag::Input => match shared.write_input(payload) {
+            Ok(()) => ok(json!({})),
+            Err(e) => io_err(e),
+        },
+        Tag::Send => {
+            let Ok(req) = serde_json::from_slice::<SendRequest>(payload) else {
+                return json!({"ok": false, "error": "malformed send request"});
+            };
+            let mut result = shared.write_input(req.text.as_bytes());
+            if result.is_ok() && req.enter {
+                if shared.spec.enter_delay_ms > 0 && !req.text.is_empty() {
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        shared.spec.enter_delay_ms,
+                    ));
+                }
+                result = shared.write_input(b"\r");
+            }
+            match result {
+                Ok(()) => ok(json!({})),
+                Err(e) => io_err(e),
+            }
+        }
+        Tag::Interrupt => match shared.write_input(&shared.spec.interrupt) {
+            Ok(()) => ok(json!({})),
+            Err(e) => io_err(e),
+        },
+        Tag::Screen => ok(json!({"screen": shared.snapshot()})),
+        Tag::Resize => match serde_json::from_slice::<ResizeRequest>(payload) {
+            Ok(r) => {
+                shared.resize(r.cols, r.rows);
+                ok(json!({}))
+            }
+            Err(_) => json!({"ok": false, "error": "malformed resize request"}),
+        },
+        Tag::Stop => {
+            let req = serde_json::from_slice::<StopRequest>(payload).unwrap_or(StopRequest {
+                timeout_secs: 10.0,
+                force: false,
+            });
+            let final_state = stop::request(shared, req);
+            json!({"ok": true, "state": final_state})
+        }
+        other => json!({"ok": false, "error": format!("unexpected request {other:?}")}),
+    }
+}
+
+fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::Result<()> {
+    if !req.read_only {
+        if let (Some(c), Some(r)) = (req.cols, req.rows) {
+            shared.resize(c, r);
+        }
+    }
+    let (replay, client, rx) = shared.attach(req.read_only);
+    let mut out = stream.try_clone()?;
+    let writer = std::thread::Builder::new()
+        .name("attach-out".into())
+        .spawn(move || -> io::Result<()> {
+            write_frame(&mut out, Tag::Replay, &replay)?;
+            while let Ok(msg) = rx.recv() {
+                match msg {
+                    ClientMsg::Output(bytes) => write_frame(&mut out, Tag::Output, &bytes)?,
+                    ClientMsg::Exit(state) => {
+                        write_frame(&mut out, Tag::Exit, state.as_str().as_bytes())?;
+                        break;
+                    }
+                }
+            }
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            Ok(())
+        })?;
+    let mut input = stream;
+    while let Ok(Some((tag, payload))) = read_frame(&mut input) {
+        if req.read_only {
+            continue;
+        }
+        match tag {
+            Tag::Input if accepts_input(shared.state()) => {
+                let _ = shared.write_input(&payload);
+            }
+            Tag::Resize => {
+                if let Ok(r) = serde_json::from_slice::<ResizeRequest>(&payload) {
+                    shared.resize(r.cols, r.rows);
+                }
+            }
+            _ => {}
+        }
+    }
+    shared.detach(client);
+    let _ = input.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    Ok(())
+}

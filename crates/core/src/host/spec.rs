@@ -1,0 +1,34 @@
+//! What the library hands a new host on its standard input. Environment values travel this
+//! way, never on the command line or in the store, so secrets stay out of `ps` and records.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a host needs to launch and drive one agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LaunchSpec {
+    pub session_id: String,
+    pub agent_type: String,
+    /// Program (already resolved to a path) and its arguments.
+    pub argv: Vec<String>,
+    pub cwd: String,
+    /// Extra environment for the agent, on top of the starter's environment.
+    pub env: Vec<(String, String)>,
+    pub cols: u16,
+    pub rows: u16,
+    /// Output silence after which a running session reads as waiting_input.
+    pub idle_after_secs: f64,
+    /// Writes that ask the agent to quit, sent one by one before any signal.
+    pub quit: Vec<Vec<u8>>,
+    /// Bytes that interrupt the current turn.
+    pub interrupt: Vec<u8>,
+    /// Pause between typed text and its Enter, for TUIs that treat a fast burst as a paste.
+    pub enter_delay_ms: u64,
+}
+
+/// The host's first and only message on the readiness pipe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadyReport {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub agent_pid: Option<u32>,
+}

@@ -1,0 +1,76 @@
+//! Stopping an agent politely, then firmly: its own quit sequence, SIGTERM to its process
+//! group, and SIGKILL once the timeout has passed.
+
+use super::shared::Shared;
+use crate::protocol::StopRequest;
+use crate::state::State;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest wait for the agent's own quit sequence before signals.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
+/// Pause between the parts of a quit sequence (a command, then Enter), so TUIs that detect
+/// pastes see typing.
+const QUIT_PART_GAP: Duration = Duration::from_millis(100);
+
+/// Handles a stop request and returns the final state once the agent has been reaped.
+pub fn request(shared: &Arc<Shared>, req: StopRequest) -> State {
+    if let Some(state) = shared.ended() {
+        return state; // stopping a stopped session is a no-op
+    }
+    shared.stop_requested.store(true, Ordering::SeqCst);
+    shared.set_state(&[], State::Stopping, "stop requested", "user", vec![]);
+    if !shared.escalation_started.swap(true, Ordering::SeqCst) {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("stop".into())
+            .spawn(move || escalate(&s, req))
+            .expect("spawning the stop thread");
+    } else if req.force {
+        kill_all(shared, Signal::SIGKILL);
+    }
+    shared.wait_ended(None).unwrap_or(State::Unknown)
+}
+
+fn escalate(shared: &Shared, req: StopRequest) {
+    if req.force {
+        kill_all(shared, Signal::SIGKILL);
+        return;
+    }
+    let start = Instant::now();
+    let timeout = Duration::from_secs_f64(req.timeout_secs.max(0.0));
+    if !shared.spec.quit.is_empty() {
+        for (i, part) in shared.spec.quit.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(QUIT_PART_GAP);
+            }
+            if shared.write_input(part).is_err() {
+                break;
+            }
+        }
+        let grace = (timeout / 2).min(QUIT_GRACE);
+        if shared.wait_ended(Some(start + grace)).is_some() {
+            return;
+        }
+    }
+    kill_all(shared, Signal::SIGTERM);
+    if shared.wait_ended(Some(start + timeout)).is_some() {
+        return;
+    }
+    kill_all(shared, Signal::SIGKILL);
+}
+
+/// Signals the agent's process group, and the terminal's foreground group when a shell has
+/// put a job there.
+fn kill_all(shared: &Shared, sig: Signal) {
+    let pgid = Pid::from_raw(shared.agent_pid as i32);
+    let _ = killpg(pgid, sig);
+    if let Some(fg) = shared.foreground_group() {
+        if fg != shared.agent_pid as i32 && fg > 1 {
+            let _ = killpg(Pid::from_raw(fg), sig);
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! [`SessionManager`]: the synchronous public API every interface (CLI, Python, C) wraps.
+
+use crate::agents;
+use crate::client;
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::host::spec::LaunchSpec;
+use crate::id;
+use crate::launcher;
+use crate::protocol::{ScreenReply, SendRequest, StopRequest, Tag};
+use crate::record::{SessionKind, SessionRecord};
+use crate::state::State;
+use crate::store::{self, Column, Guard, ListFilter, NewSession, Store};
+use parking_lot::Mutex;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Default terminal size: what the real CLIs were captured at.
+pub const DEFAULT_COLS: u16 = 120;
+pub const DEFAULT_ROWS: u16 = 35;
+/// Default output silence before a running session reads as waiting_input.
+pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(2);
+/// Default time a stop waits for the agent before SIGKILL.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to start a session.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Agent type: `claude`, `codex`, `gemini`, `opencode` or `custom`.
+    pub agent: String,
+    /// Arguments for the agent; for `custom`, the program and its arguments.
+    pub args: Vec<String>,
+    /// Working folder; the caller's current folder when `None`.
+    pub cwd: Option<PathBuf>,
+    pub task_id: Option<String>,
+    pub name: Option<String>,
+    /// Extra environment. Values reach only the agent; the record keeps the names.
+    pub env: Vec<(String, String)>,
+    pub cols: Option<u16>,
+    pub rows: Option<u16>,
+    /// Output silence before waiting_input; zero switches quiet detection off.
+    pub idle_after: Option<Duration>,
+}
+
+/// Opens sessions in one home. Cheap to create; safe to share between threads.
+pub struct SessionManager {
+    home: Home,
+    store: Mutex<Store>,
+    host_binary: Mutex<Option<PathBuf>>,
+}
+
+impl SessionManager {
+    /// Opens the home `home` (see [`Home::resolve`] for the default).
+    pub fn open(home: Option<&Path>) -> Result<SessionManager> {
+        let home = Home::resolve(home)?;
+        let store = Store::open(&home)?;
+        Ok(SessionManager {
+            home,
+            store: Mutex::new(store),
+            host_binary: Mutex::new(None),
+        })
+    }
+
+    /// Uses `path` as the session host binary instead of searching for it.
+    pub fn set_host_binary(&self, path: impl Into<PathBuf>) {
+        *self.host_binary.lock() = Some(path.into());
+    }
+
+    /// The sessions home.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// Runs `f` with the store. Used by modules that keep their own tables.
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        f(&self.store.lock())
+    }
+
+    /// Starts a session and returns its record once the agent process runs. A binary that
+    /// cannot be found is reported as an error and leaves a record in state failed.
+    pub fn start(&self, opts: &StartOptions) -> Result<SessionRecord> {
+        let spec = agents::lookup(&opts.agent)?;
+        let cols = opts.cols.unwrap_or(DEFAULT_COLS);
+        let rows = opts.rows.unwrap_or(DEFAULT_ROWS);
+        if cols == 0 || rows == 0 {
+            return Err(Error::InvalidArgument(
+                "--cols and --rows must be at least 1".into(),
+            ));
+        }
+        for (k, _) in &opts.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid environment variable name {k:?}: use --env NAME=VALUE"
+                )));
+            }
+        }
+        let cwd = match &opts.cwd {
+            Some(p) => p.clone(),
+            None => {
+                std::env::current_dir().map_err(|e| Error::io("reading the current folder", e))?
+            }
+        };
+        let cwd = std::fs::canonicalize(&cwd)
+            .map_err(|e| Error::io(format!("working folder {}", cwd.display()), e))?;
+        if !cwd.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a folder",
+                cwd.display()
+            )));
+        }
+        let idle_after = opts.idle_after.unwrap_or(DEFAULT_IDLE_AFTER).as_secs_f64();
+        let argv_result = spec.argv(&opts.args);
+        if let Err(Error::InvalidArgument(m)) = &argv_result {
+            return Err(Error::InvalidArgument(m.clone()));
+        }
+        let host_bin = match argv_result.is_ok() {
+            true => Some(self.host_binary()?),
+            false => None,
+        };
+
+        let session_id = id::new_id();
+        let lock = launcher::lock_new_session(&self.home, &session_id)?;
+        let shown_command = match &argv_result {
+            Ok(argv) => argv.clone(),
+            Err(_) => opts.args.clone(),
+        };
+        let mut env_keys: Vec<String> = opts.env.iter().map(|(k, _)| k.clone()).collect();
+        env_keys.dedup();
+        self.store.lock().insert(&NewSession {
+            id: session_id.clone(),
+            kind: SessionKind::Hosted,
+            agent_type: Some(spec.name.clone()),
+            name: opts.name.clone(),
+            task_id: opts.task_id.clone(),
+            state: State::Starting,
+            cause: "start requested".into(),
+            phase: None,
+            workspace_path: Some(cwd.display().to_string()),
+            command: shown_command,
+            env_keys,
+            cols,
+            rows,
+            idle_after_secs: idle_after,
+        })?;
+
+        let launched = argv_result.and_then(|argv| {
+            let launch = LaunchSpec {
+                session_id: session_id.clone(),
+                agent_type: spec.name.clone(),
+                argv,
+                cwd: cwd.display().to_string(),
+                env: opts.env.clone(),
+                cols,
+                rows,
+                idle_after_secs: idle_after,
+                quit: spec.quit.clone(),
+                interrupt: spec.interrupt.clone(),
+                enter_delay_ms: if spec.name == "custom" { 0 } else { 50 },
+            };
+            let bin = host_bin.expect("resolved when argv is");
+            launcher::launch(&self.home, &bin, &launch, lock)
+        });
+        match launched {
+            Ok(_) => self.get(&session_id),
+            Err(e) => {
+                // Keep the failed attempt visible with its reason (the host records its own
+                // failures; this covers failures before it ran).
+                let reason = e.to_string();
+                self.store.lock().transition(
+                    &session_id,
+                    State::Failed,
+                    &reason,
+                    "process",
+                    Guard::NotEnded,
+                    &vec![
+                        (Column::StateReason, store::text(reason.clone())),
+                        (Column::EndedAt, store::text(crate::clock::now_iso())),
+                    ],
+                )?;
+                Err(e)
+            }
+        }
+    }
+
+    fn host_binary(&self) -> Result<PathBuf> {
+        if let Some(p) = self.host_binary.lock().clone() {
+            return Ok(p);
+        }
+        launcher::find_host_binary()
+    }
+
+    /// A session's record, with its state checked against reality: a live-looking session
+    /// whose host is gone reads as unknown.
+    pub fn get(&self, session_id: &str) -> Result<SessionRecord> {
+        id::validate(session_id)?;
+        let rec = self
+            .store
+            .lock()
+            .get(session_id)?
+            .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
+        self.checked(rec)
+    }
+
+    /// Just the (checked) state.
+    pub fn state(&self, session_id: &str) -> Result<State> {
+        id::validate(session_id)?;
+        let state = self
+            .store
+            .lock()
+            .state(session_id)?
+            .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
+        if state.is_ended() {
+            return Ok(state);
+        }
+        Ok(self.get(session_id)?.state)
+    }
+
+    fn checked(&self, rec: SessionRecord) -> Result<SessionRecord> {
+        if rec.kind != SessionKind::Hosted
+            || rec.state.is_ended()
+            || launcher::host_alive(&self.home, &rec.session_id)?
+        {
+            return Ok(rec);
+        }
+        let id = rec.session_id.clone();
+        let store = self.store.lock();
+        // Compare-and-set: if the host recorded an ending meanwhile, that ending wins.
+        store.transition(
+            &id,
+            State::Unknown,
+            "session host vanished without recording an ending",
+            "liveness",
+            Guard::From(&[rec.state]),
+            &vec![(Column::StateReason, store::text("host vanished"))],
+        )?;
+        store
+            .get(&id)?
+            .ok_or_else(|| Error::SessionNotFound(id.clone()))
+    }
+
+    /// Sessions matching `filter`, newest first, each state checked.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<SessionRecord>> {
+        let recs = self.store.lock().list(filter)?;
+        let mut out = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let rec = self.checked(rec)?;
+            // A liveness check may have moved it out of the requested state.
+            if filter.state.is_none_or(|s| s == rec.state) {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    fn live(&self, session_id: &str, action: &'static str) -> Result<SessionRecord> {
+        let rec = self.get(session_id)?;
+        if !matches!(
+            rec.state,
+            State::Starting | State::Running | State::WaitingInput
+        ) {
+            return Err(Error::SessionNotRunning {
+                id: rec.session_id,
+                state: rec.state,
+                action,
+            });
+        }
+        Ok(rec)
+    }
+
+    fn request(&self, session_id: &str, tag: Tag, payload: &[u8]) -> Result<serde_json::Value> {
+        let path = self.home.socket_path(session_id)?;
+        let reply = client::request(&path, tag, payload, None).map_err(|e| match e {
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                // The host went away between our check and the request.
+                match self.get(session_id) {
+                    Ok(rec) => Error::SessionNotRunning {
+                        id: rec.session_id,
+                        state: rec.state,
+                        action: "take this request",
+                    },
+                    Err(e) => e,
+                }
+            }
+            other => other,
+        })?;
+        if reply.get("ok").and_then(|v| v.as_bool()) == Some(true) {
+            return Ok(reply);
+        }
+        let state = reply
+            .get("state")
+            .and_then(|s| s.as_str())
+            .and_then(|s| s.parse().ok());
+        Err(match state {
+            Some(state)
+                if matches!(tag, Tag::Input | Tag::Send | Tag::Interrupt)
+                    && !matches!(
+                        state,
+                        State::Running | State::WaitingInput | State::Starting
+                    ) =>
+            {
+                Error::SessionNotRunning {
+                    id: session_id.to_string(),
+                    state,
+                    action: "receive input",
+                }
+            }
+            _ => Error::Host {
+                id: session_id.to_string(),
+                reason: reply
+                    .get("error")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("request failed")
+                    .to_string(),
+            },
+        })
+    }
+
+    /// Types `text`, then Enter unless `enter` is false.
+    pub fn send(&self, session_id: &str, text: &str, enter: bool) -> Result<()> {
+        self.live(session_id, "receive input")?;
+        let req = serde_json::to_vec(&SendRequest {
+            text: text.to_string(),
+            enter,
+        })
+        .expect("send request serializes");
+        self.request(session_id, Tag::Send, &req).map(drop)
+    }
+
+    /// Sends named keys (`Enter`, `Esc`, `C-c`, ...; see [`crate::keys`]).
+    pub fn send_keys<S: AsRef<str>>(&self, session_id: &str, keys: &[S]) -> Result<()> {
+        let bytes = crate::keys::keys_bytes(keys)?;
+        self.send_bytes(session_id, &bytes)
+    }
+
+    /// Sends raw bytes to the agent's terminal.
+    pub fn send_bytes(&self, session_id: &str, bytes: &[u8]) -> Result<()> {
+        self.live(session_id, "receive input")?;
+        self.request(session_id, Tag::Input, bytes).map(drop)
+    }
+
+    /// Interrupts the agent's current turn (Esc or Ctrl-C, as the agent expects).
+    pub fn interrupt(&self, session_id: &str) -> Result<()> {
+        self.live(session_id, "be interrupted")?;
+        self.request(session_id, Tag::Interrupt, b"").map(drop)
+    }
+
+    /// Resizes the session's terminal.
+    pub fn resize(&self, session_id: &str, cols: u16, rows: u16) -> Result<()> {
+        self.live(session_id, "be resized")?;
+        let req = serde_json::json!({"cols": cols, "rows": rows}).to_string();
+        self.request(session_id, Tag::Resize, req.as_bytes())
+            .map(drop)
+    }
+
+    /// The screen as a person would see it: live from the host, or the last screen of an
+    /// ended session.
+    pub fn screen(&self, session_id: &str) -> Result<ScreenReply> {
+        let rec = self.get(session_id)?;
+        if rec.state.is_live() {
+            if let Ok(reply) = self.request(session_id, Tag::Screen, b"") {
+                if let Some(screen) = reply.get("screen") {
+                    return serde_json::from_value(screen.clone())
+                        .map_err(|e| Error::Protocol(e.to_string()));
+                }
+            }
+        }
+        let dir = self.home.session_dir(session_id)?;
+        if let Ok(text) = std::fs::read_to_string(dir.join("screen.txt")) {
+            return Ok(ScreenReply {
+                text,
+                cols: rec.cols,
+                rows: rec.rows,
+                cursor_row: 0,
+                cursor_col: 0,
+            });
+        }
+        // The host died before saving a screen: rebuild it from the log's tail.
+        let (bytes, _) = self.output_tail(session_id, 4 << 20)?;
+        Ok(crate::host::render_stream(&bytes, rec.rows, rec.cols))
+    }
+
+    /// Path of the session's raw output log.
+    pub fn log_path(&self, session_id: &str) -> Result<PathBuf> {
+        Ok(self.home.session_dir(session_id)?.join("output.log"))
+    }
+
+    /// Reads up to `max` bytes of raw output starting at `offset`; returns the bytes and the
+    /// offset to continue from.
+    pub fn output(&self, session_id: &str, offset: u64, max: usize) -> Result<(Vec<u8>, u64)> {
+        self.get(session_id)?; // existence and id validation
+        let path = self.log_path(session_id)?;
+        let mut f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
+            Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
+        };
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("seeking in output.log", e))?;
+        let mut buf = Vec::new();
+        f.take(max as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io("reading output.log", e))?;
+        let next = offset + buf.len() as u64;
+        Ok((buf, next))
+    }
+
+    fn output_tail(&self, session_id: &str, max: u64) -> Result<(Vec<u8>, u64)> {
+        let len = std::fs::metadata(self.log_path(session_id)?)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.output(session_id, len.saturating_sub(max), max as usize)
+    }
+
+    /// Waits until the session is in `wanted`. Fails at once when `wanted` can no longer
+    /// come (the session ended in another state), and with [`Error::Timeout`] after
+    /// `timeout`.
+    pub fn wait_for(
+        &self,
+        session_id: &str,
+        wanted: State,
+        timeout: Option<Duration>,
+    ) -> Result<SessionRecord> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let rec = self.get(session_id)?;
+            if rec.state == wanted {
+                return Ok(rec);
+            }
+            if !reachable(rec.state, wanted) {
+                return Err(Error::StateUnreachable {
+                    id: rec.session_id,
+                    wanted,
+                    current: rec.state,
+                });
+            }
+            if let Some(t) = timeout {
+                if start.elapsed() >= t {
+                    return Err(Error::Timeout {
+                        id: rec.session_id,
+                        wanted,
+                        current: rec.state,
+                        secs: t.as_secs_f64(),
+                    });
+                }
+            }
+            // The store is shared by processes with no notification channel; poll it, starting
+            // fast for short waits and backing off to 50 ms.
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops a session: the agent's quit sequence, SIGTERM to its process group, SIGKILL
+    /// after `timeout` (at once with `force`). Stopping an ended session succeeds and changes
+    /// nothing.
+    pub fn stop(
+        &self,
+        session_id: &str,
+        timeout: Option<Duration>,
+        force: bool,
+    ) -> Result<SessionRecord> {
+        let rec = self.get(session_id)?;
+        if rec.state.is_ended() {
+            return Ok(rec);
+        }
+        let req = StopRequest {
+            timeout_secs: timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).as_secs_f64(),
+            force,
+        };
+        let payload = serde_json::to_vec(&req).expect("stop request serializes");
+        match self.request(session_id, Tag::Stop, &payload) {
+            Ok(_) => {}
+            // The host ended between our check and the request; the record tells the truth.
+            Err(Error::SessionNotRunning { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.get(session_id)
+    }
+
+    /// Deletes an ended session's record and files.
+    pub fn remove(&self, session_id: &str) -> Result<()> {
+        let rec = self.get(session_id)?;
+        if !rec.state.is_ended() {
+            return Err(Error::SessionActive {
+                id: rec.session_id,
+                state: rec.state,
+            });
+        }
+        let dir = self.home.session_dir(session_id)?;
+        self.store.lock().delete(session_id)?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+
+    /// Socket path of a session's host, for attach clients.
+    pub fn socket_path(&self, session_id: &str) -> Result<PathBuf> {
+        self.home.socket_path(session_id)
+    }
+}
+
+/// Can a session in `current` still reach `wanted`?
+fn reachable(current: State, wanted: State) -> bool {
+    use State::*;
+    match current {
+        Stopped | Failed | Unknown => false,
+        Stopping => matches!(wanted, Stopped | Failed | Unknown),
+        Starting | Running | WaitingInput => wanted != Starting,
+    }
+}

@@ -1,0 +1,90 @@
+//! The session record: what `show --json`, Python's `record()` and the C ABI return.
+//! Field names follow the product's telemetry schema wherever one applies.
+
+use crate::state::State;
+use serde::{Deserialize, Serialize};
+
+/// Whether a session runs a hosted agent process or is a lifecycle record only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// An agent CLI running in a pseudo-terminal under a session host.
+    Hosted,
+    /// A lifecycle record with no process; its state derives from its phase.
+    Record,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Hosted => "hosted",
+            SessionKind::Record => "record",
+        }
+    }
+}
+
+/// One step in a session's state history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The state before; `null` for the first entry.
+    pub from: Option<State>,
+    pub to: State,
+    /// ISO 8601 UTC.
+    pub at: String,
+    /// Human-readable cause, e.g. "process spawned", "exited with status 3".
+    pub cause: String,
+    /// What decided the transition: user, process, quiet_timer, liveness, screen, agent_hook, phase.
+    pub source: String,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub kind: SessionKind,
+    /// `claude`, `codex`, `gemini`, `opencode`, `custom`, or a user-defined type; `null` for
+    /// lifecycle records.
+    pub agent_type: Option<String>,
+    pub name: Option<String>,
+    pub task_id: Option<String>,
+    pub state: State,
+    /// Why the session is waiting (`prompt`, `permission`, ...) or why it failed.
+    pub state_reason: Option<String>,
+    /// What decided the current state.
+    pub state_source: Option<String>,
+    /// Lifecycle phase, when the session carries one.
+    pub phase: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    pub workspace_path: Option<String>,
+    pub attached: bool,
+    /// How many clients are attached right now.
+    pub attached_clients: u32,
+    pub last_input_at: Option<String>,
+    pub last_output_at: Option<String>,
+    /// argv: the program, then its arguments. Never run through a shell.
+    pub command: Vec<String>,
+    /// Names of the variables given with `--env`; their values are never stored.
+    pub env_keys: Vec<String>,
+    pub cols: u16,
+    pub rows: u16,
+    pub host_pid: Option<u32>,
+    pub agent_pid: Option<u32>,
+    /// The agent's own session id (Claude session id, Codex thread id) once known.
+    pub agent_session_id: Option<String>,
+    /// Seconds of output silence after which a running session reads as waiting_input.
+    pub idle_after_secs: f64,
+    /// Oldest first.
+    pub transitions: Vec<Transition>,
+}
+
+impl SessionRecord {
+    /// The record as the JSON every interface prints.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a record always serializes")
+    }
+}
