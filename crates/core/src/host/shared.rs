@@ -56,6 +56,8 @@ pub struct Shared {
     /// Wakes the idle timer.
     wake: Mutex<bool>,
     wake_cv: Condvar,
+    /// Set by the timer when it wants to hear about the next output or input.
+    timer_wants_activity: AtomicBool,
     pub stop_requested: AtomicBool,
     pub escalation_started: AtomicBool,
     /// Set once the final state is recorded.
@@ -91,6 +93,7 @@ impl Shared {
             last_input_at: Mutex::new(None),
             wake: Mutex::new(false),
             wake_cv: Condvar::new(),
+            timer_wants_activity: AtomicBool::new(true),
             stop_requested: AtomicBool::new(false),
             escalation_started: AtomicBool::new(false),
             ended: Mutex::new(None),
@@ -168,6 +171,24 @@ impl Shared {
         self.last_activity
             .store(self.nanos_now(), Ordering::Relaxed);
         self.activity_seq.fetch_add(1, Ordering::Relaxed);
+        // One atomic swap per chunk; the timer is woken only when it asked to be.
+        if self.timer_wants_activity.swap(false, Ordering::AcqRel) {
+            self.wake_timer();
+        }
+    }
+
+    /// Writes the activity timestamps to the store.
+    pub fn flush_activity(&self) {
+        let mut updates = Updates::new();
+        if let Some(t) = self.last_output_at.lock().clone() {
+            updates.push((Column::LastOutputAt, store::text(t)));
+        }
+        if let Some(t) = self.last_input_at.lock().clone() {
+            updates.push((Column::LastInputAt, store::text(t)));
+        }
+        if !updates.is_empty() {
+            self.update(updates);
+        }
     }
 
     /// When output or input last happened.
@@ -198,11 +219,8 @@ impl Shared {
         if answer_here {
             let _ = self.writer.lock().write_all(&answers);
         }
-        self.note_activity();
         *self.last_output_at.lock() = Some(now_iso());
-        if self.state() == State::WaitingInput {
-            self.wake_timer();
-        }
+        self.note_activity();
     }
 
     /// Writes bytes to the agent's terminal.
@@ -212,11 +230,8 @@ impl Shared {
             w.write_all(bytes)?;
             w.flush()?;
         }
-        self.note_activity();
         *self.last_input_at.lock() = Some(now_iso());
-        if self.state() == State::WaitingInput {
-            self.wake_timer();
-        }
+        self.note_activity();
         Ok(())
     }
 
@@ -273,9 +288,12 @@ impl Shared {
         self.wake_cv.notify_all();
     }
 
-    /// Sleeps until woken or until `deadline`.
-    pub fn sleep_until(&self, deadline: Option<Instant>) {
+    /// Sleeps until woken or until `deadline`; `on_activity` asks to be woken by the next
+    /// output or input too.
+    pub fn sleep_until(&self, deadline: Option<Instant>, on_activity: bool) {
         let mut woken = self.wake.lock();
+        self.timer_wants_activity
+            .store(on_activity, Ordering::Release);
         if !*woken {
             match deadline {
                 Some(d) => {

@@ -1,11 +1,15 @@
-//! The idle timer: a running session that has been silent for `idle_after_secs` reads as
-//! waiting_input, and any output or input makes it running again. It sleeps on a condition
-//! variable between deadlines, so an idle host costs no CPU.
+//! The idle timer thread. It flips running ⇄ waiting_input on output silence, and it writes
+//! `last_output_at` / `last_input_at` to the store, at most once a second, so the reader
+//! thread never waits on the database. Between deadlines it sleeps on a condition variable:
+//! an idle host costs no CPU.
 
 use super::shared::Shared;
 use crate::state::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Longest the stored activity timestamps lag behind while output flows.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 pub fn spawn(shared: Arc<Shared>) {
     std::thread::Builder::new()
@@ -16,21 +20,28 @@ pub fn spawn(shared: Arc<Shared>) {
 
 fn run(shared: &Shared) {
     let idle_after = shared.spec.idle_after_secs;
-    if idle_after.is_nan() || idle_after <= 0.0 {
-        return; // quiet detection switched off
-    }
-    let idle_after = Duration::from_secs_f64(idle_after);
-    // Activity counter when the session last went idle.
-    let mut idle_seq = None;
+    // Zero or less switches quiet detection off; timestamps are still flushed.
+    let idle_after =
+        (idle_after.is_finite() && idle_after > 0.0).then(|| Duration::from_secs_f64(idle_after));
+    let mut idle_seq = None; // activity counter when the session last went idle
+    let mut flushed_seq = 0;
+    let mut last_flush: Option<Instant> = None;
     loop {
         if shared.ended().is_some() {
             return;
         }
-        match shared.state() {
-            State::Running => {
-                let seq = shared.activity_seq();
+        let seq = shared.activity_seq();
+        let now = Instant::now();
+        if seq != flushed_seq && last_flush.is_none_or(|t| now >= t + FLUSH_EVERY) {
+            shared.flush_activity();
+            flushed_seq = seq;
+            last_flush = Some(now);
+        }
+        let flush_due = (seq != flushed_seq).then(|| last_flush.map_or(now, |t| t + FLUSH_EVERY));
+        match (shared.state(), idle_after) {
+            (State::Running, Some(idle_after)) => {
                 let deadline = shared.last_activity() + idle_after;
-                if Instant::now() >= deadline {
+                if now >= deadline {
                     let cause = format!("no output for {:.1}s", idle_after.as_secs_f64());
                     if shared.set_state(
                         &[State::Running],
@@ -39,13 +50,13 @@ fn run(shared: &Shared) {
                         "quiet_timer",
                         vec![],
                     ) {
-                        idle_seq = Some(seq);
+                        idle_seq = Some(shared.activity_seq());
                     }
                     continue;
                 }
-                shared.sleep_until(Some(deadline));
+                shared.sleep_until(earliest(Some(deadline), flush_due), flush_due.is_none());
             }
-            State::WaitingInput => {
+            (State::WaitingInput, _) => {
                 if idle_seq != Some(shared.activity_seq()) {
                     shared.set_state(
                         &[State::WaitingInput],
@@ -57,9 +68,16 @@ fn run(shared: &Shared) {
                     idle_seq = None;
                     continue;
                 }
-                shared.sleep_until(None);
+                shared.sleep_until(flush_due, true);
             }
-            _ => shared.sleep_until(None),
+            _ => shared.sleep_until(flush_due, flush_due.is_none()),
         }
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
