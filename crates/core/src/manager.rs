@@ -451,9 +451,9 @@ impl SessionManager {
                 }
             }
             // The store is shared by processes with no notification channel; poll it, starting
-            // fast for short waits and backing off to 50 ms.
+            // fast for short waits and backing off to 20 ms.
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 

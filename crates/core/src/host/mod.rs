@@ -205,6 +205,11 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     let shared = Arc::new(Shared::new(spec, store, pty.master, writer, agent_pid));
     let reader_done = reader::spawn(shared.clone(), reader, log);
     timer::spawn(shared.clone());
+    let screen_shared = shared.clone();
+    std::thread::Builder::new()
+        .name("screen".into())
+        .spawn(move || screen_shared.run_screen_thread())
+        .map_err(|e| Error::io("spawning the screen thread", e))?;
     server::spawn(shared.clone(), listener);
 
     let status = wait_agent(agent_pid);

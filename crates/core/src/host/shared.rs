@@ -26,6 +26,57 @@ pub enum ClientMsg {
 /// never slowed down by a slow viewer.
 const CLIENT_QUEUE: usize = 4096;
 
+/// Output kept for the screen model when it falls behind: enough to repaint any screen.
+/// During a flood the emulator sees only this tail of each interval's output; the log
+/// always has every byte.
+const FEED_TAIL: usize = 32 * 1024;
+/// Shortest interval between two emulator passes while output flows.
+pub const SCREEN_TICK: Duration = Duration::from_millis(25);
+
+#[derive(Default)]
+struct Feed {
+    pending: Vec<u8>,
+    /// Bytes were dropped from the front of `pending`.
+    truncated: bool,
+    clients: Vec<Client>,
+}
+
+impl Feed {
+    fn push(&mut self, chunk: &[u8]) {
+        self.pending.extend_from_slice(chunk);
+        if self.pending.len() > 2 * FEED_TAIL {
+            let cut = self.pending.len() - FEED_TAIL;
+            self.pending.drain(..cut);
+            self.truncated = true;
+        }
+    }
+
+    /// Takes the queued output out, leaving an empty queue.
+    fn take(&mut self) -> (Vec<u8>, bool) {
+        let truncated = std::mem::take(&mut self.truncated);
+        (std::mem::take(&mut self.pending), truncated)
+    }
+
+    fn apply_to(&mut self, screen: &mut Screen) {
+        let (bytes, truncated) = self.take();
+        apply(screen, &bytes, truncated);
+    }
+}
+
+fn apply(screen: &mut Screen, bytes: &[u8], truncated: bool) {
+    let mut bytes = bytes;
+    if truncated {
+        // Cancel any escape sequence cut in half, and restart at a line boundary.
+        screen.process(b"\x18");
+        if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+            bytes = &bytes[nl + 1..];
+        }
+    }
+    if !bytes.is_empty() {
+        screen.process(bytes);
+    }
+}
+
 struct Client {
     id: u64,
     tx: SyncSender<ClientMsg>,
@@ -38,10 +89,15 @@ pub struct Shared {
     pub agent_pid: u32,
     epoch: Instant,
     store: Mutex<Store>,
-    /// Lock order: `screen` before `clients`, so an attaching client gets a replay and then
+    /// The screen model, brought up to date from `feed` lazily (see [`Shared::sync_screen`]).
+    /// Lock order: `screen` before `feed`, so an attaching client gets a replay and then
     /// exactly the bytes that follow it.
     screen: Mutex<Screen>,
-    clients: Mutex<Vec<Client>>,
+    /// Output not yet applied to the screen, and the attached clients.
+    feed: Mutex<Feed>,
+    /// Set by the screen thread when it waits for output.
+    screen_wants_output: AtomicBool,
+    screen_wake: Condvar,
     next_client: AtomicU64,
     master: Mutex<Box<dyn MasterPty + Send>>,
     writer: Mutex<Box<dyn Write + Send>>,
@@ -82,7 +138,9 @@ impl Shared {
             epoch: Instant::now(),
             store: Mutex::new(store),
             screen: Mutex::new(screen),
-            clients: Mutex::new(Vec::new()),
+            feed: Mutex::new(Feed::default()),
+            screen_wants_output: AtomicBool::new(false),
+            screen_wake: Condvar::new(),
             next_client: AtomicU64::new(1),
             master: Mutex::new(master),
             writer: Mutex::new(writer),
@@ -200,27 +258,64 @@ impl Shared {
         self.activity_seq.load(Ordering::Relaxed)
     }
 
-    /// Handles a chunk of agent output (already appended to the log by the reader).
+    /// Handles a chunk of agent output (already appended to the log by the reader): queue
+    /// it for the screen model and pass it to attached clients. Cheap by design: the
+    /// emulator runs on its own thread, so a flood is captured at raw-PTY speed.
     pub fn on_output(&self, chunk: &[u8]) {
-        let mut screen = self.screen.lock();
-        screen.process(chunk);
-        let answers = screen.take_query_answers();
-        let mut clients = self.clients.lock();
-        if !clients.is_empty() {
+        let mut feed = self.feed.lock();
+        feed.push(chunk);
+        if !feed.clients.is_empty() {
             let shared: Arc<[u8]> = Arc::from(chunk);
             // A full queue means a stuck viewer: dropping its sender lets its writer thread
             // drain what is queued and disconnect it, instead of showing it a torn stream.
-            clients.retain(|c| c.tx.try_send(ClientMsg::Output(shared.clone())).is_ok());
+            feed.clients
+                .retain(|c| c.tx.try_send(ClientMsg::Output(shared.clone())).is_ok());
         }
-        // A real terminal attached for input answers queries itself.
-        let answer_here = !answers.is_empty() && clients.iter().all(|c| c.read_only);
-        drop(clients);
-        drop(screen);
-        if answer_here {
-            let _ = self.writer.lock().write_all(&answers);
+        if self.screen_wants_output.swap(false, Ordering::AcqRel) {
+            self.screen_wake.notify_one();
         }
+        drop(feed);
         *self.last_output_at.lock() = Some(now_iso());
         self.note_activity();
+    }
+
+    /// Applies queued output to the screen model and answers terminal queries found in it.
+    /// Returns the locked, current screen.
+    fn sync_screen(&self) -> parking_lot::MutexGuard<'_, Screen> {
+        let mut screen = self.screen.lock();
+        let (bytes, truncated, answer_here) = {
+            let mut feed = self.feed.lock();
+            let (bytes, truncated) = feed.take();
+            (bytes, truncated, feed.clients.iter().all(|c| c.read_only))
+        };
+        // Outside the feed lock: the reader never waits for the emulator.
+        apply(&mut screen, &bytes, truncated);
+        let answers = screen.take_query_answers();
+        // A real terminal attached for input answers queries itself.
+        if answer_here && !answers.is_empty() {
+            let _ = self.writer.lock().write_all(&answers);
+        }
+        screen
+    }
+
+    /// The screen thread: keeps the screen model current while output flows, at most
+    /// [`SCREEN_TICK`] apart, so agents get their query answers and the screen is fresh,
+    /// without an emulator pass per PTY read.
+    pub fn run_screen_thread(&self) {
+        loop {
+            {
+                let mut feed = self.feed.lock();
+                while feed.pending.is_empty() && self.ended.lock().is_none() {
+                    self.screen_wants_output.store(true, Ordering::Release);
+                    self.screen_wake.wait(&mut feed);
+                }
+            }
+            if self.ended.lock().is_some() {
+                return;
+            }
+            drop(self.sync_screen());
+            std::thread::sleep(SCREEN_TICK);
+        }
     }
 
     /// Writes bytes to the agent's terminal.
@@ -251,7 +346,7 @@ impl Shared {
 
     /// The visible screen now.
     pub fn snapshot(&self) -> ScreenReply {
-        self.screen.lock().snapshot()
+        self.sync_screen().snapshot()
     }
 
     /// Registers an attached client: returns the replay of the current screen and the queue
@@ -259,25 +354,27 @@ impl Shared {
     pub fn attach(&self, read_only: bool) -> (Vec<u8>, u64, Receiver<ClientMsg>) {
         let (tx, rx) = std::sync::mpsc::sync_channel(CLIENT_QUEUE);
         let id = self.next_client.fetch_add(1, Ordering::Relaxed);
-        let screen = self.screen.lock();
+        let mut screen = self.screen.lock();
+        let mut feed = self.feed.lock();
+        // Held together: nothing can slip between the replay and the live stream.
+        feed.apply_to(&mut screen);
         let replay = screen.replay_bytes();
-        let mut clients = self.clients.lock();
         if let Some(state) = *self.ended.lock() {
             let _ = tx.try_send(ClientMsg::Exit(state));
         }
-        clients.push(Client { id, tx, read_only });
-        let n = clients.len();
-        drop(clients);
+        feed.clients.push(Client { id, tx, read_only });
+        let n = feed.clients.len();
+        drop(feed);
         drop(screen);
         self.update(vec![(Column::AttachedClients, store::int(n as i64))]);
         (replay, id, rx)
     }
 
     pub fn detach(&self, client: u64) {
-        let mut clients = self.clients.lock();
-        clients.retain(|c| c.id != client);
-        let n = clients.len();
-        drop(clients);
+        let mut feed = self.feed.lock();
+        feed.clients.retain(|c| c.id != client);
+        let n = feed.clients.len();
+        drop(feed);
         if self.ended.lock().is_none() {
             self.update(vec![(Column::AttachedClients, store::int(n as i64))]);
         }
@@ -372,12 +469,14 @@ impl Shared {
         *self.ended.lock() = Some(to);
         self.ended_cv.notify_all();
         self.wake_timer();
-        for c in self.clients.lock().iter() {
+        self.screen_wake.notify_all();
+        for c in self.feed.lock().clients.iter() {
             let _ = c.tx.try_send(ClientMsg::Exit(to));
         }
         // Give stop requesters and attached clients a moment to receive the ending.
         let deadline = Instant::now() + Duration::from_secs(2);
-        while (self.pending_replies.load(Ordering::SeqCst) > 0 || !self.clients.lock().is_empty())
+        while (self.pending_replies.load(Ordering::SeqCst) > 0
+            || !self.feed.lock().clients.is_empty())
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(5));
