@@ -18,6 +18,7 @@ mod shared;
 pub mod spec;
 mod stop;
 mod timer;
+pub(crate) mod trim;
 
 pub use screen::render_stream;
 

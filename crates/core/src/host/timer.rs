@@ -51,6 +51,8 @@ fn run(shared: &Shared) {
                         vec![],
                     ) {
                         idle_seq = Some(shared.activity_seq());
+                        // Idle from here on: let the host shrink to what waiting needs.
+                        super::trim::release_code_pages();
                     }
                     continue;
                 }
