@@ -1,1 +1,545 @@
-//! (being written)
+//! Resource use of a session's process tree (Linux `/proc`), and a bounded workspace size.
+//!
+//! # How the tree is found
+//!
+//! Every sample lists `/proc` (one `getdents` pass) and classifies each pid **once**, by
+//! reading its `/proc/<pid>/stat` the first time it is seen: it belongs to the tree when it is
+//! the root, when its parent is in the tree, or — only if the root is a session leader
+//! (`sid == root_pid`, as for a pty session) — when it is in the root's session (this catches
+//! descendants re-parented to init or a subreaper, e.g. double-forked helpers). Pids found
+//! foreign are remembered and not read again while they exist, so a steady-state sample reads
+//! only the tree's own `stat` and `io` files (two small reads per tree process) plus the
+//! `/proc` directory listing. `/proc/<pid>/task/*/children` is not used: it needs
+//! `CONFIG_PROC_CHILDREN` (absent on some kernels, e.g. the one this was developed on) and
+//! costs one read per *thread* (node-based agents run 10+ threads). Processes that leave the
+//! session *and* their parent (daemons: `setsid` + re-parenting) are not followed unless they
+//! were already tracked.
+//!
+//! # Counters that never go backward
+//!
+//! CPU time is `utime + stime + cutime + cstime` per process, and I/O is `/proc/<pid>/io`,
+//! which (like `cutime/cstime` for CPU) already includes the I/O of children the process has
+//! reaped with `wait`. Per pid the last-seen (maximum) values are kept. When a tracked pid
+//! disappears it has been reaped (a zombie stays visible until then):
+//!
+//! * if its nearest still-present tracked ancestor (following last-known parents through
+//!   other vanished tracked pids; a zombie ancestor counts, it may have reaped the child
+//!   before exiting) exists, that ancestor's `cutime/cstime` and `io` now contain the
+//!   vanished process' final figures, so nothing is added (no double counting, and the
+//!   vanished process' last interval is not lost);
+//! * otherwise (the root itself, or a re-parented process reaped by init) its last-seen
+//!   figures are added to an "exited" sum.
+//!
+//! Totals are `Σ live + exited`, and the reported totals are additionally ratcheted
+//! (`max(previous, current)`), so they never decrease even in the corner cases (a parent that
+//! exits without waiting for a child, read races between a parent's reap and our reads); such
+//! cases can only delay or lose a process' last interval, never count it twice (when in
+//! doubt the sampler undercounts: an undercount is hidden by the ratchet, an overcount
+//! would be locked in by it). Processes that
+//! start and end between two samples are counted when a tracked parent reaps them (through its
+//! `cutime/cstime`/`io`), otherwise not at all.
+//!
+//! Memory is the sum of RSS and of virtual size over live (non-zombie) tree processes; shared
+//! pages are counted once per process, as `ps` does.
+//!
+//! Processes that vanish mid-read, or whose `/proc` files cannot be read (`io` of another
+//! user's process), are skipped without error.
+
+mod workspace;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+pub use workspace::{workspace_bytes, WorkspaceBudget, WorkspaceSize};
+
+/// One sample of a process tree. Byte and I/O figures are cumulative totals since the sampler
+/// was created (I/O: since each process started); `cpu_percent` is the average over the
+/// interval since the previous sample (100 = one core fully busy; 0 on the first sample).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// Unix time in milliseconds.
+    pub at_ms: i64,
+    pub cpu_percent: f64,
+    pub memory_rss_bytes: u64,
+    pub memory_vsz_bytes: u64,
+    /// Bytes fetched from storage (`read_bytes`).
+    pub io_read_bytes: u64,
+    /// Bytes sent to storage (`write_bytes`).
+    pub io_write_bytes: u64,
+    /// Bytes passed to read-like syscalls (`rchar`, includes pipes/ttys/page cache).
+    pub io_read_chars: u64,
+    /// Bytes passed to write-like syscalls (`wchar`).
+    pub io_write_chars: u64,
+    /// Live (non-zombie) processes in the tree.
+    pub process_count: u32,
+}
+
+/// Cumulative per-process counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Counters {
+    cpu_ticks: u64,
+    rchar: u64,
+    wchar: u64,
+    read_bytes: u64,
+    write_bytes: u64,
+}
+
+impl Counters {
+    fn add(&mut self, o: &Counters) {
+        self.cpu_ticks = self.cpu_ticks.saturating_add(o.cpu_ticks);
+        self.rchar = self.rchar.saturating_add(o.rchar);
+        self.wchar = self.wchar.saturating_add(o.wchar);
+        self.read_bytes = self.read_bytes.saturating_add(o.read_bytes);
+        self.write_bytes = self.write_bytes.saturating_add(o.write_bytes);
+    }
+
+    fn max_with(&mut self, o: &Counters) {
+        self.cpu_ticks = self.cpu_ticks.max(o.cpu_ticks);
+        self.rchar = self.rchar.max(o.rchar);
+        self.wchar = self.wchar.max(o.wchar);
+        self.read_bytes = self.read_bytes.max(o.read_bytes);
+        self.write_bytes = self.write_bytes.max(o.write_bytes);
+    }
+}
+
+/// What `/proc/<pid>/stat` tells us.
+#[derive(Debug, Clone, Copy)]
+struct Stat {
+    zombie: bool,
+    ppid: u32,
+    sid: i32,
+    cpu_ticks: u64,
+    start_time: u64,
+    vsize: u64,
+    rss_pages: u64,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    start_time: u64,
+    ppid: u32,
+    sid: i32,
+    zombie: bool,
+    rss_pages: u64,
+    vsize: u64,
+    last: Counters,
+}
+
+/// Samples the resource use of the process tree rooted at a pid. See the module docs.
+#[derive(Debug)]
+pub struct TreeSampler {
+    root_pid: u32,
+    /// the root's session id when the root is a session leader
+    root_sid: Option<i32>,
+    /// the root's start time once seen: a later process reusing the root's pid is not ours
+    root_start: Option<u64>,
+    ticks_per_sec: f64,
+    page_size: u64,
+    tracked: HashMap<u32, Tracked>,
+    /// pids known not to be ours, with the listing generation they were last seen in
+    foreign: HashMap<u32, u64>,
+    generation: u64,
+    exited: Counters,
+    reported: Counters,
+    last_at: Option<Instant>,
+    buf: Vec<u8>,
+    pids: Vec<u32>,
+}
+
+impl TreeSampler {
+    pub fn new(root_pid: u32) -> Self {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        TreeSampler {
+            root_pid,
+            root_sid: None,
+            root_start: None,
+            ticks_per_sec: if hz > 0 { hz as f64 } else { 100.0 },
+            page_size: if page > 0 { page as u64 } else { 4096 },
+            tracked: HashMap::new(),
+            foreign: HashMap::new(),
+            generation: 0,
+            exited: Counters::default(),
+            reported: Counters::default(),
+            last_at: None,
+            buf: Vec::with_capacity(1024),
+            pids: Vec::with_capacity(512),
+        }
+    }
+
+    pub fn root_pid(&self) -> u32 {
+        self.root_pid
+    }
+
+    /// Cumulative CPU time of the tree (all processes ever tracked, plus what they reaped)
+    /// as of the last sample.
+    pub fn cpu_time_total(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.reported.cpu_ticks as f64 / self.ticks_per_sec)
+    }
+
+    /// Pids currently tracked (live or zombie), root first when alive.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.tracked.keys().copied().collect();
+        v.sort_by_key(|p| (*p != self.root_pid, *p));
+        v
+    }
+
+    /// Takes one sample. Never fails: a vanished or unreadable tree gives zero memory and
+    /// process count, with the cumulative totals kept.
+    pub fn sample(&mut self) -> ResourceSample {
+        let now = Instant::now();
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.generation = self.generation.wrapping_add(1);
+        let gen = self.generation;
+
+        list_pids(&mut self.pids);
+        let listed: HashSet<u32> = self.pids.iter().copied().collect();
+
+        // 1. refresh tracked pids, parents before children (see module docs on read races)
+        let mut order: Vec<(u32, u32)> = self.tracked.keys().map(|&p| (self.depth(p), p)).collect();
+        order.sort_unstable();
+        let mut vanished: HashMap<u32, Tracked> = HashMap::new();
+        let mut reborn: Vec<(u32, Stat)> = Vec::new();
+        for &(_, pid) in &order {
+            let stat = if listed.contains(&pid) {
+                read_stat(pid, &mut self.buf)
+            } else {
+                None
+            };
+            let t = self.tracked.get_mut(&pid).expect("tracked pid");
+            match stat {
+                Some(s) if s.start_time == t.start_time => {
+                    t.ppid = s.ppid;
+                    t.sid = s.sid;
+                    t.zombie = s.zombie;
+                    t.rss_pages = if s.zombie { 0 } else { s.rss_pages };
+                    t.vsize = if s.zombie { 0 } else { s.vsize };
+                    let mut c = t.last;
+                    c.cpu_ticks = s.cpu_ticks;
+                    if !s.zombie {
+                        if let Some(io) = read_io(pid, &mut self.buf) {
+                            c.rchar = io.rchar;
+                            c.wchar = io.wchar;
+                            c.read_bytes = io.read_bytes;
+                            c.write_bytes = io.write_bytes;
+                        }
+                    }
+                    t.last.max_with(&c);
+                }
+                other => {
+                    let t = self.tracked.remove(&pid).expect("tracked pid");
+                    vanished.insert(pid, t);
+                    if let Some(s) = other {
+                        // same pid, new process: classify it like any new pid
+                        reborn.push((pid, s));
+                    }
+                }
+            }
+        }
+
+        // 2. classify pids not seen before
+        let mut candidates: Vec<(u32, Stat)> = reborn;
+        for &pid in &self.pids {
+            if self.tracked.contains_key(&pid) || vanished.contains_key(&pid) {
+                continue;
+            }
+            if let Some(g) = self.foreign.get_mut(&pid) {
+                *g = gen;
+                continue;
+            }
+            if let Some(s) = read_stat(pid, &mut self.buf) {
+                candidates.push((pid, s));
+            }
+        }
+        if self.root_sid.is_none() {
+            if let Some((_, s)) = candidates.iter().find(|(p, _)| *p == self.root_pid) {
+                if s.sid == self.root_pid as i32 {
+                    self.root_sid = Some(s.sid);
+                }
+            }
+        }
+        // A session id is not reused while any process is in the session, so matching by it
+        // is safe only while a tracked process is still in it (or before the root was seen).
+        let match_sid = self.root_sid.filter(|sid| {
+            self.root_start.is_none() || self.tracked.values().any(|t| t.sid == *sid)
+        });
+        loop {
+            let mut changed = false;
+            let mut i = 0;
+            while i < candidates.len() {
+                let (pid, s) = candidates[i];
+                let is_root =
+                    pid == self.root_pid && self.root_start.is_none_or(|st| st == s.start_time);
+                let member =
+                    is_root || match_sid == Some(s.sid) || self.tracked.contains_key(&s.ppid);
+                if member {
+                    candidates.swap_remove(i);
+                    if is_root {
+                        self.root_start = Some(s.start_time);
+                    }
+                    let mut last = Counters {
+                        cpu_ticks: s.cpu_ticks,
+                        ..Default::default()
+                    };
+                    if !s.zombie {
+                        if let Some(io) = read_io(pid, &mut self.buf) {
+                            last = Counters {
+                                cpu_ticks: s.cpu_ticks,
+                                ..io
+                            };
+                        }
+                    }
+                    self.tracked.insert(
+                        pid,
+                        Tracked {
+                            start_time: s.start_time,
+                            ppid: s.ppid,
+                            sid: s.sid,
+                            zombie: s.zombie,
+                            rss_pages: if s.zombie { 0 } else { s.rss_pages },
+                            vsize: if s.zombie { 0 } else { s.vsize },
+                            last,
+                        },
+                    );
+                    changed = true;
+                } else {
+                    i += 1;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (pid, _) in candidates {
+            self.foreign.insert(pid, gen);
+        }
+        self.foreign.retain(|_, g| *g == gen);
+
+        // 3. vanished processes: absorbed by a live tracked ancestor, or added to `exited`
+        for (&pid, t) in &vanished {
+            let mut p = t.ppid;
+            let mut absorbed = false;
+            for _ in 0..64 {
+                if p == pid {
+                    break;
+                }
+                if self.tracked.contains_key(&p) {
+                    absorbed = true;
+                    break;
+                }
+                match vanished.get(&p) {
+                    Some(v) => p = v.ppid,
+                    None => break,
+                }
+            }
+            if !absorbed {
+                self.exited.add(&t.last);
+            }
+        }
+
+        // 4. totals
+        let mut total = self.exited;
+        let mut rss_pages = 0u64;
+        let mut vsz = 0u64;
+        let mut count = 0u32;
+        for t in self.tracked.values() {
+            total.add(&t.last);
+            rss_pages = rss_pages.saturating_add(t.rss_pages);
+            vsz = vsz.saturating_add(t.vsize);
+            if !t.zombie {
+                count += 1;
+            }
+        }
+        let prev_cpu = self.reported.cpu_ticks;
+        self.reported.max_with(&total);
+        let cpu_percent = match self.last_at {
+            Some(prev) => {
+                let secs = now.duration_since(prev).as_secs_f64();
+                if secs > 0.0 {
+                    (self.reported.cpu_ticks - prev_cpu) as f64 / self.ticks_per_sec / secs * 100.0
+                } else {
+                    0.0
+                }
+            }
+            None => 0.0,
+        };
+        self.last_at = Some(now);
+
+        ResourceSample {
+            at_ms,
+            cpu_percent,
+            memory_rss_bytes: rss_pages.saturating_mul(self.page_size),
+            memory_vsz_bytes: vsz,
+            io_read_bytes: self.reported.read_bytes,
+            io_write_bytes: self.reported.write_bytes,
+            io_read_chars: self.reported.rchar,
+            io_write_chars: self.reported.wchar,
+            process_count: count,
+        }
+    }
+
+    /// Distance from the root along last-known parents (unknown chains sort last).
+    fn depth(&self, pid: u32) -> u32 {
+        let mut d = 0;
+        let mut p = pid;
+        while p != self.root_pid && d < 64 {
+            match self.tracked.get(&p) {
+                Some(t) => p = t.ppid,
+                None => return 64,
+            }
+            d += 1;
+        }
+        d
+    }
+}
+
+/// Numeric entries of /proc.
+fn list_pids(out: &mut Vec<u32>) {
+    out.clear();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let b = name.as_encoded_bytes();
+            if b.first().is_some_and(u8::is_ascii_digit) {
+                if let Some(pid) = parse_u64(b) {
+                    out.push(pid as u32);
+                }
+            }
+        }
+    }
+}
+
+fn read_small(path: &str, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    match File::open(path) {
+        Ok(mut f) => f.read_to_end(buf).is_ok() && !buf.is_empty(),
+        Err(_) => false,
+    }
+}
+
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(n)
+}
+
+fn parse_i64(b: &[u8]) -> Option<i64> {
+    match b.split_first() {
+        Some((b'-', rest)) => parse_u64(rest).map(|n| -(n as i64)),
+        _ => parse_u64(b).map(|n| n as i64),
+    }
+}
+
+/// Parses `/proc/<pid>/stat`. The command name (field 2) may contain spaces and parentheses,
+/// so fields are counted from the last `)`.
+fn read_stat(pid: u32, buf: &mut Vec<u8>) -> Option<Stat> {
+    if !read_small(&format!("/proc/{pid}/stat"), buf) {
+        return None;
+    }
+    parse_stat(buf)
+}
+
+fn parse_stat(buf: &[u8]) -> Option<Stat> {
+    let close = buf.iter().rposition(|&c| c == b')')?;
+    // fields[0] is field 3 (state)
+    let mut fields: [&[u8]; 22] = [&[]; 22];
+    let mut n = 0;
+    for f in buf[close + 1..]
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
+    {
+        if n == fields.len() {
+            break;
+        }
+        fields[n] = f;
+        n += 1;
+    }
+    if n < 22 {
+        return None;
+    }
+    let num = |field: usize| parse_u64(fields[field - 3]);
+    let cpu = [14, 15, 16, 17]
+        .iter()
+        .map(|&f| parse_i64(fields[f - 3]).unwrap_or(0).max(0) as u64)
+        .fold(0u64, u64::saturating_add);
+    Some(Stat {
+        zombie: matches!(fields[0], b"Z" | b"X" | b"x"),
+        ppid: num(4)? as u32,
+        sid: parse_i64(fields[6 - 3])? as i32,
+        cpu_ticks: cpu,
+        start_time: num(22)?,
+        vsize: num(23).unwrap_or(0),
+        rss_pages: parse_i64(fields[24 - 3]).unwrap_or(0).max(0) as u64,
+    })
+}
+
+fn read_io(pid: u32, buf: &mut Vec<u8>) -> Option<Counters> {
+    if !read_small(&format!("/proc/{pid}/io"), buf) {
+        return None;
+    }
+    let mut c = Counters::default();
+    let mut seen = 0;
+    for line in buf.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let key = &line[..colon];
+        let val = line[colon + 1..].trim_ascii();
+        let slot = match key {
+            b"rchar" => &mut c.rchar,
+            b"wchar" => &mut c.wchar,
+            b"read_bytes" => &mut c.read_bytes,
+            b"write_bytes" => &mut c.write_bytes,
+            _ => continue,
+        };
+        if let Some(v) = parse_u64(val) {
+            *slot = v;
+            seen += 1;
+        }
+    }
+    (seen > 0).then_some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_comm() {
+        let line = b"1234 (a) b (c)) S 1 1234 1234 0 -1 4194304 100 0 0 0 7 3 2 1 20 0 1 0 5555 123456 789 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.ppid, 1);
+        assert_eq!(s.sid, 1234);
+        assert_eq!(s.cpu_ticks, 13);
+        assert_eq!(s.start_time, 5555);
+        assert_eq!(s.vsize, 123456);
+        assert_eq!(s.rss_pages, 789);
+        assert!(!s.zombie);
+        assert!(parse_stat(b"12 (x) S 1 2").is_none());
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        let me = std::process::id();
+        let mut buf = Vec::new();
+        let s = read_stat(me, &mut buf).unwrap();
+        assert!(s.rss_pages > 0);
+        assert!(read_io(me, &mut buf).is_some());
+    }
+}
