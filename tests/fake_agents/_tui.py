@@ -12,6 +12,15 @@ Common options:
   --permission         the next turn shows a permission dialog instead of replying at once
   --trust              start with the folder-trust dialog (agents that have one)
   --session-id UUID    the agent's own session id (default: a random UUID)
+  --timeline FILE      append "<kind> <unix time>" to FILE each time the screen switches
+                       between kinds (idle, busy, permission, trust), right after the first
+                       frame of the new kind was written (for latency benchmarks)
+  --autoturn SECS      after SECS idle at the prompt, start a turn by itself ("auto turn N"),
+                       as a scheduled task would; --autoturn-count limits how many (default:
+                       no limit)
+
+A prompt "sleep SECS" makes that one turn last SECS instead of --reply-delay (to have time
+to interrupt it).
 
 Turn timeline: Enter submits the typed line; the screen turns busy (spinner redrawn every
 ~100 ms, the agent's busy footer); after --reply-delay a reply is printed and the prompt
@@ -107,6 +116,10 @@ class FakeAgent:
         p.add_argument("--permission", action="store_true")
         p.add_argument("--trust", action="store_true")
         p.add_argument("--session-id", default=None)
+        p.add_argument("--timeline", default=None)
+        p.add_argument("--autoturn", type=float, default=0.0)
+        p.add_argument("--autoturn-count", type=int, default=-1)
+        self.add_arguments(p)
         self.args = p.parse_args(argv)
         self.session_id = self.args.session_id or str(uuid.uuid4())
         self.cwd = os.getcwd()
@@ -123,9 +136,18 @@ class FakeAgent:
         self.drawn_rows = 0
         self.resized = False
         self.cols, self.rows = 120, 35
+        self.drawn_kind = None
+        self.idle_since = time.monotonic()
+        self.autoturns = 0
         self.resize()
 
     # ---- what the skins provide -------------------------------------------------------
+
+    def add_arguments(self, parser):
+        """Extra command-line options of one skin."""
+
+    def event(self, name, **fields):
+        """A moment a real CLI reports to its hooks: start, submit, stop, permission, end."""
 
     def screen(self):
         """(lines, (row, col) of the cursor or None) for the current state."""
@@ -213,16 +235,24 @@ class FakeAgent:
         now = time.monotonic()
         self.history += self.user_lines(prompt)
         silent = max(0.0, self.args.silent)
+        delay = self.args.reply_delay
+        words = prompt.split()
+        if len(words) == 2 and words[0] == "sleep":
+            try:
+                delay = float(words[1])
+            except ValueError:
+                pass
         self.turn = {
             "prompt": prompt,
             "start": now,
-            "end": now + max(0.0, self.args.reply_delay) + silent,
+            "end": now + max(0.0, delay) + silent,
             "silent_from": now + 0.5,
             "silent_to": now + 0.5 + silent,
             "dialog_at": now + 0.5 if self.permission_pending else None,
         }
         self.permission_pending = False
         self.mode = "busy"
+        self.event("submit", prompt=prompt)
 
     def approve(self):
         now = time.monotonic()
@@ -233,12 +263,15 @@ class FakeAgent:
         self.history += self.interrupted_lines()
         self.turn = None
         self.mode = "idle"
+        self.idle_since = time.monotonic()
 
     def finish(self):
         secs = max(1, round(time.monotonic() - self.turn["start"]))
         self.history += self.reply_lines(self.turn["prompt"], secs)
+        self.event("stop")
         self.turn = None
         self.mode = "idle"
+        self.idle_since = time.monotonic()
 
     def turn_seconds(self):
         return time.monotonic() - self.turn["start"] if self.turn else 0.0
@@ -258,6 +291,7 @@ class FakeAgent:
             if t["dialog_at"] is not None and now >= t["dialog_at"]:
                 t["dialog_at"] = None
                 self.mode = "permission"
+                self.event("permission")
                 changed = True
             elif now >= t["end"]:
                 self.finish()
@@ -271,6 +305,13 @@ class FakeAgent:
     def quit(self, code=0):
         self.running = False
         self.exit_code = code
+        self.event("end", reason="prompt_input_exit")
+
+    def autoturn_due(self, now):
+        a = self.args
+        return (a.autoturn > 0 and self.mode == "idle" and not self.input
+                and (a.autoturn_count < 0 or self.autoturns < a.autoturn_count)
+                and now - self.idle_since >= a.autoturn)
 
     # ---- terminal -------------------------------------------------------------------------
 
@@ -296,6 +337,12 @@ class FakeAgent:
         out.append("\x1b[?2026l")
         self.drawn_rows = len(lines)
         self.write("".join(out))
+        kind = "idle" if self.mode == "idle" else self.mode
+        if kind != self.drawn_kind:
+            self.drawn_kind = kind
+            if self.args.timeline:
+                with open(self.args.timeline, "a") as f:
+                    f.write(f"{kind} {time.time():.6f}\n")
 
     def run(self):
         fd = sys.stdin.fileno()
@@ -313,6 +360,7 @@ class FakeAgent:
                 tty.setraw(fd)
             self.write(("\x1b[?1049h" if self.alt_screen else "") + "\x1b[?2004h\x1b[2J")
             self.draw()
+            self.event("start")
             last_draw = time.monotonic()
             while self.running:
                 now = time.monotonic()
@@ -339,6 +387,11 @@ class FakeAgent:
                     break
                 now = time.monotonic()
                 dirty |= self.tick(now)
+                if self.autoturn_due(now):
+                    self.autoturns += 1
+                    self.input = f"auto turn {self.autoturns}"
+                    self.submit()
+                    dirty = True
                 due = animating and now - last_draw >= self.turn_frame * 0.9
                 if (dirty or due) and not (self.silent_now(now) and not ready):
                     self.draw()

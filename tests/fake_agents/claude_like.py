@@ -7,10 +7,20 @@ input box between two rules ("❯" + no-break space), the footer ("? for shortcu
 Esc interrupts a turn. Ctrl-C: interrupts a turn, clears typed text, or (twice within 2 s)
 exits. --permission: a Bash approval dialog ("Do you want to proceed?"); the spinner and
 "esc to interrupt" stay drawn under it, as in the real CLI. --trust: the folder-trust
-dialog ("Yes, I trust this folder"). Options: see _tui.py.
+dialog ("Yes, I trust this folder"). Options: see _tui.py, and:
+  --settings JSON      settings as Claude Code's --settings takes them (inline JSON only);
+                       the command hooks declared under "hooks" run like the real CLI runs
+                       them: through /bin/sh -c, with the hook JSON on stdin, waited for
+                       (up to their "timeout"), for SessionStart (at start),
+                       UserPromptSubmit (a prompt is submitted), Notification (a permission
+                       dialog opens: notification_type "permission_prompt"), Stop (a turn
+                       ends; not on interrupt) and SessionEnd (on exit)
 """
 
+import json
 import os
+import re
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
@@ -39,6 +49,58 @@ class ClaudeLike(FakeAgent):
     quit_commands = ("/exit",)
     has_trust_dialog = True
     ctrl_c_again_notice = "Press Ctrl-C again to exit"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--settings", default=None)
+
+    def hooks(self, event_name, match_value=""):
+        """The hook commands declared for an event whose matcher accepts match_value."""
+        if not self.args.settings:
+            return []
+        try:
+            settings = json.loads(self.args.settings)
+        except ValueError:
+            return []
+        out = []
+        for group in (settings.get("hooks") or {}).get(event_name) or []:
+            matcher = group.get("matcher") or ""
+            if matcher not in ("", "*") and not re.fullmatch(matcher, match_value):
+                continue
+            for h in group.get("hooks") or []:
+                if h.get("type") == "command" and h.get("command"):
+                    out.append((h["command"], float(h.get("timeout") or 60)))
+        return out
+
+    def run_hooks(self, event_name, match_value="", **fields):
+        payload = {
+            "session_id": self.session_id,
+            "transcript_path": f"/tmp/claude-like/{self.session_id}.jsonl",
+            "cwd": self.cwd,
+            "hook_event_name": event_name,
+        }
+        payload.update(fields)
+        for command, timeout in self.hooks(event_name, match_value):
+            try:
+                subprocess.run(["/bin/sh", "-c", command], input=json.dumps(payload).encode(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=timeout, check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+
+    def event(self, name, **fields):
+        if name == "start":
+            self.run_hooks("SessionStart", "startup", source="startup")
+        elif name == "submit":
+            self.run_hooks("UserPromptSubmit", prompt=fields.get("prompt", ""))
+        elif name == "permission":
+            self.run_hooks("Notification", "permission_prompt",
+                           message="Claude needs your permission to use Bash",
+                           notification_type="permission_prompt")
+        elif name == "stop":
+            self.run_hooks("Stop", stop_hook_active=False)
+        elif name == "end":
+            self.run_hooks("SessionEnd", fields.get("reason", "other"),
+                           reason=fields.get("reason", "other"))
 
     def user_lines(self, prompt):
         return [f"❯ {prompt}", ""]

@@ -3,7 +3,9 @@
 
 use crate::output;
 use agent_sessions::attach::{self, AttachEnd, AttachOptions};
-use agent_sessions::{Error, ListFilter, Result, SessionManager, StartOptions, State};
+use agent_sessions::{
+    DetectOptions, Error, ListFilter, Result, SessionManager, StartOptions, State,
+};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -69,7 +71,8 @@ pub enum Command {
         #[arg(long)]
         keys: bool,
     },
-    /// Interrupt the agent's current turn (not the agent).
+    /// Interrupt the agent's current turn (not the agent): Esc, Ctrl-C, or what the agent
+    /// type needs.
     Interrupt { id: String },
     /// Stop a session: quit sequence, SIGTERM, then SIGKILL after the timeout.
     Stop {
@@ -95,7 +98,8 @@ pub enum Command {
     },
     /// Show a session's record and history.
     Show { id: String },
-    /// Wait until a session reaches a state.
+    /// Wait until a session reaches a state. After `send`, `--state waiting_input` waits for
+    /// the end of that turn (the send marks the session running first).
     Wait {
         id: String,
         #[arg(long)]
@@ -106,13 +110,14 @@ pub enum Command {
     },
     /// Remove an ended session and its files.
     Rm { id: String },
-    /// List the agent types.
+    /// List the agent types: built-in, and user-defined in <home>/agents.toml.
     Agents,
 }
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
-    /// Agent type: claude, codex, gemini, opencode or custom.
+    /// Agent type: claude, codex, gemini, opencode, custom, or one defined in
+    /// <home>/agents.toml (see `agent-sessions agents`).
     pub agent: String,
     /// Working folder [default: the current folder].
     #[arg(long)]
@@ -129,9 +134,17 @@ pub struct StartArgs {
     pub cols: Option<u16>,
     #[arg(long)]
     pub rows: Option<u16>,
-    /// Seconds of output silence before the session reads as waiting_input (0: never).
+    /// Seconds of output silence before the session reads as waiting_input (0: never). With
+    /// screen rules this only applies to screens the rules do not recognise.
     #[arg(long, value_name = "SECS")]
     pub idle_after: Option<f64>,
+    /// Seconds a waiting screen (prompt, dialog) must hold before waiting_input
+    /// [default: the agent type's, else 1].
+    #[arg(long, value_name = "SECS")]
+    pub debounce: Option<f64>,
+    /// claude: do not pass Claude Code the hooks that report its turns (screen only).
+    #[arg(long)]
+    pub no_hooks: bool,
     /// Arguments for the agent; for custom, the command to run.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -156,9 +169,6 @@ fn secs(s: f64, what: &str) -> Result<Duration> {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
-    if let Command::Agents = cli.command {
-        return agents(&g);
-    }
     let mgr = SessionManager::open(g.home.as_deref())?;
     match cli.command {
         Command::Start(a) => {
@@ -172,17 +182,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     ))),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let rec = mgr.start(&StartOptions {
-                agent: a.agent,
-                args: a.args,
-                cwd: a.cwd,
-                task_id: a.task,
-                name: a.name,
-                env,
-                cols: a.cols,
-                rows: a.rows,
-                idle_after: a.idle_after.map(|s| secs(s, "--idle-after")).transpose()?,
-            })?;
+            let detect = DetectOptions {
+                debounce: a.debounce.map(|s| secs(s, "--debounce")).transpose()?,
+                no_agent_hooks: a.no_hooks,
+            };
+            let rec = mgr.start_with(
+                &StartOptions {
+                    agent: a.agent,
+                    args: a.args,
+                    cwd: a.cwd,
+                    task_id: a.task,
+                    name: a.name,
+                    env,
+                    cols: a.cols,
+                    rows: a.rows,
+                    idle_after: a.idle_after.map(|s| secs(s, "--idle-after")).transpose()?,
+                },
+                &detect,
+            )?;
             if g.json {
                 println!("{}", rec.to_json());
             } else {
@@ -300,30 +317,84 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&serde_json::json!({"ok": true, "removed": id}));
             }
         }
-        Command::Agents => unreachable!("handled above"),
+        Command::Agents => agents(&g, &mgr)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn agents(g: &crate::commands::Global) -> Result<ExitCode> {
-    let all = agent_sessions::agents::builtin();
+fn agents(g: &Global, mgr: &SessionManager) -> Result<()> {
+    use agent_sessions::agents::{resolve_program, shell_words};
+    let all = mgr.agents()?;
+    // The binary a session would run: the override variable when set, else the name.
+    let program = |a: &agent_sessions::agents::AgentSpec| -> Option<String> {
+        let bin = a.binary.clone()?;
+        Some(
+            a.binary_env
+                .as_deref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|v| !v.is_empty())
+                .unwrap_or(bin),
+        )
+    };
     if g.json {
         let v: Vec<_> = all
             .iter()
-            .map(|a| serde_json::json!({"name": a.name, "binary": a.binary, "binary_env": a.binary_env, "found": a.binary.as_deref().map(|b| agent_sessions::agents::resolve_program(b).is_some()), "description": a.description}))
+            .map(|a| {
+                let prog = program(a);
+                serde_json::json!({
+                    "name": a.name,
+                    "source": a.origin.describe(),
+                    "binary": a.binary,
+                    "binary_env": a.binary_env,
+                    "default_args": a.default_args,
+                    "found": prog.as_deref().map(|b| resolve_program(b).is_some()),
+                    "screen_detection": a.rules.is_some(),
+                    "screen_rules": a.rules,
+                    "quit": a.quit.iter().map(|q| String::from_utf8_lossy(q).into_owned()).collect::<Vec<_>>(),
+                    "interrupt": String::from_utf8_lossy(&a.interrupt),
+                    "interrupt_presses": a.interrupt_presses,
+                    "description": a.description,
+                })
+            })
             .collect();
         print_json(&v);
     } else {
         for a in &all {
-            let found = match a.binary.as_deref() {
-                Some(b) if agent_sessions::agents::resolve_program(b).is_some() => "found",
+            let found = match program(a) {
+                Some(b) if resolve_program(&b).is_some() => "found",
                 Some(_) => "not on PATH",
                 None => "",
             };
-            println!("{:<10} {:<12} {}", a.name, found, a.description);
+            let source = match a.origin {
+                agent_sessions::agents::AgentOrigin::Builtin => "builtin".to_string(),
+                _ => a.origin.describe(),
+            };
+            let mut desc = a.description.clone();
+            if a.origin != agent_sessions::agents::AgentOrigin::Builtin {
+                if let Some(b) = &a.binary {
+                    let mut argv = vec![b.clone()];
+                    argv.extend(a.default_args.iter().cloned());
+                    desc = format!("{desc} [{}]", shell_words(&argv));
+                }
+            }
+            println!(
+                "{:<10} {:<12} {:<8} {}",
+                a.name,
+                found,
+                source_label(&source),
+                desc
+            );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// `builtin`, or `file` / `api` for user-defined types.
+fn source_label(source: &str) -> &str {
+    match source {
+        "builtin" | "api" => source,
+        _ => "file",
+    }
 }
 
 /// Prints the log from the start; with `follow`, keeps printing until the session ends.

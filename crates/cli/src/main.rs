@@ -15,6 +15,12 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "__host") {
         return host(&args[2..]);
     }
+    if args
+        .get(1)
+        .is_some_and(|a| a == agent_sessions::claude_hooks::HOOK_COMMAND)
+    {
+        return hook(&args[2..]);
+    }
     let cli = commands::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
@@ -36,6 +42,17 @@ fn host(args: &[std::ffi::OsString]) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `agent-sessions __hook <event>`, run by Claude Code's hooks: report the event to the
+/// session host. Prints nothing on stdout and always exits 0, so it can never block or
+/// change what Claude Code does.
+fn hook(args: &[std::ffi::OsString]) -> ExitCode {
+    let event = args.first().and_then(|a| a.to_str()).unwrap_or("");
+    if let Err(e) = agent_sessions::claude_hooks::run_hook(event, std::io::stdin().lock()) {
+        eprintln!("agent-sessions hook {event}: {e}");
+    }
+    ExitCode::SUCCESS
 }
 
 /// Exit statuses, documented in the README: 2 bad input, 3 no such session, 4 wrong state,

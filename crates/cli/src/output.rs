@@ -37,6 +37,10 @@ pub fn details(r: &SessionRecord) -> String {
         .map(|x| format!(" ({x})"))
         .unwrap_or_default();
     line("state", format!("{}{reason}", r.state));
+    line("state_source", opt(&r.state_source));
+    if let Some(a) = &r.agent_session_id {
+        line("agent_session_id", a.clone());
+    }
     if let Some(p) = &r.phase {
         line("phase", p.clone());
     }

@@ -1,7 +1,34 @@
-//! Agent types: how to launch each agent CLI and how to ask it to quit.
+//! Agent types: how to launch each agent CLI, how to read its screen, how to interrupt it
+//! and how to ask it to quit. The per-agent facts themselves live in [`crate::detect`]
+//! (screen rules, quit and interrupt sequences, where the session id shows); this module
+//! puts them together with the launch facts, and adds the user-defined types
+//! ([`crate::agent_config`]).
 
+use crate::detect::{self, ScreenRules};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where an agent type was defined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentOrigin {
+    Builtin,
+    /// `agents.toml` at this path.
+    File(PathBuf),
+    /// [`crate::SessionManager::define_agent`].
+    Api,
+}
+
+impl AgentOrigin {
+    /// `builtin`, the file's path, or `api`.
+    pub fn describe(&self) -> String {
+        match self {
+            AgentOrigin::Builtin => "builtin".into(),
+            AgentOrigin::File(p) => p.display().to_string(),
+            AgentOrigin::Api => "api".into(),
+        }
+    }
+}
 
 /// How one agent type is launched and controlled.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,52 +43,61 @@ pub struct AgentSpec {
     pub default_args: Vec<String>,
     /// Writes that ask the agent to exit by itself, each sent separately; empty when unknown.
     pub quit: Vec<Vec<u8>>,
-    /// Bytes that interrupt the agent's current turn.
+    /// Bytes that interrupt the agent's current turn (one press).
     pub interrupt: Vec<u8>,
+    /// Presses of `interrupt` needed to stop a turn (opencode: 2).
+    pub interrupt_presses: u32,
+    /// Screen patterns; `None` means no screen detection (the quiet timer decides).
+    pub rules: Option<ScreenRules>,
+    /// How long a waiting screen must hold before the session reads waiting_input; `None`
+    /// for the default ([`crate::manager::DEFAULT_DEBOUNCE`]).
+    pub debounce: Option<Duration>,
+    /// Name under which [`detect::find_agent_session_id`] knows this agent's session id.
+    pub session_id_agent: Option<String>,
     /// One-line description for `agent-sessions agents`.
     pub description: String,
+    pub origin: AgentOrigin,
 }
 
 /// The built-in agent types.
 pub fn builtin() -> Vec<AgentSpec> {
-    let cli =
-        |name: &str, env: &str, quit: Vec<Vec<u8>>, interrupt: Vec<u8>, desc: &str| AgentSpec {
+    let cli = |name: &str, env: &str, desc: &str| {
+        let controls = detect::builtin_controls(name).expect("built-in agents have controls");
+        AgentSpec {
             name: name.into(),
             binary: Some(name.into()),
             binary_env: Some(env.into()),
             default_args: vec![],
-            quit,
-            interrupt,
+            quit: controls.quit,
+            interrupt: controls.interrupt,
+            interrupt_presses: controls.interrupt_presses,
+            rules: ScreenRules::builtin(name),
+            debounce: None,
+            session_id_agent: Some(name.into()),
             description: desc.into(),
-        };
+            origin: AgentOrigin::Builtin,
+        }
+    };
     vec![
         cli(
             "claude",
             "AGENT_SESSIONS_CLAUDE_BIN",
-            vec![b"/exit".to_vec(), b"\r".to_vec()],
-            vec![0x1b],
-            "Claude Code (`claude`); quits with /exit",
+            "Claude Code (`claude`); quits with /exit, reports through its hooks",
         ),
         cli(
             "codex",
             "AGENT_SESSIONS_CODEX_BIN",
-            vec![b"/quit".to_vec(), b"\r".to_vec()],
-            vec![0x1b],
             "OpenAI Codex CLI (`codex`); quits with /quit",
         ),
         cli(
             "gemini",
             "AGENT_SESSIONS_GEMINI_BIN",
-            vec![vec![0x03], vec![0x03]],
-            vec![0x1b],
             "Gemini CLI (`gemini`); quits with Ctrl-C twice",
         ),
         cli(
             "opencode",
             "AGENT_SESSIONS_OPENCODE_BIN",
-            vec![vec![0x03], vec![0x03]],
-            vec![0x1b],
-            "opencode (`opencode`); quits with Ctrl-C twice",
+            "opencode (`opencode`); quits with Ctrl-C, interrupts with Esc twice",
         ),
         AgentSpec {
             name: "custom".into(),
@@ -70,25 +106,60 @@ pub fn builtin() -> Vec<AgentSpec> {
             default_args: vec![],
             quit: vec![],
             interrupt: vec![0x03],
-            description: "any command, given after `--`".into(),
+            interrupt_presses: 1,
+            rules: None,
+            debounce: None,
+            session_id_agent: None,
+            description: "any command, given after `--`; waiting_input after output is quiet"
+                .into(),
+            origin: AgentOrigin::Builtin,
         },
     ]
 }
 
-/// Finds an agent type by name.
+/// Finds a built-in agent type by name.
 pub fn lookup(name: &str) -> Result<AgentSpec> {
-    let all = builtin();
-    all.iter()
+    find(name, &[]).ok_or_else(|| unknown(name, &[]))
+}
+
+/// Finds an agent type among the built-in ones, then `user` (user-defined types, earlier
+/// entries winning).
+pub fn find(name: &str, user: &[AgentSpec]) -> Option<AgentSpec> {
+    builtin()
+        .into_iter()
+        .chain(user.iter().cloned())
         .find(|a| a.name == name)
-        .cloned()
-        .ok_or_else(|| Error::UnsupportedAgent {
-            name: name.to_string(),
-            supported: all
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+}
+
+/// The error for an agent type that is neither built in nor in `user`, naming all of them.
+pub fn unknown(name: &str, user: &[AgentSpec]) -> Error {
+    let mut names: Vec<String> = builtin().into_iter().map(|a| a.name).collect();
+    for a in user {
+        if !names.contains(&a.name) {
+            names.push(a.name.clone());
+        }
+    }
+    Error::UnsupportedAgent {
+        name: name.to_string(),
+        supported: names.join(", "),
+    }
+}
+
+/// Quotes argv for display only (it is never run through a shell).
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
         })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl AgentSpec {
@@ -151,4 +222,35 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_take_their_controls_from_detect() {
+        for name in detect::BUILTIN_AGENTS {
+            let a = lookup(name).unwrap();
+            let c = detect::builtin_controls(name).unwrap();
+            assert_eq!(
+                (a.quit, a.interrupt, a.interrupt_presses),
+                (c.quit, c.interrupt, c.interrupt_presses)
+            );
+            assert_eq!(a.rules, ScreenRules::builtin(name));
+        }
+        assert_eq!(lookup("opencode").unwrap().interrupt_presses, 2);
+        let custom = lookup("custom").unwrap();
+        assert!(custom.rules.is_none() && custom.quit.is_empty());
+    }
+
+    #[test]
+    fn unknown_names_every_type() {
+        let mut user = lookup("custom").unwrap();
+        user.name = "aider".into();
+        let e = unknown("nope", &[user]).to_string();
+        for n in ["claude", "codex", "gemini", "opencode", "custom", "aider"] {
+            assert!(e.contains(n), "{e}");
+        }
+    }
 }

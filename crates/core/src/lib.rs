@@ -24,8 +24,10 @@
 //!
 //! The API is synchronous; the CLI, the Python module and the C ABI are thin layers over it.
 
+pub mod agent_config;
 pub mod agents;
 pub mod attach;
+pub mod claude_hooks;
 pub mod client;
 pub mod clock;
 pub mod detect;
@@ -43,9 +45,10 @@ pub mod state;
 pub mod store;
 pub mod usage;
 
+pub use agent_config::AgentDef;
 pub use error::{Error, ErrorKind, Result};
 pub use launcher::{find_host_binary, HOST_BIN_ENV};
-pub use manager::{SessionManager, StartOptions};
+pub use manager::{DetectOptions, SessionManager, StartOptions};
 pub use record::{SessionKind, SessionRecord, Transition};
 pub use state::State;
 pub use store::ListFilter;

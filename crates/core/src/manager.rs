@@ -1,6 +1,7 @@
 //! [`SessionManager`]: the synchronous public API every interface (CLI, Python, C) wraps.
 
-use crate::agents;
+use crate::agent_config::{self, AgentDef};
+use crate::agents::{self, AgentOrigin, AgentSpec};
 use crate::client;
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -23,6 +24,23 @@ pub const DEFAULT_ROWS: u16 = 35;
 pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(2);
 /// Default time a stop waits for the agent before SIGKILL.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a waiting screen (prompt, dialog) must stay on screen before a session with
+/// screen rules reads waiting_input. Busy is reported at once. Long enough to ride over the
+/// moments between tool calls when an agent's busy line is briefly gone, short enough that a
+/// script waiting for the end of a turn is not kept waiting (ccmanager uses 1.5 s, agentapi
+/// 2 s of stability).
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(1000);
+
+/// Detection settings for [`SessionManager::start_with`] (kept apart from [`StartOptions`]
+/// so that struct stays as the bindings build it).
+#[derive(Debug, Clone, Default)]
+pub struct DetectOptions {
+    /// How long a waiting screen must hold; default: the agent type's own, else
+    /// [`DEFAULT_DEBOUNCE`].
+    pub debounce: Option<Duration>,
+    /// Do not pass Claude Code the hook settings (the screen alone decides).
+    pub no_agent_hooks: bool,
+}
 
 /// How to start a session.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +66,8 @@ pub struct SessionManager {
     home: Home,
     store: Mutex<Store>,
     host_binary: Mutex<Option<PathBuf>>,
+    /// Agent types defined through [`SessionManager::define_agent`].
+    api_agents: Mutex<Vec<AgentSpec>>,
 }
 
 impl SessionManager {
@@ -59,6 +79,7 @@ impl SessionManager {
             home,
             store: Mutex::new(store),
             host_binary: Mutex::new(None),
+            api_agents: Mutex::new(Vec::new()),
         })
     }
 
@@ -77,10 +98,63 @@ impl SessionManager {
         f(&self.store.lock())
     }
 
+    /// Defines (or redefines) an agent type for sessions this manager starts. It is not
+    /// saved: for types every process sees, use `agents.toml` in the home (see
+    /// [`crate::agent_config`]). A definition made here wins over the file's of the same
+    /// name.
+    pub fn define_agent(&self, def: &AgentDef) -> Result<()> {
+        let spec = def.to_spec(AgentOrigin::Api).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "agent type '{}': {}: {}",
+                def.name, e.field, e.message
+            ))
+        })?;
+        let mut list = self.api_agents.lock();
+        list.retain(|a| a.name != spec.name);
+        list.push(spec);
+        Ok(())
+    }
+
+    /// Every agent type: built-in, defined through the API, then from `agents.toml`. A
+    /// broken `agents.toml` is an error naming its file, line and field.
+    pub fn agents(&self) -> Result<Vec<AgentSpec>> {
+        let mut all = agents::builtin();
+        all.extend(self.user_agents()?);
+        Ok(all)
+    }
+
+    fn user_agents(&self) -> Result<Vec<AgentSpec>> {
+        let mut user = self.api_agents.lock().clone();
+        for a in agent_config::load(&self.home)? {
+            if !user.iter().any(|u| u.name == a.name) {
+                user.push(a);
+            }
+        }
+        Ok(user)
+    }
+
+    /// The agent type `name`. Built-in types never read `agents.toml`, so a mistake there
+    /// cannot stop them; any other name does, and a broken file is reported.
+    pub fn agent(&self, name: &str) -> Result<AgentSpec> {
+        if let Some(a) = agents::find(name, &[]) {
+            return Ok(a);
+        }
+        if let Some(a) = self.api_agents.lock().iter().find(|a| a.name == name) {
+            return Ok(a.clone());
+        }
+        let user = self.user_agents()?;
+        agents::find(name, &user).ok_or_else(|| agents::unknown(name, &user))
+    }
+
     /// Starts a session and returns its record once the agent process runs. A binary that
     /// cannot be found is reported as an error and leaves a record in state failed.
     pub fn start(&self, opts: &StartOptions) -> Result<SessionRecord> {
-        let spec = agents::lookup(&opts.agent)?;
+        self.start_with(opts, &DetectOptions::default())
+    }
+
+    /// [`SessionManager::start`] with detection settings.
+    pub fn start_with(&self, opts: &StartOptions, detect: &DetectOptions) -> Result<SessionRecord> {
+        let spec = self.agent(&opts.agent)?;
         let cols = opts.cols.unwrap_or(DEFAULT_COLS);
         let rows = opts.rows.unwrap_or(DEFAULT_ROWS);
         if cols == 0 || rows == 0 {
@@ -110,7 +184,34 @@ impl SessionManager {
             )));
         }
         let idle_after = opts.idle_after.unwrap_or(DEFAULT_IDLE_AFTER).as_secs_f64();
-        let argv_result = spec.argv(&opts.args);
+        let debounce = detect
+            .debounce
+            .or(spec.debounce)
+            .unwrap_or(DEFAULT_DEBOUNCE);
+        if debounce > Duration::from_secs(60) {
+            return Err(Error::InvalidArgument(
+                "the debounce must be at most 60 seconds".into(),
+            ));
+        }
+        // Claude Code: its own hooks report to the host, and it gets a session id we know.
+        let mut args = Vec::new();
+        let mut agent_session_id = None;
+        if spec.name == "claude" && spec.origin == AgentOrigin::Builtin {
+            let hook_bin = if detect.no_agent_hooks {
+                None
+            } else {
+                self.host_binary().ok()
+            };
+            let (pre, id) = crate::claude_hooks::launch_args(
+                &opts.args,
+                hook_bin.as_deref().unwrap_or(Path::new("")),
+                hook_bin.is_some(),
+            );
+            args = pre;
+            agent_session_id = id;
+        }
+        args.extend(opts.args.iter().cloned());
+        let argv_result = spec.argv(&args);
         if let Err(Error::InvalidArgument(m)) = &argv_result {
             return Err(Error::InvalidArgument(m.clone()));
         }
@@ -143,6 +244,12 @@ impl SessionManager {
             rows,
             idle_after_secs: idle_after,
         })?;
+        if let Some(asid) = &agent_session_id {
+            self.store.lock().update(
+                &session_id,
+                &vec![(Column::AgentSessionId, store::text(asid.clone()))],
+            )?;
+        }
 
         let launched = argv_result.and_then(|argv| {
             let launch = LaunchSpec {
@@ -157,6 +264,11 @@ impl SessionManager {
                 quit: spec.quit.clone(),
                 interrupt: spec.interrupt.clone(),
                 enter_delay_ms: if spec.name == "custom" { 0 } else { 50 },
+                interrupt_presses: spec.interrupt_presses,
+                rules: spec.rules.clone(),
+                debounce_ms: debounce.as_millis() as u64,
+                session_id_agent: spec.session_id_agent.clone(),
+                agent_session_id: agent_session_id.clone(),
             };
             let bin = host_bin.expect("resolved when argv is");
             launcher::launch(&self.home, &bin, &launch, lock)
@@ -344,7 +456,8 @@ impl SessionManager {
         self.request(session_id, Tag::Input, bytes).map(drop)
     }
 
-    /// Interrupts the agent's current turn (Esc or Ctrl-C, as the agent expects).
+    /// Interrupts the agent's current turn (Esc or Ctrl-C, as many presses as the agent
+    /// needs), not the agent. The state follows from the screen (or the agent's hooks).
     pub fn interrupt(&self, session_id: &str) -> Result<()> {
         self.live(session_id, "be interrupted")?;
         self.request(session_id, Tag::Interrupt, b"").map(drop)

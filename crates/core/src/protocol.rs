@@ -33,6 +33,9 @@ pub enum Tag {
     Send = 6,
     /// Client → host: interrupt the agent's current turn.
     Interrupt = 7,
+    /// Client → host: an event the agent reported about itself (a Claude Code hook).
+    /// Payload: [`AgentEventRequest`] JSON.
+    AgentEvent = 8,
     /// Host → client: JSON answer to a one-shot request.
     Reply = 0x80,
     /// Host → attached client: the screen as it is now, as escape sequences.
@@ -53,6 +56,7 @@ impl Tag {
             5 => Tag::Stop,
             6 => Tag::Send,
             7 => Tag::Interrupt,
+            8 => Tag::AgentEvent,
             0x80 => Tag::Reply,
             0x81 => Tag::Replay,
             0x82 => Tag::Output,
@@ -123,6 +127,26 @@ pub struct StopRequest {
 pub struct SendRequest {
     pub text: String,
     pub enter: bool,
+}
+
+/// Payload of [`Tag::AgentEvent`]: what the agent's own hook reported. Only `event` is
+/// required; the rest is copied from the hook's input when present.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AgentEventRequest {
+    /// `user_prompt_submit`, `stop`, `notification`, `session_start` or `session_end`.
+    pub event: String,
+    /// The agent's own session id (Claude's `session_id`).
+    #[serde(default)]
+    pub agent_session_id: Option<String>,
+    /// Notification kind (`permission_prompt`, `idle_prompt`, ...).
+    #[serde(default)]
+    pub notification_type: Option<String>,
+    /// Notification text.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Why a session ended or started (`clear`, `logout`, `prompt_input_exit`, ...).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Reply to [`Tag::Screen`].

@@ -74,6 +74,15 @@ impl Debouncer {
         self.pending.map(|(_, since)| since + self.idle_after)
     }
 
+    /// Takes `verdict` as reported without waiting, and drops any pending change: for when
+    /// another source (the agent's own hook, or input the user just submitted) has decided
+    /// the state. A later screen that differs from it is then a change again (and a waiting
+    /// screen must hold for `idle_after` before it is reported).
+    pub fn assume(&mut self, verdict: ScreenVerdict) {
+        self.pending = None;
+        self.reported = Some(verdict);
+    }
+
     fn report(&mut self, verdict: ScreenVerdict) -> Option<ScreenVerdict> {
         self.pending = None;
         self.reported = Some(verdict);
@@ -228,6 +237,25 @@ mod tests {
             d.observe(PERMISSION, t0 + IDLE * 2 + ms(1)),
             Some(PERMISSION)
         );
+    }
+
+    #[test]
+    fn assume_takes_a_verdict_from_elsewhere() {
+        let t0 = Instant::now();
+        let mut d = Debouncer::new(IDLE);
+        d.observe(PROMPT, t0);
+        assert_eq!(d.observe(PROMPT, t0 + IDLE), Some(PROMPT));
+        // Input was submitted: assume busy; the unchanged prompt must hold again.
+        d.assume(BUSY);
+        assert_eq!(d.reported(), Some(BUSY));
+        assert_eq!(d.observe(PROMPT, t0 + IDLE + ms(10)), None);
+        assert_eq!(d.observe(PROMPT, t0 + IDLE * 2 + ms(10)), Some(PROMPT));
+        // A hook said the turn ended: a prompt screen is no change, a busy one is.
+        d.assume(BUSY);
+        d.assume(PROMPT);
+        assert_eq!(d.next_deadline(), None);
+        assert_eq!(d.observe(PROMPT, t0 + IDLE * 3), None);
+        assert_eq!(d.observe(BUSY, t0 + IDLE * 3), Some(BUSY));
     }
 
     #[test]

@@ -7,10 +7,17 @@
 //!
 //! Threads, all blocking (no polling, so an idle host uses no CPU):
 //! - the main thread waits for the agent to exit and then finishes the session;
-//! - a reader thread copies PTY output to the log, the screen and attached clients;
-//! - an idle-timer thread flips running ⇄ waiting_input on output silence;
+//! - a reader thread copies PTY output to the log and attached clients, and queues it for
+//!   the screen;
+//! - a screen thread applies queued output to the screen model (at most every 25 ms) and,
+//!   for agents with screen rules, classifies the screen and drives the state
+//!   ([`detector`]);
+//! - an idle-timer thread flips running ⇄ waiting_input on output silence (for agents
+//!   without screen rules, or whose screen shows nothing recognised) and flushes activity
+//!   timestamps;
 //! - an accept thread, plus one thread per connection.
 
+mod detector;
 mod reader;
 mod screen;
 mod server;
@@ -156,7 +163,9 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     if std::env::var_os("TERM").is_none_or(|t| t.is_empty() || t == "dumb") {
         cmd.env("TERM", "xterm-256color");
     }
-    cmd.env("AGENT_SESSIONS_SESSION_ID", &id);
+    // Hooks the agent runs (Claude Code's) find their session through these.
+    cmd.env(crate::claude_hooks::SESSION_ENV, &id);
+    cmd.env(crate::home::HOME_ENV, home.root());
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }

@@ -85,6 +85,11 @@ impl Screen {
         out
     }
 
+    /// The visible text as the detector reads it (`vt100::Screen::contents()`).
+    pub fn text(&self) -> String {
+        self.parser.screen().contents()
+    }
+
     /// The visible text, as a person would read it.
     pub fn snapshot(&self) -> ScreenReply {
         let s = self.parser.screen();

@@ -4,7 +4,8 @@
 use super::shared::{ClientMsg, Shared};
 use super::stop;
 use crate::protocol::{
-    read_frame, write_frame, AttachRequest, ResizeRequest, SendRequest, StopRequest, Tag,
+    read_frame, write_frame, AgentEventRequest, AttachRequest, ResizeRequest, SendRequest,
+    StopRequest, Tag,
 };
 use crate::state::State;
 use serde_json::json;
@@ -100,10 +101,17 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
         Tag::Input | Tag::Send | Tag::Interrupt if !accepts_input(state) => {
             not_running(shared, state)
         }
-        Tag::Input => match shared.write_input(payload) {
-            Ok(()) => ok(json!({})),
-            Err(e) => io_err(e),
-        },
+        Tag::Input => {
+            // Keys with an Enter (`send --keys ... Enter`) submit something: the session is
+            // running from here, recorded before the agent even sees the key.
+            if payload.contains(&b'\r') {
+                shared.user_submitted();
+            }
+            match shared.write_input(payload) {
+                Ok(()) => ok(json!({})),
+                Err(e) => io_err(e),
+            }
+        }
         Tag::Send => {
             let Ok(req) = serde_json::from_slice::<SendRequest>(payload) else {
                 return json!({"ok": false, "error": "malformed send request"});
@@ -115,6 +123,9 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
                         shared.spec.enter_delay_ms,
                     ));
                 }
+                // Recorded before the Enter reaches the agent (and so before the reply), so
+                // a `wait --state waiting_input` that follows can only see this turn end.
+                shared.user_submitted();
                 result = shared.write_input(b"\r");
             }
             match result {
@@ -122,9 +133,16 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
                 Err(e) => io_err(e),
             }
         }
-        Tag::Interrupt => match shared.write_input(&shared.spec.interrupt) {
+        Tag::Interrupt => match shared.send_interrupt() {
             Ok(()) => ok(json!({})),
             Err(e) => io_err(e),
+        },
+        Tag::AgentEvent => match serde_json::from_slice::<AgentEventRequest>(payload) {
+            Ok(ev) => {
+                shared.on_agent_event(&ev);
+                ok(json!({}))
+            }
+            Err(_) => json!({"ok": false, "error": "malformed agent event"}),
         },
         Tag::Screen => ok(json!({"screen": shared.snapshot()})),
         Tag::Resize => match serde_json::from_slice::<ResizeRequest>(payload) {

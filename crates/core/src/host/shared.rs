@@ -1,10 +1,12 @@
 //! State shared by the host's threads.
 
+use super::detector::Detector;
 use super::screen::Screen;
 use super::spec::LaunchSpec;
 use super::AgentExit;
 use crate::clock::now_iso;
-use crate::protocol::ScreenReply;
+use crate::detect::ScreenVerdict;
+use crate::protocol::{AgentEventRequest, ScreenReply};
 use crate::state::State;
 use crate::store::{self, Column, Guard, Store, Updates};
 use parking_lot::{Condvar, Mutex};
@@ -33,11 +35,16 @@ const FEED_TAIL: usize = 32 * 1024;
 /// Shortest interval between two emulator passes while output flows.
 pub const SCREEN_TICK: Duration = Duration::from_millis(25);
 
+/// Pause between two presses of an interrupt key (opencode needs Esc twice).
+const INTERRUPT_GAP: Duration = Duration::from_millis(200);
+
 #[derive(Default)]
 struct Feed {
     pending: Vec<u8>,
     /// Bytes were dropped from the front of `pending`.
     truncated: bool,
+    /// Bumped whenever output is taken out for the screen: the screen changed.
+    taken: u64,
     clients: Vec<Client>,
 }
 
@@ -53,6 +60,9 @@ impl Feed {
 
     /// Takes the queued output out, leaving an empty queue.
     fn take(&mut self) -> (Vec<u8>, bool) {
+        if !self.pending.is_empty() {
+            self.taken += 1;
+        }
         let truncated = std::mem::take(&mut self.truncated);
         (std::mem::take(&mut self.pending), truncated)
     }
@@ -83,6 +93,13 @@ struct Client {
     read_only: bool,
 }
 
+/// The state as the host last recorded it.
+struct Current {
+    state: State,
+    reason: Option<String>,
+    source: String,
+}
+
 /// Everything the host's threads share.
 pub struct Shared {
     pub spec: LaunchSpec,
@@ -97,12 +114,18 @@ pub struct Shared {
     feed: Mutex<Feed>,
     /// Set by the screen thread when it waits for output.
     screen_wants_output: AtomicBool,
+    /// Asks the screen thread to run the detector now (its deadlines changed).
+    screen_poke: AtomicBool,
     screen_wake: Condvar,
+    /// Screen rules, debouncer and arbitration between state sources. Lock order:
+    /// `detector`, then `state`, then `store`.
+    detector: Mutex<Detector>,
     next_client: AtomicU64,
     master: Mutex<Box<dyn MasterPty + Send>>,
     writer: Mutex<Box<dyn Write + Send>>,
-    /// The current state; held while the store is written so transitions stay ordered.
-    state: Mutex<State>,
+    /// The current state, its reason and source; held while the store is written so
+    /// transitions stay ordered.
+    state: Mutex<Current>,
     /// Nanoseconds since `epoch` of the last output or input.
     last_activity: AtomicU64,
     /// Bumped on every output or input; lets the idle timer see activity it slept through.
@@ -132,6 +155,12 @@ impl Shared {
         agent_pid: u32,
     ) -> Shared {
         let screen = Screen::new(spec.rows, spec.cols);
+        let detector = Detector::new(
+            spec.rules.clone(),
+            spec.session_id_agent.clone(),
+            spec.agent_session_id.clone(),
+            Duration::from_millis(spec.debounce_ms),
+        );
         Shared {
             spec,
             agent_pid,
@@ -140,11 +169,17 @@ impl Shared {
             screen: Mutex::new(screen),
             feed: Mutex::new(Feed::default()),
             screen_wants_output: AtomicBool::new(false),
+            screen_poke: AtomicBool::new(false),
             screen_wake: Condvar::new(),
+            detector: Mutex::new(detector),
             next_client: AtomicU64::new(1),
             master: Mutex::new(master),
             writer: Mutex::new(writer),
-            state: Mutex::new(State::Running),
+            state: Mutex::new(Current {
+                state: State::Running,
+                reason: None,
+                source: "process".into(),
+            }),
             last_activity: AtomicU64::new(0),
             activity_seq: AtomicU64::new(0),
             last_output_at: Mutex::new(None),
@@ -165,26 +200,63 @@ impl Shared {
     }
 
     pub fn state(&self) -> State {
-        *self.state.lock()
+        self.state.lock().state
+    }
+
+    /// What decided the current state (`screen`, `agent_hook`, `quiet_timer`, ...).
+    pub fn state_source(&self) -> String {
+        self.state.lock().source.clone()
     }
 
     /// Records a transition if the current state is one of `from` (any non-ended state when
-    /// `from` is empty). Returns whether it happened.
+    /// `from` is empty), clearing the state reason unless `updates` sets one. Returns whether
+    /// it happened.
     pub fn set_state(
         &self,
         from: &[State],
         to: State,
         cause: &str,
         source: &str,
+        updates: Updates,
+    ) -> bool {
+        self.set_state_with(from, to, None, cause, source, updates)
+    }
+
+    /// [`Shared::set_state`] with a state reason (the waiting reason). When the state is
+    /// already `to` but the reason differs (waiting for a prompt, now for a permission), the
+    /// reason and source are updated without a history entry. Returns whether the state
+    /// changed.
+    pub fn set_state_with(
+        &self,
+        from: &[State],
+        to: State,
+        reason: Option<&str>,
+        cause: &str,
+        source: &str,
         mut updates: Updates,
     ) -> bool {
         let mut current = self.state.lock();
         let allowed = if from.is_empty() {
-            !current.is_ended()
+            !current.state.is_ended()
         } else {
-            from.contains(&current)
+            from.contains(&current.state)
         };
-        if !allowed || *current == to {
+        if !allowed {
+            return false;
+        }
+        let explicit_reason = updates.iter().any(|(c, _)| *c == Column::StateReason);
+        if !explicit_reason {
+            updates.push((Column::StateReason, store::opt_text(reason)));
+        }
+        if current.state == to {
+            if reason.is_some() && current.reason.as_deref() != reason {
+                updates.push((Column::StateSource, store::text(source)));
+                if let Err(e) = self.store.lock().update(self.id(), &updates) {
+                    eprintln!("agent-sessions host: updating the state reason: {e}");
+                }
+                current.reason = reason.map(str::to_string);
+                current.source = source.to_string();
+            }
             return false;
         }
         if let Some(t) = self.last_output_at.lock().clone() {
@@ -208,7 +280,11 @@ impl Shared {
             // log it; the next transition will try again.
             Err(e) => eprintln!("agent-sessions host: recording {to}: {e}"),
         }
-        *current = to;
+        *current = Current {
+            state: to,
+            reason: reason.map(str::to_string),
+            source: source.to_string(),
+        };
         drop(current);
         self.wake_timer();
         true
@@ -300,22 +376,169 @@ impl Shared {
 
     /// The screen thread: keeps the screen model current while output flows, at most
     /// [`SCREEN_TICK`] apart, so agents get their query answers and the screen is fresh,
-    /// without an emulator pass per PTY read.
+    /// without an emulator pass per PTY read. For agents with screen rules it classifies
+    /// every new screen and drives the state (see [`super::detector`]); between changes it
+    /// sleeps until the next debounce deadline, so an idle transition fires on time without
+    /// polling, and an idle session costs no CPU.
     pub fn run_screen_thread(&self) {
+        let detect = {
+            let d = self.detector.lock();
+            d.enabled() || d.finds_session_ids()
+        };
+        let mut seen = 0u64;
         loop {
-            {
+            let wake = if detect {
+                self.detector.lock().next_wake()
+            } else {
+                None
+            };
+            let fed = {
                 let mut feed = self.feed.lock();
-                while feed.pending.is_empty() && self.ended.lock().is_none() {
+                loop {
+                    if self.ended.lock().is_some() {
+                        return;
+                    }
+                    if !feed.pending.is_empty()
+                        || feed.taken != seen
+                        || self.screen_poke.swap(false, Ordering::AcqRel)
+                        || wake.is_some_and(|w| Instant::now() >= w)
+                    {
+                        break;
+                    }
                     self.screen_wants_output.store(true, Ordering::Release);
-                    self.screen_wake.wait(&mut feed);
+                    match wake {
+                        Some(w) => {
+                            self.screen_wake.wait_until(&mut feed, w);
+                        }
+                        None => self.screen_wake.wait(&mut feed),
+                    }
                 }
+                !feed.pending.is_empty()
+            };
+            let text = {
+                let screen = self.sync_screen();
+                let taken = self.feed.lock().taken;
+                let changed = taken != seen;
+                seen = taken;
+                (detect && changed).then(|| screen.text())
+            };
+            if detect {
+                self.detect_step(text.as_deref());
             }
-            if self.ended.lock().is_some() {
-                return;
+            if fed {
+                std::thread::sleep(SCREEN_TICK);
             }
-            drop(self.sync_screen());
-            std::thread::sleep(SCREEN_TICK);
         }
+    }
+
+    /// Classifies new screen text (if any) and applies what the detector decides.
+    fn detect_step(&self, text: Option<&str>) {
+        let mut d = self.detector.lock();
+        let before = d.raw();
+        if let Some(id) = text.and_then(|t| d.observe_text(t)) {
+            self.update(vec![(Column::AgentSessionId, store::text(id))]);
+        }
+        if d.raw() != before {
+            // The quiet timer only acts on unrecognised screens: let it look again.
+            self.wake_timer();
+        }
+        let current = self.state();
+        if let Some(dec) = d.step(Instant::now(), current) {
+            self.set_state_with(
+                &[State::Running, State::WaitingInput],
+                dec.to,
+                dec.reason.map(|r| r.as_str()),
+                &dec.cause,
+                "screen",
+                vec![],
+            );
+            drop(d);
+            // The screen has settled on waiting (even if a hook said so first): idle from
+            // here on, let the host shrink to what waiting needs.
+            if dec.to == State::WaitingInput {
+                super::trim::release_code_pages();
+            }
+        }
+    }
+
+    /// Wakes the screen thread to run the detector (a pin changed its deadlines).
+    fn poke_screen(&self) {
+        self.screen_poke.store(true, Ordering::Release);
+        let _feed = self.feed.lock();
+        self.screen_wake.notify_all();
+    }
+
+    /// The current screen's verdict (not debounced), for the quiet timer and stop.
+    pub fn screen_verdict(&self) -> Option<ScreenVerdict> {
+        self.detector.lock().raw()
+    }
+
+    /// Whether the agent has screen rules.
+    pub fn screen_detection(&self) -> bool {
+        self.detector.lock().enabled()
+    }
+
+    /// The user submitted input (a send with Enter): the session is running from now on,
+    /// before the agent even redraws, so a `wait --state waiting_input` that follows can
+    /// never return on the waiting state from before the send.
+    pub fn user_submitted(&self) {
+        let mut d = self.detector.lock();
+        self.set_state(
+            &[State::WaitingInput],
+            State::Running,
+            "input submitted",
+            "user",
+            vec![],
+        );
+        d.pin(ScreenVerdict::Busy, State::Running, Instant::now());
+        drop(d);
+        self.poke_screen();
+    }
+
+    /// An event the agent reported through its own hook (see [`crate::claude_hooks`]).
+    pub fn on_agent_event(&self, ev: &AgentEventRequest) {
+        if let Some(id) = ev.agent_session_id.as_deref() {
+            let new = self.detector.lock().note_session_id(id, true);
+            if new {
+                self.update(vec![(Column::AgentSessionId, store::text(id))]);
+            }
+        }
+        let Some((to, reason, cause)) = crate::claude_hooks::interpret(ev) else {
+            return;
+        };
+        let mut d = self.detector.lock();
+        let went_idle = self.set_state_with(
+            &[State::Running, State::WaitingInput],
+            to,
+            reason.map(|r| r.as_str()),
+            &cause,
+            "agent_hook",
+            vec![],
+        ) && to == State::WaitingInput;
+        let now = Instant::now();
+        match (to, reason) {
+            (State::Running, _) => d.pin(ScreenVerdict::Busy, State::Running, now),
+            (State::WaitingInput, Some(r)) => {
+                d.pin(ScreenVerdict::Waiting(r), State::WaitingInput, now)
+            }
+            _ => {}
+        }
+        drop(d);
+        self.poke_screen();
+        if went_idle {
+            super::trim::release_code_pages();
+        }
+    }
+
+    /// Sends the agent's interrupt, pressed as many times as it needs.
+    pub fn send_interrupt(&self) -> std::io::Result<()> {
+        for i in 0..self.spec.interrupt_presses.max(1) {
+            if i > 0 {
+                std::thread::sleep(INTERRUPT_GAP);
+            }
+            self.write_input(&self.spec.interrupt)?;
+        }
+        Ok(())
     }
 
     /// Writes bytes to the agent's terminal.
@@ -431,6 +654,8 @@ impl Shared {
         let _ = reader_done.recv_timeout(Duration::from_secs(2));
         let snapshot = self.snapshot();
         write_atomically(&dir.join("screen.txt"), snapshot.text.as_bytes());
+        // Agents print their session id as they exit ("claude --resume <id>").
+        let final_id = self.detector.lock().note_session_id_in(&snapshot.text);
 
         let stop_requested = self.stop_requested.load(Ordering::SeqCst);
         let (to, cause) = match exit {
@@ -463,6 +688,9 @@ impl Shared {
         }
         if to == State::Failed {
             updates.push((Column::StateReason, store::text(cause.clone())));
+        }
+        if let Some(id) = final_id {
+            updates.push((Column::AgentSessionId, store::text(id)));
         }
         self.set_state(&[], to, &cause, "process", updates);
 

@@ -1,6 +1,7 @@
 //! What the library hands a new host on its standard input. Environment values travel this
 //! way, never on the command line or in the store, so secrets stay out of `ps` and records.
 
+use crate::detect::ScreenRules;
 use serde::{Deserialize, Serialize};
 
 /// Everything a host needs to launch and drive one agent.
@@ -23,6 +24,29 @@ pub struct LaunchSpec {
     pub interrupt: Vec<u8>,
     /// Pause between typed text and its Enter, for TUIs that treat a fast burst as a paste.
     pub enter_delay_ms: u64,
+    /// Presses of `interrupt` needed to stop a turn, sent a short pause apart.
+    #[serde(default = "one")]
+    pub interrupt_presses: u32,
+    /// Screen patterns of the agent; `None`: no screen detection, the quiet timer decides.
+    #[serde(default)]
+    pub rules: Option<ScreenRules>,
+    /// How long a waiting screen must hold before the session reads waiting_input.
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+    /// The name under which `detect::find_agent_session_id` knows the agent, if it does.
+    #[serde(default)]
+    pub session_id_agent: Option<String>,
+    /// The agent's own session id when the launch fixed it (claude `--session-id`).
+    #[serde(default)]
+    pub agent_session_id: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_debounce_ms() -> u64 {
+    crate::manager::DEFAULT_DEBOUNCE.as_millis() as u64
 }
 
 /// The host's first and only message on the readiness pipe.

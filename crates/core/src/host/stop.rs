@@ -2,6 +2,7 @@
 //! group, and SIGKILL once the timeout has passed.
 
 use super::shared::Shared;
+use crate::detect::{ScreenVerdict, WaitReason};
 use crate::protocol::StopRequest;
 use crate::state::State;
 use nix::sys::signal::{killpg, Signal};
@@ -15,6 +16,16 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 /// Pause between the parts of a quit sequence (a command, then Enter), so TUIs that detect
 /// pastes see typing.
 const QUIT_PART_GAP: Duration = Duration::from_millis(100);
+
+/// Longest wait for an interrupted turn to end before the quit sequence is typed anyway.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(1500);
+
+fn in_turn_or_dialog(v: Option<ScreenVerdict>) -> bool {
+    matches!(
+        v,
+        Some(ScreenVerdict::Busy | ScreenVerdict::Waiting(WaitReason::Permission))
+    )
+}
 
 /// Handles a stop request and returns the final state once the agent has been reaped.
 pub fn request(shared: &Arc<Shared>, req: StopRequest) -> State {
@@ -43,6 +54,19 @@ fn escalate(shared: &Shared, req: StopRequest) {
     let start = Instant::now();
     let timeout = Duration::from_secs_f64(req.timeout_secs.max(0.0));
     if !shared.spec.quit.is_empty() {
+        // A quit command typed into a running turn or a dialog is not a quit command: end
+        // the turn (or close the dialog) first.
+        if in_turn_or_dialog(shared.screen_verdict()) && shared.send_interrupt().is_ok() {
+            let until = Instant::now() + INTERRUPT_GRACE;
+            while Instant::now() < until
+                && shared.ended().is_none()
+                && in_turn_or_dialog(shared.screen_verdict())
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Let the prompt settle before typing into it.
+            std::thread::sleep(QUIT_PART_GAP);
+        }
         for (i, part) in shared.spec.quit.iter().enumerate() {
             if i > 0 {
                 std::thread::sleep(QUIT_PART_GAP);

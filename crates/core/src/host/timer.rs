@@ -1,9 +1,11 @@
-//! The idle timer thread. It flips running ⇄ waiting_input on output silence, and it writes
+//! The idle timer thread. It flips running ⇄ waiting_input on output silence (for agents
+//! without screen rules, and for screens the rules do not recognise), and it writes
 //! `last_output_at` / `last_input_at` to the store, at most once a second, so the reader
 //! thread never waits on the database. Between deadlines it sleeps on a condition variable:
 //! an idle host costs no CPU.
 
 use super::shared::Shared;
+use crate::detect::ScreenVerdict;
 use crate::state::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +25,10 @@ fn run(shared: &Shared) {
     // Zero or less switches quiet detection off; timestamps are still flushed.
     let idle_after =
         (idle_after.is_finite() && idle_after > 0.0).then(|| Duration::from_secs_f64(idle_after));
+    // With screen rules the screen decides; the quiet timer only covers screens the rules do
+    // not recognise, and never declares idle while the screen shows busy or waiting.
+    let screen_rules = shared.screen_detection();
+    let unrecognised = || shared.screen_verdict() == Some(ScreenVerdict::Unknown);
     let mut idle_seq = None; // activity counter when the session last went idle
     let mut flushed_seq = 0;
     let mut last_flush: Option<Instant> = None;
@@ -39,13 +45,14 @@ fn run(shared: &Shared) {
         }
         let flush_due = (seq != flushed_seq).then(|| last_flush.map_or(now, |t| t + FLUSH_EVERY));
         match (shared.state(), idle_after) {
-            (State::Running, Some(idle_after)) => {
+            (State::Running, Some(idle_after)) if !screen_rules || unrecognised() => {
                 let deadline = shared.last_activity() + idle_after;
                 if now >= deadline {
                     let cause = format!("no output for {:.1}s", idle_after.as_secs_f64());
-                    if shared.set_state(
+                    if shared.set_state_with(
                         &[State::Running],
                         State::WaitingInput,
+                        Some("other"),
                         &cause,
                         "quiet_timer",
                         vec![],
@@ -59,18 +66,33 @@ fn run(shared: &Shared) {
                 shared.sleep_until(earliest(Some(deadline), flush_due), flush_due.is_none());
             }
             (State::WaitingInput, _) => {
-                if idle_seq != Some(shared.activity_seq()) {
-                    shared.set_state(
-                        &[State::WaitingInput],
-                        State::Running,
-                        "output or input after a quiet period",
-                        "process",
-                        vec![],
-                    );
-                    idle_seq = None;
-                    continue;
+                let seq = shared.activity_seq();
+                if idle_seq != Some(seq) {
+                    // Without screen rules any activity ends the quiet period. With them, only
+                    // a wait this timer declared, and only while the screen is still
+                    // unrecognised (otherwise the screen decides).
+                    let wake =
+                        !screen_rules || (shared.state_source() == "quiet_timer" && unrecognised());
+                    if wake
+                        && shared.set_state(
+                            &[State::WaitingInput],
+                            State::Running,
+                            "output or input after a quiet period",
+                            "process",
+                            vec![],
+                        )
+                    {
+                        idle_seq = None;
+                        continue;
+                    }
+                    idle_seq = Some(seq);
                 }
                 shared.sleep_until(flush_due, true);
+            }
+            // Running with the screen in charge, or no quiet detection: wake on activity
+            // (the screen may have become unrecognised) or to flush.
+            (State::Running, _) if screen_rules && idle_after.is_some() => {
+                shared.sleep_until(flush_due, true)
             }
             _ => shared.sleep_until(flush_due, flush_due.is_none()),
         }
