@@ -48,9 +48,14 @@ pub struct SessionRecord {
     pub name: Option<String>,
     pub task_id: Option<String>,
     pub state: State,
-    /// Why the session is waiting (`prompt`, `permission`, ...) or why it failed.
+    /// Why the session is waiting (`prompt`: at its input; `permission`: a tool-approval
+    /// dialog; `trust`: a folder-trust dialog; `login`: a sign-in screen; `other`: decided by
+    /// output silence, not by a recognised screen), or why it failed; `null` otherwise.
     pub state_reason: Option<String>,
-    /// What decided the current state.
+    /// What decided the current state, most certain first: `agent_hook` (the agent reported
+    /// it, Claude Code hooks), `process` (spawn, exit), `user` (a request: send, stop),
+    /// `screen` (the agent's screen matched its rules, debounced), `quiet_timer` (output
+    /// silence only), `liveness` (the host vanished).
     pub state_source: Option<String>,
     /// Lifecycle phase, when the session carries one.
     pub phase: Option<String>,
