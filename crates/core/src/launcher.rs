@@ -71,7 +71,7 @@ pub fn lock_new_session(home: &Home, id: &str) -> Result<File> {
 /// Launches the host for a session whose record already exists in state `starting`, handing
 /// it the lock from [`lock_new_session`]. Returns once the agent runs, or with the host's
 /// reason when it could not start it.
-pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: File) -> Result<u32> {
+pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: File) -> Result<ReadyReport> {
     let id = &spec.session_id;
     let dir = home.session_dir(id)?;
     let host_err = |reason: String| Error::Host {
@@ -138,11 +138,12 @@ pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: File) -> Re
     // still holds it.
     drop(lock);
     match report {
-        ReadyReport {
+        r @ ReadyReport {
             ok: true,
-            agent_pid: Some(pid),
+            agent_pid: Some(_),
+            host_pid: Some(_),
             ..
-        } => Ok(pid),
+        } => Ok(r),
         ReadyReport { error, .. } => Err(Error::AgentLaunch {
             agent: spec.agent_type.clone(),
             reason: error.unwrap_or_else(|| "the host gave no reason".into()),

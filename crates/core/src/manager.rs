@@ -274,10 +274,24 @@ impl SessionManager {
             launcher::launch(&self.home, &bin, &launch, lock)
         });
         match launched {
-            Ok(_) => self.get(&session_id),
+            Ok(ready) => {
+                let (host_pid, agent_pid) =
+                    (ready.host_pid.unwrap_or(0), ready.agent_pid.unwrap_or(0));
+                // Compare-and-set from starting: if the agent already ended and the host
+                // recorded it, that ending stands.
+                self.store.lock().transition(
+                    &session_id,
+                    State::Running,
+                    "process spawned",
+                    "process",
+                    Guard::From(&[State::Starting]),
+                    &crate::host::running_updates(&crate::clock::now_iso(), host_pid, agent_pid),
+                )?;
+                self.get(&session_id)
+            }
             Err(e) => {
-                // Keep the failed attempt visible with its reason (the host records its own
-                // failures; this covers failures before it ran).
+                // Keep the failed attempt visible with its reason: the host reports failures
+                // before the agent runs and leaves recording them to the starter.
                 let reason = e.to_string();
                 self.store.lock().transition(
                     &session_id,

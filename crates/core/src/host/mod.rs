@@ -104,26 +104,17 @@ fn report(mut ready: File, report: &ReadyReport) {
 
 fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     let home = Home::resolve(Some(home_dir))?;
-    let store = Store::open(&home)?;
     let id = spec.session_id.clone();
-    let fail = |store: &Store, ready: File, reason: String| -> Result<()> {
-        store.transition(
-            &id,
-            State::Failed,
-            &reason,
-            "process",
-            Guard::NotEnded,
-            &vec![
-                (Column::StateReason, store::text(reason.clone())),
-                (Column::EndedAt, store::text(crate::clock::now_iso())),
-            ],
-        )?;
+    // Failures before the agent runs are only reported: the starter records them, so the
+    // store stays off the start-up path.
+    let fail = |ready: File, reason: String| -> Result<()> {
         report(
             ready,
             &ReadyReport {
                 ok: false,
                 error: Some(reason),
                 agent_pid: None,
+                host_pid: None,
             },
         );
         Ok(())
@@ -135,7 +126,6 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         Ok(l) => l,
         Err(e) => {
             return fail(
-                &store,
                 ready,
                 format!("cannot listen on {}: {e}", socket_path.display()),
             )
@@ -155,7 +145,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         pixel_height: 0,
     }) {
         Ok(p) => p,
-        Err(e) => return fail(&store, ready, format!("cannot open a pseudo-terminal: {e}")),
+        Err(e) => return fail(ready, format!("cannot open a pseudo-terminal: {e}")),
     };
     let mut cmd = CommandBuilder::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..]);
@@ -172,7 +162,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     let child = match pty.slave.spawn_command(cmd) {
         Ok(c) => c,
         Err(e) => {
-            return fail(&store, ready, format!("cannot run {}: {e}", spec.argv[0]));
+            return fail(ready, format!("cannot run {}: {e}", spec.argv[0]));
         }
     };
     // The agent has its own copy of the slave; ours would keep the PTY open after it exits
@@ -191,26 +181,29 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         reason: format!("taking the PTY writer: {e}"),
     })?;
 
-    store.transition(
-        &id,
-        State::Running,
-        "process spawned",
-        "process",
-        Guard::From(&[State::Starting]),
-        &vec![
-            (Column::StartedAt, store::text(crate::clock::now_iso())),
-            (Column::HostPid, store::int(std::process::id())),
-            (Column::AgentPid, store::int(agent_pid)),
-        ],
-    )?;
+    let started_at = crate::clock::now_iso();
+    // Report first: the starter records `running` with its open connection, so `start`
+    // returns without waiting for this process to open the store.
     report(
         ready,
         &ReadyReport {
             ok: true,
             error: None,
             agent_pid: Some(agent_pid),
+            host_pid: Some(std::process::id()),
         },
     );
+    let store = Store::open(&home)?;
+    // The same transition, in case the starter died before recording it; whichever comes
+    // second changes nothing.
+    store.transition(
+        &id,
+        State::Running,
+        "process spawned",
+        "process",
+        Guard::From(&[State::Starting]),
+        &running_updates(&started_at, std::process::id(), agent_pid),
+    )?;
 
     let shared = Arc::new(Shared::new(spec, store, pty.master, writer, agent_pid));
     let reader_done = reader::spawn(shared.clone(), reader, log);
@@ -247,4 +240,18 @@ fn wait_agent(pid: u32) -> AgentExit {
             Err(_) => return AgentExit::Code(-1),
         }
     }
+}
+
+/// What the `running` transition sets, recorded by whichever of starter and host gets there
+/// first.
+pub(crate) fn running_updates(
+    started_at: &str,
+    host_pid: u32,
+    agent_pid: u32,
+) -> crate::store::Updates {
+    vec![
+        (Column::StartedAt, store::text(started_at)),
+        (Column::HostPid, store::int(host_pid)),
+        (Column::AgentPid, store::int(agent_pid)),
+    ]
 }

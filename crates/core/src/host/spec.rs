@@ -55,4 +55,6 @@ pub struct ReadyReport {
     pub ok: bool,
     pub error: Option<String>,
     pub agent_pid: Option<u32>,
+    #[serde(default)]
+    pub host_pid: Option<u32>,
 }
