@@ -2,6 +2,7 @@
 //! print; all behaviour lives in the core.
 
 use crate::output;
+use crate::telemetry_cmds;
 use agent_sessions::attach::{self, AttachEnd, AttachOptions};
 use agent_sessions::{
     DetectOptions, Error, ListFilter, Result, SessionManager, StartOptions, State,
@@ -112,6 +113,17 @@ pub enum Command {
     Rm { id: String },
     /// List the agent types: built-in, and user-defined in <home>/agents.toml.
     Agents,
+    /// Tokens and cost of a session, with where each figure comes from.
+    Usage { id: String },
+    /// A live table of sessions: state, CPU, memory, tokens and cost.
+    Top {
+        /// Print one frame and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between frames.
+        #[arg(long, default_value_t = 2.0)]
+        interval: f64,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +157,12 @@ pub struct StartArgs {
     /// claude: do not pass Claude Code the hooks that report its turns (screen only).
     #[arg(long)]
     pub no_hooks: bool,
+    /// Seconds between resource samples of the agent's process tree [default: 2].
+    #[arg(long, value_name = "SECS")]
+    pub sample_interval: Option<f64>,
+    /// Seconds between workspace size measurements [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub workspace_interval: Option<f64>,
     /// Arguments for the agent; for custom, the command to run.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -156,6 +174,33 @@ fn print_json(v: &impl serde::Serialize) {
 
 fn parse_state(s: &str) -> Result<State> {
     s.parse()
+}
+
+/// Sampler settings from `start --sample-interval/--workspace-interval` (0 = default).
+fn telemetry_config(
+    sample: Option<f64>,
+    workspace: Option<f64>,
+) -> Result<Option<agent_sessions::telemetry::SamplerConfig>> {
+    if sample.is_none() && workspace.is_none() {
+        return Ok(None);
+    }
+    let ms = |s: Option<f64>, what| -> Result<u64> {
+        Ok(s.map(|s| secs(s, what))
+            .transpose()?
+            .map_or(0, |d| d.as_millis() as u64))
+    };
+    let sample_ms = ms(sample, "--sample-interval")?;
+    // Short sampling intervals are for watching closely: write them out sooner too.
+    let flush_ms = if sample_ms > 0 {
+        (sample_ms * 5).min(10_000)
+    } else {
+        0
+    };
+    Ok(Some(agent_sessions::telemetry::SamplerConfig::from_millis(
+        sample_ms,
+        ms(workspace, "--workspace-interval")?,
+        flush_ms,
+    )))
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
@@ -185,6 +230,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let detect = DetectOptions {
                 debounce: a.debounce.map(|s| secs(s, "--debounce")).transpose()?,
                 no_agent_hooks: a.no_hooks,
+                telemetry: telemetry_config(a.sample_interval, a.workspace_interval)?,
             };
             let rec = mgr.start_with(
                 &StartOptions {
@@ -296,10 +342,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { id } => {
             let rec = mgr.get(&id)?;
             if g.json {
-                println!("{}", rec.to_json());
+                // Refresh token figures first; the record then carries them.
+                mgr.telemetry(&id)?;
+                println!("{}", mgr.get(&id)?.to_json());
             } else {
                 print!("{}", output::details(&rec));
+                print!("{}", telemetry_cmds::show_extra(&mgr, &rec));
             }
+        }
+        Command::Usage { id } => telemetry_cmds::usage(&mgr, &id, g.json)?,
+        Command::Top { once, interval } => {
+            telemetry_cmds::top(&mgr, once, secs(interval, "--interval")?, g.json)?
         }
         Command::Wait { id, state, timeout } => {
             let wanted = parse_state(&state)?;

@@ -3,6 +3,7 @@
 
 mod commands;
 mod output;
+mod telemetry_cmds;
 
 use agent_sessions::{Error, ErrorKind};
 use clap::Parser;

@@ -37,12 +37,14 @@ pub mod host;
 pub mod id;
 pub mod keys;
 mod launcher;
+pub mod lifecycle;
 pub mod manager;
 pub mod protocol;
 pub mod record;
 pub mod resources;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod usage;
 
 pub use agent_config::AgentDef;

@@ -40,6 +40,9 @@ pub struct DetectOptions {
     pub debounce: Option<Duration>,
     /// Do not pass Claude Code the hook settings (the screen alone decides).
     pub no_agent_hooks: bool,
+    /// Telemetry sampling intervals; `None`: resources every 2 s, workspace size every 30 s,
+    /// written to the store every 10 s (see [`crate::telemetry`]).
+    pub telemetry: Option<crate::telemetry::SamplerConfig>,
 }
 
 /// How to start a session.
@@ -269,6 +272,14 @@ impl SessionManager {
                 debounce_ms: debounce.as_millis() as u64,
                 session_id_agent: spec.session_id_agent.clone(),
                 agent_session_id: agent_session_id.clone(),
+                telemetry_ms: detect.telemetry.map(|c| {
+                    let ms = |d: Duration| d.as_millis() as u64;
+                    (
+                        ms(c.resource_interval),
+                        ms(c.workspace_interval),
+                        ms(c.flush_interval),
+                    )
+                }),
             };
             let bin = host_bin.expect("resolved when argv is");
             launcher::launch(&self.home, &bin, &launch, lock)
@@ -325,7 +336,27 @@ impl SessionManager {
             .lock()
             .get(session_id)?
             .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
-        self.checked(rec)
+        let rec = self.checked(rec)?;
+        self.with_telemetry(rec)
+    }
+
+    /// Adds the stored telemetry summary (a store read; agents' files are not touched).
+    fn with_telemetry(&self, mut rec: SessionRecord) -> Result<SessionRecord> {
+        rec.telemetry = Some(crate::telemetry::telemetry_for(&self.store.lock(), &rec)?);
+        Ok(rec)
+    }
+
+    /// Resources and tokens of a session; token figures are re-read from the agent's own
+    /// records when older than a few seconds (and final once computed after the end).
+    pub fn telemetry(&self, session_id: &str) -> Result<crate::telemetry::Telemetry> {
+        let rec = self.get(session_id)?;
+        crate::telemetry::session_telemetry(self, &rec, crate::telemetry::USAGE_MAX_AGE)
+    }
+
+    /// Tokens and cost of a session, read now from what the agent reports.
+    pub fn usage(&self, session_id: &str) -> Result<crate::usage::TokenUsage> {
+        let rec = self.get(session_id)?;
+        crate::telemetry::session_usage(self, &rec, Duration::ZERO)
     }
 
     /// Just the (checked) state.
@@ -373,7 +404,7 @@ impl SessionManager {
             let rec = self.checked(rec)?;
             // A liveness check may have moved it out of the requested state.
             if filter.state.is_none_or(|s| s == rec.state) {
-                out.push(rec);
+                out.push(self.with_telemetry(rec)?);
             }
         }
         Ok(out)

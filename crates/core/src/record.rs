@@ -85,6 +85,11 @@ pub struct SessionRecord {
     pub idle_after_secs: f64,
     /// Oldest first.
     pub transitions: Vec<Transition>,
+    /// Resources and tokens: duration_ms, avg_cpu_percent, peak_memory_rss_bytes, the last
+    /// sample, workspace size, tokens and cost with their source (see
+    /// [`crate::telemetry::Telemetry`]); figures not measured are `null`.
+    #[serde(default)]
+    pub telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 impl SessionRecord {

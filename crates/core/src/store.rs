@@ -60,6 +60,35 @@ const MIGRATIONS: &[&str] = &[
         source TEXT NOT NULL,
         PRIMARY KEY (session_id, seq)
     ) WITHOUT ROWID;",
+    // 2: lifecycle documents (the reference hook library's state.json records) and their
+    // phase history; see `crate::lifecycle`. `doc` holds the document's top-level fields
+    // except `history`, exactly as last written; the other columns are copies for queries.
+    "CREATE TABLE lifecycle (
+        id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL,
+        agent_name TEXT,
+        phase TEXT,
+        created_at TEXT,
+        last_updated TEXT,
+        last_updated_us INTEGER,
+        resume_ready INTEGER NOT NULL DEFAULT 0,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        has_history INTEGER NOT NULL DEFAULT 1
+    );
+    -- Covers list_sessions: read in order, without the documents and without sorting.
+    CREATE INDEX lifecycle_recent ON lifecycle(last_updated_us DESC, id DESC, agent_name,
+        phase, created_at, last_updated, resume_ready, error_count);
+    CREATE TABLE lifecycle_history (
+        session_id TEXT NOT NULL REFERENCES lifecycle(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        from_phase TEXT,
+        to_phase TEXT,
+        timestamp TEXT,
+        raw TEXT,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID;",
+    // 3: telemetry: resource samples and the per-session summary; see crate::telemetry.
+    crate::telemetry::MIGRATION,
 ];
 
 /// Columns a caller may set through [`Store::update`] and [`Store::transition`]. Listing them
@@ -453,6 +482,7 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         agent_session_id: r.get(25)?,
         idle_after_secs: r.get(26)?,
         transitions: Vec::new(),
+        telemetry: None,
     })
 }
 

@@ -205,6 +205,19 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         &running_updates(&started_at, std::process::id(), agent_pid),
     )?;
 
+    let telemetry_stop = crate::telemetry::StopSignal::new();
+    let telemetry = crate::telemetry::spawn_sampler(
+        &home,
+        &id,
+        agent_pid,
+        std::path::PathBuf::from(&spec.cwd),
+        spec.telemetry_config(),
+        telemetry_stop.clone(),
+    )
+    .map_err(|e| eprintln!("agent-sessions host: no telemetry: {e}"))
+    .ok();
+    // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
+    let usage_env = crate::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
     let shared = Arc::new(Shared::new(spec, store, pty.master, writer, agent_pid));
     let reader_done = reader::spawn(shared.clone(), reader, log);
     timer::spawn(shared.clone());
@@ -216,7 +229,19 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     server::spawn(shared.clone(), listener);
 
     let status = wait_agent(agent_pid);
+    // Last sample and flush before the ending is recorded, so a reader who sees the session
+    // ended also sees its final figures.
+    telemetry_stop.stop();
+    if let Some(t) = telemetry {
+        let _ = t.join();
+    }
     shared.finish(status, reader_done, &dir);
+    // Final token figures, read with the session's own environment.
+    if let Ok(store) = Store::open(&home) {
+        if let Ok(Some(rec)) = store.get(&id) {
+            let _ = crate::telemetry::usage_for_with(&store, &home, &rec, &usage_env);
+        }
+    }
     let _ = std::fs::remove_file(&socket_path);
     Ok(())
 }

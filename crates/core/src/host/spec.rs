@@ -39,6 +39,19 @@ pub struct LaunchSpec {
     /// The agent's own session id when the launch fixed it (claude `--session-id`).
     #[serde(default)]
     pub agent_session_id: Option<String>,
+    /// Telemetry intervals in ms (resources, workspace, flush); `None`: the defaults.
+    #[serde(default)]
+    pub telemetry_ms: Option<(u64, u64, u64)>,
+}
+
+impl LaunchSpec {
+    /// The sampler's settings for this session.
+    pub fn telemetry_config(&self) -> crate::telemetry::SamplerConfig {
+        self.telemetry_ms
+            .map_or_else(Default::default, |(r, w, f)| {
+                crate::telemetry::SamplerConfig::from_millis(r, w, f)
+            })
+    }
 }
 
 fn one() -> u32 {
