@@ -9,6 +9,7 @@ need_system_packages() {
   command -v c++ >/dev/null || missing+=(g++)
   command -v valgrind >/dev/null || missing+=(valgrind)
   command -v pkg-config >/dev/null || missing+=(pkg-config)
+  command -v make >/dev/null || missing+=(make)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"

@@ -1,0 +1,245 @@
+//! JSON arguments: start options, list filters, resume policies and new lifecycle records.
+//! Unknown fields are refused, so a misspelt option fails loudly instead of being ignored.
+
+use crate::result::{as_result, FfiError, FfiResult};
+use agent_sessions::lifecycle::{NewLifecycle, ResumePolicy};
+use agent_sessions::{ListFilter, StartOptions, State};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parses `json` (the argument named `what`) into `T`.
+pub fn parse<T: DeserializeOwned>(json: &str, what: &str) -> FfiResult<T> {
+    serde_json::from_str(json).map_err(|e| {
+        FfiError::new(
+            as_result::AS_INVALID_JSON,
+            format!("argument `{what}` is not valid: {e}"),
+        )
+    })
+}
+
+fn bad_json(message: String) -> FfiError {
+    FfiError::new(as_result::AS_INVALID_JSON, message)
+}
+
+fn seconds(v: Option<f64>, what: &str) -> FfiResult<Option<Duration>> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
+            .map(Some)
+            .map_err(|_| FfiError::invalid_argument(format!("{what} = {s} is too large"))),
+        Some(s) => Err(FfiError::invalid_argument(format!(
+            "{what} = {s}: use a non-negative number of seconds"
+        ))),
+    }
+}
+
+/// `as_manager_start`'s options.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartJson {
+    agent: String,
+    #[serde(default)]
+    args: Vec<String>,
+    cwd: Option<PathBuf>,
+    task_id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    env: Option<Value>,
+    cols: Option<u16>,
+    rows: Option<u16>,
+    idle_after_secs: Option<f64>,
+}
+
+/// `env` is an object `{"NAME": "value"}` or a list of `"NAME=value"` strings.
+fn env_pairs(env: Option<Value>) -> FfiResult<Vec<(String, String)>> {
+    match env {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                other => Err(bad_json(format!(
+                    "options.env.{k} is {other}; environment values must be strings"
+                ))),
+            })
+            .collect(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item.as_str().and_then(|s| s.split_once('=')) {
+                Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                None => Err(bad_json(format!(
+                    "options.env item {item} is not a \"NAME=value\" string"
+                ))),
+            })
+            .collect(),
+        Some(other) => Err(bad_json(format!(
+            "options.env is {other}; use an object {{\"NAME\": \"value\"}} or a list of \"NAME=value\" strings"
+        ))),
+    }
+}
+
+/// Parses start options.
+pub fn start_options(json: &str) -> FfiResult<StartOptions> {
+    let o: StartJson = parse(json, "options_json")?;
+    Ok(StartOptions {
+        agent: o.agent,
+        args: o.args,
+        cwd: o.cwd,
+        task_id: o.task_id,
+        name: o.name,
+        env: env_pairs(o.env)?,
+        cols: o.cols,
+        rows: o.rows,
+        idle_after: seconds(o.idle_after_secs, "options.idle_after_secs")?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterJson {
+    state: Option<String>,
+    #[serde(alias = "agent_type")]
+    agent: Option<String>,
+    task_id: Option<String>,
+}
+
+/// Parses a list filter; NULL (None) lists everything.
+pub fn list_filter(json: Option<&str>) -> FfiResult<ListFilter> {
+    let Some(json) = json else {
+        return Ok(ListFilter::default());
+    };
+    let f: FilterJson = parse(json, "filter_json")?;
+    Ok(ListFilter {
+        state: f.state.as_deref().map(str::parse::<State>).transpose()?,
+        agent_type: f.agent,
+        task_id: f.task_id,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyJson {
+    max_idle_secs: Option<f64>,
+    max_errors: Option<i64>,
+    resumable_phases: Option<Vec<String>>,
+}
+
+/// Parses a resume policy; NULL gives the reference library's defaults.
+pub fn resume_policy(json: Option<&str>) -> FfiResult<ResumePolicy> {
+    let mut policy = ResumePolicy::default();
+    let Some(json) = json else {
+        return Ok(policy);
+    };
+    let p: PolicyJson = parse(json, "policy_json")?;
+    if let Some(idle) = seconds(p.max_idle_secs, "policy.max_idle_secs")? {
+        policy.max_idle = idle;
+    }
+    if let Some(n) = p.max_errors {
+        policy.max_errors = n;
+    }
+    if let Some(phases) = p.resumable_phases {
+        policy.resumable_phases = phases;
+    }
+    Ok(policy)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewJson {
+    agent_id: Option<String>,
+    #[serde(default)]
+    agent_name: Value,
+    #[serde(default)]
+    purpose: Value,
+    metadata: Option<Map<String, Value>>,
+}
+
+/// Parses the options of a new lifecycle record; NULL gives an anonymous one.
+pub fn new_lifecycle(json: Option<&str>) -> FfiResult<NewLifecycle> {
+    let Some(json) = json else {
+        return Ok(NewLifecycle::default());
+    };
+    let n: NewJson = parse(json, "options_json")?;
+    Ok(NewLifecycle {
+        agent_id: n.agent_id,
+        agent_name: n.agent_name,
+        purpose: n.purpose,
+        metadata: n.metadata.unwrap_or_default(),
+    })
+}
+
+/// Parses a JSON object argument (metadata, a saved document).
+pub fn object(json: &str, what: &str) -> FfiResult<Map<String, Value>> {
+    match parse::<Value>(json, what)? {
+        Value::Object(m) => Ok(m),
+        other => Err(bad_json(format!(
+            "argument `{what}` must be a JSON object, not {}",
+            kind(&other)
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start() {
+        let o = start_options(
+            r#"{"agent":"custom","args":["cat"],"cwd":"/tmp","task_id":"t","name":"n",
+                "env":{"A":"1"},"cols":80,"rows":24,"idle_after_secs":0.5}"#,
+        )
+        .unwrap();
+        assert_eq!(o.agent, "custom");
+        assert_eq!(o.env, vec![("A".into(), "1".into())]);
+        assert_eq!(o.idle_after, Some(Duration::from_millis(500)));
+        let o = start_options(r#"{"agent":"custom","env":["A=1=2"]}"#).unwrap();
+        assert_eq!(o.env, vec![("A".into(), "1=2".into())]);
+        for bad in [
+            "{",
+            "[]",
+            r#"{"args":["x"]}"#,
+            r#"{"agent":"custom","bogus":1}"#,
+            r#"{"agent":"custom","cols":70000}"#,
+            r#"{"agent":"custom","env":{"A":1}}"#,
+            r#"{"agent":"custom","env":["A"]}"#,
+            r#"{"agent":"custom","env":5}"#,
+        ] {
+            let e = start_options(bad).expect_err(bad);
+            assert_eq!(e.code, as_result::AS_INVALID_JSON, "{bad}: {}", e.message);
+        }
+        let e = start_options(r#"{"agent":"custom","idle_after_secs":-1}"#).unwrap_err();
+        assert_eq!(e.code, as_result::AS_INVALID_ARGUMENT);
+    }
+
+    #[test]
+    fn filters_and_policies() {
+        let f = list_filter(Some(r#"{"state":"running","agent_type":"custom"}"#)).unwrap();
+        assert_eq!(f.state, Some(State::Running));
+        assert_eq!(f.agent_type.as_deref(), Some("custom"));
+        let e = list_filter(Some(r#"{"state":"sleepy"}"#)).unwrap_err();
+        assert_eq!(e.code, as_result::AS_INVALID_ARGUMENT);
+        let p = resume_policy(Some(r#"{"max_idle_secs":60,"max_errors":1}"#)).unwrap();
+        assert_eq!(p.max_idle, Duration::from_secs(60));
+        assert_eq!(p.max_errors, 1);
+        assert_eq!(resume_policy(None).unwrap(), ResumePolicy::default());
+        assert_eq!(
+            object("[1]", "metadata_json").unwrap_err().code,
+            as_result::AS_INVALID_JSON
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! `as_session_usage` and `as_session_telemetry`: what a session cost (tokens and money) and
+//! how it behaved (CPU, memory, I/O of its process tree, workspace size).
+
+use crate::alloc;
+use crate::args::out;
+use crate::guard::guard;
+use crate::handles::{self, as_session};
+use crate::result::as_result;
+use agent_sessions::telemetry::{self, USAGE_MAX_AGE};
+use std::ffi::c_char;
+use std::time::Duration;
+
+/// The session's token usage and cost as JSON, the CLI's `usage --json`:
+/// `{"session_id", "tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write",
+/// "total_tokens", "cost_usd", "cost_estimated", "source", "model", "skipped_lines"}`, in
+/// `*out_json` (free it with `as_string_free`). Token fields are null, not 0, when no token
+/// source was found; `cost_estimated` is true when the cost comes from the price table.
+///
+/// The agent's own records are read again unless the figures were computed after the
+/// session ended, so this may take as long as parsing a transcript.
+///
+/// Thread safety: safe from any thread; reads files without holding the store's lock.
+///
+/// # Safety
+/// `session` is a session handle; `out_json` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn as_session_usage(
+    session: *const as_session,
+    out_json: *mut *mut c_char,
+) -> as_result {
+    guard("as_session_usage", || {
+        let s = handles::session(session, "session")?;
+        let out_json = unsafe { out(out_json, "out_json") }?;
+        let mgr = &s.shared.mgr;
+        let rec = mgr.get(&s.id)?;
+        let usage = telemetry::session_usage(mgr, &rec, Duration::ZERO)?;
+        let mut v = serde_json::to_value(&usage).expect("usage serializes");
+        if let Some(o) = v.as_object_mut() {
+            o.insert("session_id".into(), rec.session_id.clone().into());
+            o.insert("total_tokens".into(), usage.total_tokens().into());
+        }
+        out_json.set(alloc::string(&v.to_string()));
+        Ok(())
+    })
+}
+
+/// The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`):
+/// duration_ms, avg_cpu_percent, peak_memory_rss_bytes, exit_code, cpu_time_ms, io_*,
+/// last_sample, workspace_bytes_used, tokens_*, cost_usd, usage_source, ... in `*out_json`
+/// (free it with `as_string_free`). Figures nothing measured are null. Token figures of a
+/// running session are at most 10 s old.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `session` is a session handle; `out_json` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn as_session_telemetry(
+    session: *const as_session,
+    out_json: *mut *mut c_char,
+) -> as_result {
+    guard("as_session_telemetry", || {
+        let s = handles::session(session, "session")?;
+        let out_json = unsafe { out(out_json, "out_json") }?;
+        let mgr = &s.shared.mgr;
+        let rec = mgr.get(&s.id)?;
+        let t = telemetry::session_telemetry(mgr, &rec, USAGE_MAX_AGE)?;
+        out_json.set(alloc::string(
+            &serde_json::to_string(&t).expect("telemetry serializes"),
+        ));
+        Ok(())
+    })
+}

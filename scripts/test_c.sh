@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Tests the C ABI end to end:
+#   1. the committed include/agent_sessions.h equals a fresh generation by the pinned cbindgen
+#      (installed on first use); the version macros match Cargo.toml; the quick start in
+#      docs/C_API.md is tests/c/quickstart.c;
+#   2. builds the ffi crate (shared + static library), its Rust unit tests, and the
+#      `agent-sessions` host binary;
+#   3. generates the pkg-config files and compiles every C test and the C++ test with
+#      -Wall -Wextra -Werror -pedantic, once against the shared and once against the static
+#      library (tests/c/Makefile), including the README quick start (tests/c/quickstart.c);
+#   4. runs them all, then runs test_bad_input and test_session under valgrind
+#      --leak-check=full --error-exitcode=1.
+#
+# Usage: scripts/test_c.sh            run everything
+#        scripts/test_c.sh --regen    rewrite include/agent_sessions.h, then run everything
+#        AS_SKIP_VALGRIND=1 ...       skip the valgrind runs (when valgrind is missing)
+# Honours CARGO_TARGET_DIR (default: <repo>/target). Needs cc, c++, make, pkg-config and
+# valgrind (Debian: apt-get install build-essential pkg-config valgrind).
+set -euo pipefail
+
+CBINDGEN_VERSION=0.29.4
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+mkdir -p "$CARGO_TARGET_DIR"
+export CARGO_TARGET_DIR=$(cd "$CARGO_TARGET_DIR" && pwd)
+TOOLS=${AS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-sessions-tools}
+REGEN=0
+[[ ${1:-} == --regen ]] && REGEN=1
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf 'test_c.sh: %s\n' "$*" >&2; exit 1; }
+
+for tool in cc c++ make pkg-config; do
+    command -v "$tool" >/dev/null || die "$tool is missing: apt-get install build-essential pkg-config"
+done
+if [[ ${AS_SKIP_VALGRIND:-0} != 1 ]] && ! command -v valgrind >/dev/null; then
+    die "valgrind is missing: apt-get install valgrind (or set AS_SKIP_VALGRIND=1)"
+fi
+
+# ---- 1. The header -----------------------------------------------------------------------
+CBINDGEN=
+for candidate in "$TOOLS/bin/cbindgen" "$(command -v cbindgen || true)"; do
+    if [[ -x $candidate && $("$candidate" --version 2>/dev/null) == "cbindgen $CBINDGEN_VERSION" ]]; then
+        CBINDGEN=$candidate
+        break
+    fi
+done
+if [[ -z $CBINDGEN ]]; then
+    say "installing cbindgen $CBINDGEN_VERSION into $TOOLS"
+    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --root "$TOOLS"
+    CBINDGEN=$TOOLS/bin/cbindgen
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/as-c-test.XXXXXX")
+HOST_BIN=$CARGO_TARGET_DIR/debug/agent-sessions
+cleanup() {
+    # Stop any session a failed test left running, then delete the homes.
+    if [[ -x $HOST_BIN ]]; then
+        for home in "$WORK"/tmp/*/; do
+            [[ -f $home/agent-sessions.db ]] || continue
+            "$HOST_BIN" --home "$home" ls 2>/dev/null | awk 'NR > 1 {print $1}' |
+                while read -r id; do "$HOST_BIN" --home "$home" stop --force "$id" >/dev/null 2>&1 || true; done
+        done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say "generating the header with $("$CBINDGEN" --version)"
+"$CBINDGEN" --quiet --config crates/ffi/cbindgen.toml --crate agent-sessions-ffi \
+    --output "$WORK/agent_sessions.h" crates/ffi
+if [[ $REGEN == 1 ]]; then
+    cp "$WORK/agent_sessions.h" include/agent_sessions.h
+    echo "rewrote include/agent_sessions.h"
+elif ! diff -u include/agent_sessions.h "$WORK/agent_sessions.h"; then
+    die "include/agent_sessions.h differs from a fresh generation (diff above): run scripts/test_c.sh --regen and commit it"
+fi
+
+VERSION=$(cargo pkgid -p agent-sessions-ffi | sed 's/.*[@#]//')
+IFS=. read -r V_MAJOR V_MINOR V_PATCH <<<"$VERSION"
+for part in MAJOR:$V_MAJOR MINOR:$V_MINOR PATCH:$V_PATCH; do
+    grep -qx "#define AS_VERSION_${part%%:*} ${part#*:}" include/agent_sessions.h ||
+        die "AS_VERSION_${part%%:*} in include/agent_sessions.h is not ${part#*:} (Cargo.toml says $VERSION): update crates/ffi/src/lib.rs and regenerate"
+done
+echo "header is current; version macros match Cargo.toml ($VERSION)"
+
+# The quick start in docs/C_API.md (copied into the README) is tests/c/quickstart.c verbatim.
+awk '/^```c$/ {on = 1; next} on && /^```$/ {exit} on' docs/C_API.md >"$WORK/quickstart.c"
+diff -u tests/c/quickstart.c "$WORK/quickstart.c" ||
+    die "the quick start in docs/C_API.md differs from tests/c/quickstart.c (diff above)"
+
+# ---- 2. Build ------------------------------------------------------------------------------
+say "building the ffi crate, its unit tests and the host binary"
+cargo build -p agent-sessions-cli
+NATIVE_LIBS=$(cargo rustc -p agent-sessions-ffi --lib -- --print native-static-libs 2>&1 |
+    tee "$WORK/build.log" | sed -n 's/.*native-static-libs: //p' | tail -1)
+[[ -n $NATIVE_LIBS ]] || { cat "$WORK/build.log"; die "could not read the static library's native dependencies"; }
+cargo test -p agent-sessions-ffi --lib
+
+# ---- 3. pkg-config files and the C/C++ builds ---------------------------------------------
+LIBDIR=$CARGO_TARGET_DIR/debug
+PCDIR=$CARGO_TARGET_DIR/pkgconfig
+mkdir -p "$PCDIR"
+fill() { # name libs libs_private
+    sed -e "s|@PREFIX@|$ROOT|" -e "s|@LIBDIR@|$LIBDIR|" -e "s|@INCLUDEDIR@|$ROOT/include|" \
+        -e "s|@NAME@|$1|" -e "s|@VERSION@|$VERSION|" -e "s|@LIBS@|$2|" -e "s|@LIBS_PRIVATE@|$3|" \
+        crates/ffi/agent_sessions.pc.in >"$PCDIR/$1.pc"
+}
+fill agent_sessions '-L${libdir} -lagent_sessions_ffi' "$NATIVE_LIBS"
+fill agent_sessions-static "\${libdir}/libagent_sessions_ffi.a $NATIVE_LIBS" ''
+export PKG_CONFIG_PATH=$PCDIR${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+echo "pkg-config: $(pkg-config --libs agent_sessions) | static: $(pkg-config --libs agent_sessions-static)"
+
+say "compiling the C and C++ tests (shared and static)"
+BUILD=$WORK/build
+make -s -C tests/c OUT="$BUILD" all
+
+if ldd "$BUILD/static/test_session" | grep -q libagent_sessions_ffi; then
+    die "the static build links the shared library"
+fi
+ldd "$BUILD/shared/test_session" | grep -q libagent_sessions_ffi ||
+    die "the shared build does not link the shared library"
+
+# ---- 4. Run --------------------------------------------------------------------------------
+mkdir -p "$WORK/tmp"
+export AS_TEST_TMP=$WORK/tmp AS_TEST_HOST_BIN=$HOST_BIN
+PASSED=0
+FAILED=0
+run() { # label command...
+    local label=$1
+    shift
+    if "$@" >"$WORK/out.txt" 2>&1; then
+        PASSED=$((PASSED + 1))
+        printf 'ok   %s: %s\n' "$label" "$(tail -1 "$WORK/out.txt")"
+    else
+        FAILED=$((FAILED + 1))
+        printf 'FAIL %s\n' "$label"
+        sed 's/^/     /' "$WORK/out.txt"
+    fi
+}
+quickstart() {
+    local home out
+    home=$(mktemp -d "$AS_TEST_TMP/qs-XXXXXX")
+    out=$(AGENT_SESSIONS_HOME=$home AGENT_SESSIONS_HOST_BIN=$HOST_BIN "$1") || return 1
+    printf '%s\n' "$out"
+    [[ $out == *"hello from C"* ]] || { echo "quick start printed no echo"; return 1; }
+    echo "quickstart: 1 passed, 0 failed"
+}
+
+say "running"
+for kind in shared static; do
+    B=$BUILD/$kind
+    run "$kind/test_version" "$B/test_version"
+    # Without $AGENT_SESSIONS_HOST_BIN: the test passes the binary with as_manager_set_host_binary.
+    run "$kind/test_session" env -u AGENT_SESSIONS_HOST_BIN "$B/test_session"
+    run "$kind/test_bad_input" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_bad_input"
+    run "$kind/test_lifecycle" "$B/test_lifecycle"
+    run "$kind/test_cpp" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_cpp"
+    run "$kind/quickstart" quickstart "$B/quickstart"
+done
+
+if [[ ${AS_SKIP_VALGRIND:-0} != 1 ]]; then
+    say "valgrind"
+    VG=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible
+        --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
+        --suppressions=tests/c/valgrind.supp)
+    run "valgrind shared/test_bad_input" "${VG[@]}" "$BUILD/shared/test_bad_input"
+    run "valgrind static/test_session" env -u AGENT_SESSIONS_HOST_BIN "${VG[@]}" "$BUILD/static/test_session"
+fi
+
+printf '\nC ABI: %d passed, %d failed\n' "$PASSED" "$FAILED"
+[[ $FAILED == 0 ]]
