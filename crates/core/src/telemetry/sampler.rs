@@ -288,6 +288,9 @@ impl Sampler {
         self.failures = 0;
         self.pending.clear();
         self.delta = Delta::default();
+        // Writing faulted SQLite's code back in; give those pages back until the next flush
+        // (see host::trim), so a sampled idle host stays small.
+        crate::host::trim::release_code_pages();
     }
 
     /// Opens the store, writes, closes it. The connection is not kept between flushes: an
