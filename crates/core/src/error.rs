@@ -29,6 +29,10 @@ pub enum Error {
         action: &'static str,
     },
 
+    /// The operation needs an agent process, and this session is a lifecycle record only.
+    #[error("session {id} is a lifecycle record with no agent process, so it cannot {action}; start a hosted session with `agent-sessions start`")]
+    NoProcess { id: String, action: &'static str },
+
     /// The operation needs an ended session (rm, cleanup).
     #[error("session {id} is still {state}; stop it first with `agent-sessions stop {id}`")]
     SessionActive { id: String, state: State },
@@ -114,9 +118,9 @@ impl Error {
             Error::UnsupportedAgent { .. } => ErrorKind::UnsupportedAgent,
             Error::InvalidSessionId { .. } => ErrorKind::InvalidSessionId,
             Error::SessionNotFound(_) => ErrorKind::SessionNotFound,
-            Error::SessionNotRunning { .. } | Error::SessionActive { .. } => {
-                ErrorKind::SessionNotRunning
-            }
+            Error::SessionNotRunning { .. }
+            | Error::SessionActive { .. }
+            | Error::NoProcess { .. } => ErrorKind::SessionNotRunning,
             Error::AgentLaunch { .. } | Error::Host { .. } => ErrorKind::Launch,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::StateUnreachable { .. } => ErrorKind::StateUnreachable,

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 
 /// The bytes for one key name. Names are case-insensitive; `C-x` / `Ctrl-x` / `^x` give
-/// control characters; anything in single quotes or a single character is sent literally.
+/// control characters; a single character is sent literally.
 pub fn key_bytes(name: &str) -> Result<Vec<u8>> {
     let lower = name.to_ascii_lowercase();
     let fixed: Option<&[u8]> = match lower.as_str() {

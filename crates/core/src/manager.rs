@@ -412,6 +412,12 @@ impl SessionManager {
 
     fn live(&self, session_id: &str, action: &'static str) -> Result<SessionRecord> {
         let rec = self.get(session_id)?;
+        if rec.kind == SessionKind::Record {
+            return Err(Error::NoProcess {
+                id: rec.session_id,
+                action,
+            });
+        }
         if !matches!(
             rec.state,
             State::Starting | State::Running | State::WaitingInput
@@ -627,6 +633,13 @@ impl SessionManager {
         let rec = self.get(session_id)?;
         if rec.state.is_ended() {
             return Ok(rec);
+        }
+        if rec.kind == SessionKind::Record {
+            // Nothing runs; ending a record is finalizing it (lifecycle API).
+            return Err(Error::NoProcess {
+                id: rec.session_id,
+                action: "be stopped (finalize the record instead)",
+            });
         }
         let req = StopRequest {
             timeout_secs: timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).as_secs_f64(),

@@ -165,3 +165,22 @@ fn one_manager_is_shared_by_many_threads() {
     mgr.remove(&ids[0]).unwrap();
     assert_eq!(mgr.list(&ListFilter::default()).unwrap().len(), 3);
 }
+
+#[test]
+fn lifecycle_records_refuse_process_operations_clearly() {
+    let (_home, mgr) = manager();
+    let lc = agent_sessions::lifecycle::Lifecycle::open(Some(mgr.home().root())).unwrap();
+    let id = lc
+        .create_session(&agent_sessions::lifecycle::NewLifecycle {
+            agent_id: None,
+            agent_name: "planner".into(),
+            purpose: serde_json::Value::Null,
+            metadata: Default::default(),
+        })
+        .unwrap();
+    let err = mgr.send(&id, "x", true).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SessionNotRunning);
+    assert!(err.to_string().contains("no agent process"), "{err}");
+    let err = mgr.stop(&id, None, false).unwrap_err();
+    assert!(err.to_string().contains("finalize"), "{err}");
+}
