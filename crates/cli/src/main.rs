@@ -23,6 +23,14 @@ fn main() -> ExitCode {
         return hook(&args[2..]);
     }
     let cli = commands::Cli::parse();
+    if !matches!(cli.command, commands::Command::Attach { .. }) {
+        // Like other Unix tools, end quietly when the reader goes away (`ls | head`) instead
+        // of panicking in println!. Not for attach: it must restore the terminal itself.
+        // SAFETY: setting a signal disposition before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -36,6 +36,7 @@
 
 mod doc;
 pub mod hooks;
+mod mirror;
 mod time;
 
 pub use doc::{
@@ -53,9 +54,8 @@ use crate::state::State;
 use crate::store::Store;
 use doc::{int_field, str_field, truthy};
 use parking_lot::Mutex;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -284,16 +284,30 @@ impl Lifecycle {
     /// holds a committed document. I/O errors raised inside come back as [`Error::Io`].
     fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>, &mut Vec<AfterCommit>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Connection, &mut Vec<AfterCommit>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let conn = self.conn()?;
         let _lock =
             Flock::exclusive(&conn.lock).map_err(|e| Error::io("locking lifecycle.lock", e))?;
         let mut after = Vec::new();
-        let out = conn.store.write(|tx| f(tx, &mut after)).map_err(untunnel)?;
+        let c = conn.store.connection();
+        // BEGIN and COMMIT as cached statements: parsing them anew each time (as
+        // `Store::write` does) is a measurable part of a ~0.1 ms write.
+        let run = || -> rusqlite::Result<T> {
+            c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+            let out = f(c, &mut after).and_then(|out| {
+                c.prepare_cached("COMMIT")?.execute([])?;
+                Ok(out)
+            });
+            if out.is_err() && !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+            out
+        };
+        let out = run().map_err(self.serr()).map_err(untunnel)?;
         for a in after {
             match a {
-                AfterCommit::Rename(from, to) => replace_file(&from, &to)
+                AfterCommit::Rename(from, to) => mirror::replace(&from, &to)
                     .map_err(|e| Error::io(format!("writing {}", to.display()), e))?,
                 AfterCommit::RemoveDir(dir) => {
                     let _ = std::fs::remove_dir_all(dir);
@@ -508,11 +522,17 @@ impl Lifecycle {
         self.with_store(|store| {
             let conn = store.connection();
             // One read transaction, so the document and its history agree.
-            let tx = Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Deferred)
-                .map_err(&serr)?;
-            let out = read_doc(&tx, agent_id).map_err(&serr)?;
-            tx.commit().map_err(&serr)?;
-            Ok(out)
+            let read = || -> rusqlite::Result<Option<LifecycleDoc>> {
+                conn.prepare_cached("BEGIN")?.execute([])?;
+                let out = read_doc(conn, agent_id);
+                conn.prepare_cached("COMMIT")?.execute([])?;
+                out
+            };
+            let out = read();
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            out.map_err(&serr)
         })
     }
 
@@ -811,7 +831,7 @@ fn parse_doc(text: &str) -> Map<String, Value> {
     }
 }
 
-fn load(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Found>> {
+fn load(tx: &Connection, id: &str) -> rusqlite::Result<Option<Found>> {
     let mut st = tx.prepare_cached(
         "SELECT s.kind, s.state, s.name, s.agent_type, s.created_at, s.phase, l.doc, s.task_id,
             l.has_history
@@ -854,7 +874,7 @@ fn load(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Found>> {
 }
 
 /// Reads a whole document with its history.
-fn read_doc(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<LifecycleDoc>> {
+fn read_doc(tx: &Connection, id: &str) -> rusqlite::Result<Option<LifecycleDoc>> {
     let row: Option<(String, bool)> = tx
         .prepare_cached("SELECT doc, has_history FROM lifecycle WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -869,7 +889,7 @@ fn read_doc(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Lifecycle
     Ok(Some(LifecycleDoc::from_map(doc)))
 }
 
-fn read_history(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Vec<Value>> {
+fn read_history(tx: &Connection, id: &str) -> rusqlite::Result<Vec<Value>> {
     let mut st = tx.prepare_cached(
         "SELECT from_phase, to_phase, timestamp, raw FROM lifecycle_history
          WHERE session_id = ?1 ORDER BY seq",
@@ -908,7 +928,7 @@ fn entry_columns(v: &Value) -> Option<(Option<String>, Option<String>, Option<St
 /// keeps the `sessions` row in step, and mirrors the result into `state.json`.
 #[allow(clippy::too_many_arguments)]
 fn persist(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     after: &mut Vec<AfterCommit>,
     home: &Home,
     id: &str,
@@ -965,8 +985,10 @@ fn persist(
             .execute(params![id, from, to, at])?;
         }
         HistoryChange::Replace(entries) => {
-            tx.prepare_cached("DELETE FROM lifecycle_history WHERE session_id = ?1")?
-                .execute([id])?;
+            if found.is_some_and(|f| f.doc.is_some()) {
+                tx.prepare_cached("DELETE FROM lifecycle_history WHERE session_id = ?1")?
+                    .execute([id])?;
+            }
             let mut ins = tx.prepare_cached(
                 "INSERT INTO lifecycle_history (session_id, seq, from_phase, to_phase, timestamp,
                     raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1012,7 +1034,7 @@ fn persist(
 /// Creates or updates the `sessions` row: record sessions follow their phase; hosted ones
 /// only get the phase.
 fn sync_session_row(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     found: Option<&Found>,
     doc: &Map<String, Value>,
@@ -1122,28 +1144,7 @@ fn write_state_file(
         }
     }
     let bytes = LifecycleDoc::from_map(full).to_json_pretty();
-    let write = |dir: &Path| -> std::io::Result<()> {
-        let tmp = dir.join(STATE_TMP);
-        // Normally absent (the last write consumed it); a leftover of a killed writer is
-        // replaced, never rewritten in place.
-        let mut f = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-        {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                std::fs::remove_file(&tmp)?;
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&tmp)?
-            }
-            other => other?,
-        };
-        f.write_all(&bytes)
-    };
+    let write = |dir: &Path| mirror::write_tmp(&dir.join(STATE_TMP), &bytes);
     let mkdir = |dir: &Path| {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -1167,42 +1168,6 @@ fn write_state_file(
         dir.join(STATE_FILE),
     ));
     Ok(())
-}
-
-/// Atomically puts `from` in place of `to`.
-///
-/// On Linux the two names are exchanged (`renameat2(RENAME_EXCHANGE)`) and the old document,
-/// now under `from`, is unlinked: replacing a file by a plain rename makes ext4 flush the new
-/// file's data at once (its `auto_da_alloc` safeguard), which costs more than the whole
-/// database commit. The old file is unlinked rather than reused, so a reader still holding it
-/// open keeps reading a whole document. Elsewhere, and on file systems without exchange, a
-/// plain rename.
-fn replace_file(from: &Path, to: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
-        if let (Ok(f), Ok(t)) = (c(from), c(to)) {
-            // SAFETY: two valid NUL-terminated paths, used only for the call.
-            let r = unsafe {
-                libc::renameat2(
-                    libc::AT_FDCWD,
-                    f.as_ptr(),
-                    libc::AT_FDCWD,
-                    t.as_ptr(),
-                    libc::RENAME_EXCHANGE,
-                )
-            };
-            if r == 0 {
-                return match std::fs::remove_file(from) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                };
-            }
-            // ENOENT: no state.json yet; EINVAL/ENOSYS/EOPNOTSUPP: no exchange here.
-        }
-    }
-    std::fs::rename(from, to)
 }
 
 /// An I/O error carried out of a SQLite transaction closure.

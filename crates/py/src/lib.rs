@@ -1,0 +1,37 @@
+//! `agent_sessions._native`: the Python binding of the agent-sessions core. The Python
+//! package `agent_sessions` (python/agent_sessions) is a thin layer over this module.
+
+mod convert;
+mod errors;
+mod lifecycle;
+mod sessions;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<lifecycle::PyLifecycle>()?;
+    m.add_class::<sessions::PySessionManager>()?;
+    m.add_class::<sessions::PySession>()?;
+    m.add_class::<sessions::PyOutputStream>()?;
+    m.add_function(wrap_pyfunction!(lifecycle::run_hook, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("PHASES", agent_sessions::lifecycle::PHASES.to_vec())?;
+    m.add(
+        "RESUMABLE_PHASES",
+        agent_sessions::lifecycle::RESUMABLE_PHASES.to_vec(),
+    )?;
+    m.add(
+        "FINAL_PHASES",
+        agent_sessions::lifecycle::FINAL_PHASES.to_vec(),
+    )?;
+    m.add(
+        "STATES",
+        agent_sessions::State::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(())
+}

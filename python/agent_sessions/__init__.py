@@ -1,0 +1,89 @@
+"""agent_sessions: run AI coding-agent CLIs as managed sessions, and keep lifecycle records
+compatible with the reference hook library ``agent_session.py``.
+
+Hosted sessions::
+
+    import agent_sessions
+    mgr = agent_sessions.SessionManager()
+    s = mgr.start("custom", ["bash", "--norc"])
+    s.send("echo hello")
+    s.wait_for("waiting_input", timeout=10)
+    print(s.screen())
+    s.stop()
+
+Lifecycle records (the reference API, module-level or as ``AgentSession(base_path)``)::
+
+    from agent_sessions import create_session, update_state, should_resume
+    agent_id = create_session(agent_name="terraform-architect", purpose="approval_workflow")
+    update_state(agent_id, phase="approval")
+    should_resume(agent_id)  # True
+
+Existing hooks switch with one line: ``import agent_sessions.compat.agent_session as
+agent_session``.
+"""
+
+from . import _native
+from ._errors import (
+    AgentSessionsError,
+    InvalidArgumentError,
+    InvalidPhaseError,
+    InvalidSessionIdError,
+    LaunchError,
+    ProtocolError,
+    SessionNotFoundError,
+    SessionNotRunningError,
+    StateUnreachableError,
+    StoreError,
+    TimeoutError,
+    UnsupportedAgentError,
+)
+from ._native import OutputStream, Session, SessionManager, run_hook
+from .lifecycle import (
+    FINAL_PHASES,
+    RESUMABLE_PHASES,
+    VALID_PHASES,
+    AgentSession,
+    cleanup_old_sessions,
+    create_session,
+    finalize_session,
+    get_session,
+    list_sessions,
+    should_resume,
+    update_state,
+)
+
+__version__: str = _native.__version__
+#: Every session state, in lifecycle order.
+STATES = tuple(_native.STATES)
+
+__all__ = [
+    "SessionManager",
+    "Session",
+    "OutputStream",
+    "AgentSession",
+    "create_session",
+    "update_state",
+    "should_resume",
+    "get_session",
+    "finalize_session",
+    "cleanup_old_sessions",
+    "list_sessions",
+    "run_hook",
+    "VALID_PHASES",
+    "RESUMABLE_PHASES",
+    "FINAL_PHASES",
+    "STATES",
+    "AgentSessionsError",
+    "UnsupportedAgentError",
+    "SessionNotFoundError",
+    "SessionNotRunningError",
+    "InvalidSessionIdError",
+    "InvalidPhaseError",
+    "InvalidArgumentError",
+    "TimeoutError",
+    "StateUnreachableError",
+    "LaunchError",
+    "StoreError",
+    "ProtocolError",
+    "__version__",
+]

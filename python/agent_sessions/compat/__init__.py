@@ -1,0 +1,1 @@
+"""Drop-in replacements for existing Python modules (see ``compat.agent_session``)."""
