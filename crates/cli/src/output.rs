@@ -44,7 +44,7 @@ pub fn details(r: &SessionRecord) -> String {
     if let Some(p) = &r.phase {
         line("phase", p.clone());
     }
-    line("command", shell_words(&r.command));
+    line("command", agent_sessions::agents::shell_words(&r.command));
     line("workspace_path", opt(&r.workspace_path));
     line("started_at", opt(&r.started_at));
     line("ended_at", opt(&r.ended_at));
@@ -77,21 +77,4 @@ pub fn details(r: &SessionRecord) -> String {
         ));
     }
     out
-}
-
-/// Quotes argv for display only (it is never run through a shell).
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -2,91 +2,16 @@
 //! conditions are polled with generous deadlines.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{TempDir, Tree};
 
 use agent_sessions::resources::{workspace_bytes, ResourceSample, TreeSampler, WorkspaceBudget};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "resources-tree-{}-{}-{}",
-            std::process::id(),
-            tag,
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A `sh -c` process tree whose root is a session leader (like a pty session). Dropping it
-/// kills the tree's process group (the root's pid, created by this test) and reaps the root.
-struct Tree {
-    child: Child,
-}
-
-impl Tree {
-    fn spawn(script: &str) -> Tree {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        Tree {
-            child: cmd.spawn().expect("spawn sh"),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// True once the root has exited (and is reaped).
-    fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        // SAFETY: plain syscall; the group id is the pid of the session leader we spawned.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Asserts that no cumulative figure went backward between consecutive samples.
 fn assert_monotonic(samples: &[ResourceSample]) {

@@ -5,8 +5,10 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod common;
+use common::TempDir;
 
 use agent_sessions::usage::{
     claude_project_slug, claude_transcript_path, claude_transcript_usage, codex_rollout_usage,
@@ -24,33 +26,6 @@ fn data(name: &str) -> PathBuf {
 
 fn read(name: &str) -> String {
     fs::read_to_string(data(name)).unwrap()
-}
-
-/// A fresh empty directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "usage-fixtures-{}-{}-{}",
-            std::process::id(),
-            tag,
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 fn write(path: &Path, text: &str) {
