@@ -208,9 +208,11 @@ fn sampler_records_a_real_tree_and_its_summary_survives() {
 
     // samples land in the database while the tree runs, with the 40 MB allocation
     let rec = store.get(id).unwrap().unwrap();
-    let t = poll("a flushed peak RSS of 40 MB", || {
+    // (the first workspace walk comes after a delay, at most the workspace interval)
+    let t = poll("a flushed peak RSS of 40 MB and a workspace size", || {
         let t = telemetry_for(&store, &rec).unwrap();
-        (t.peak_memory_rss_bytes.unwrap_or(0) >= 40_000_000).then_some(t)
+        (t.peak_memory_rss_bytes.unwrap_or(0) >= 40_000_000 && t.workspace_bytes_used.is_some())
+            .then_some(t)
     });
     assert!(t.sample_count >= 1);
     assert_eq!(t.workspace_bytes_used, Some(123_456));

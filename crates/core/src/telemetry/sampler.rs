@@ -22,6 +22,26 @@ pub const FULL_RATE_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const THIN_BUCKET: Duration = Duration::from_secs(60);
 /// Stored rows per session at most; the oldest go first.
 pub const MAX_ROWS_PER_SESSION: usize = 10_000;
+/// Limits of the walk at the end of a session that never had one.
+const FINAL_WALK_BUDGET: WorkspaceBudget = WorkspaceBudget {
+    max_entries: 20_000,
+    max_duration: Duration::from_millis(100),
+};
+
+/// Delay before the first workspace walk.
+pub const FIRST_WALK_DELAY: Duration = Duration::from_secs(5);
+
+/// Runs this thread at nice 19: measuring must never slow the agent or other sessions
+/// (a workspace walk is the costliest thing a host does). Not SCHED_IDLE, which a busy
+/// machine could starve of samples altogether.
+fn lower_thread_priority() {
+    // SAFETY: setpriority on this thread's own id (Linux threads have their own nice value).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
 /// The next workspace walk waits at least this many times as long as the last walk took, so
 /// walking costs at most 0.1 % of a core whatever the workspace's size.
 pub const WORKSPACE_DUTY_FACTOR: u32 = 1_000;
@@ -180,6 +200,8 @@ struct Sampler {
     prev_at_ms: Option<i64>,
     /// consecutive store failures, to avoid flooding the log
     failures: u32,
+    /// A workspace walk has run at least once.
+    walked: bool,
 }
 
 impl Sampler {
@@ -194,13 +216,17 @@ impl Sampler {
             delta: Delta::default(),
             prev_at_ms: None,
             failures: 0,
+            walked: false,
         }
     }
 
     fn run(&mut self, stop: &StopSignal) {
+        lower_thread_priority();
         let start = Instant::now();
         let mut next_sample = start;
-        let mut next_walk = start;
+        // Not at once: a session's start (and a burst of starts) must not compete with a
+        // workspace walk that can take up to its whole budget.
+        let mut next_walk = start + FIRST_WALK_DELAY.min(self.cfg.workspace_interval);
         let mut next_flush = start; // the first sample is written at once: `top` shows it
         loop {
             let now = Instant::now();
@@ -229,6 +255,11 @@ impl Sampler {
             }
         }
         self.sample();
+        if !self.walked {
+            // A session shorter than the first walk's delay still gets a size, from a short
+            // walk (marked incomplete when cut) so the ending is not held up.
+            self.walk_within(FINAL_WALK_BUDGET);
+        }
         self.flush();
     }
 
@@ -260,8 +291,13 @@ impl Sampler {
 
     /// Walks the workspace; its size goes on the latest pending sample. Returns the time taken.
     fn walk(&mut self) -> Duration {
+        self.walk_within(self.cfg.workspace_budget)
+    }
+
+    fn walk_within(&mut self, budget: WorkspaceBudget) -> Duration {
+        self.walked = true;
         let t = Instant::now();
-        let w = workspace_bytes(&self.workspace, self.cfg.workspace_budget);
+        let w = workspace_bytes(&self.workspace, budget);
         let took = t.elapsed();
         let at_ms = crate::usage::system_time_ms(std::time::SystemTime::now());
         self.delta.workspace = Some((w.bytes, w.entries, w.complete, at_ms));
