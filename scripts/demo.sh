@@ -11,6 +11,7 @@ need_system_packages
 
 if [ -f pyproject.toml ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
+  echo "installing agent-sessions into ./.venv (the first build takes a few minutes)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q .
   AS=.venv/bin/agent-sessions
