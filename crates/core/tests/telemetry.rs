@@ -6,10 +6,10 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 mod common;
-use common::{TempDir, Tree};
+use common::{at, set_mtime, write, TempDir, Tree};
 
 use agent_sessions::home::Home;
 use agent_sessions::record::SessionKind;
@@ -34,27 +34,6 @@ fn data(name: &str) -> PathBuf {
 
 fn read(name: &str) -> String {
     fs::read_to_string(data(name)).unwrap()
-}
-
-fn write(path: &Path, bytes: impl AsRef<[u8]>) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, bytes).unwrap();
-}
-
-fn at(rfc3339: &str) -> SystemTime {
-    let ms = chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .unwrap()
-        .timestamp_millis();
-    UNIX_EPOCH + Duration::from_millis(ms as u64)
-}
-
-fn set_mtime(path: &Path, t: SystemTime) {
-    fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
 }
 
 /// A home with its store and the telemetry tables.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod common;
-use common::TempDir;
+use common::{at, set_mtime, write, TempDir};
 
 use agent_sessions::usage::{
     claude_project_slug, claude_transcript_path, claude_transcript_usage, codex_rollout_usage,
@@ -26,27 +26,6 @@ fn data(name: &str) -> PathBuf {
 
 fn read(name: &str) -> String {
     fs::read_to_string(data(name)).unwrap()
-}
-
-fn write(path: &Path, text: &str) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-fn at(rfc3339: &str) -> SystemTime {
-    let ms = chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .unwrap()
-        .timestamp_millis();
-    UNIX_EPOCH + Duration::from_millis(ms as u64)
-}
-
-fn set_mtime(path: &Path, t: SystemTime) {
-    fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
 }
 
 fn tokens(u: &TokenUsage) -> [Option<u64>; 4] {
@@ -193,13 +172,13 @@ fn claude_transcript_repeated_message_counted_once() {
     let snapshot = assistant.replace("\"output_tokens\": 56", "\"output_tokens\": 3");
     let dir = TempDir::new("repeat");
     let p = dir.path().join("t.jsonl");
-    write(&p, &format!("{snapshot}\n{text}{assistant}\n{assistant}\n"));
+    write(&p, format!("{snapshot}\n{text}{assistant}\n{assistant}\n"));
     let u = claude_transcript_usage(&p).unwrap().unwrap();
     assert_eq!(tokens(&u), STANDIN);
 
     // a second, different message counts
     let other = assistant.replace("msg_758e4abf62a245a6b1ee", "msg_other");
-    write(&p, &format!("{text}{other}\n{assistant}\n"));
+    write(&p, format!("{text}{other}\n{assistant}\n"));
     let u = claude_transcript_usage(&p).unwrap().unwrap();
     assert_eq!(tokens(&u), [Some(2468), Some(112), Some(1400), Some(600)]);
 }
@@ -322,13 +301,13 @@ fn claude_transcript_is_found() {
         .path()
         .join(".claude/projects/-tmp-ws-abc123")
         .join(format!("{sid}.jsonl"));
-    write(&other, &read("claude-project-session.jsonl"));
+    write(&other, read("claude-project-session.jsonl"));
     assert_eq!(
         find_claude_transcript(None, home.path(), Path::new("/tmp/ws"), sid),
         Some(other)
     );
     let direct = claude_transcript_path(None, home.path(), Path::new("/tmp/ws"), sid);
-    write(&direct, &read("claude-project-session.jsonl"));
+    write(&direct, read("claude-project-session.jsonl"));
     assert_eq!(
         find_claude_transcript(None, home.path(), Path::new("/tmp/ws"), sid),
         Some(direct.clone())
@@ -415,7 +394,7 @@ fn codex_rollout_takes_last_total_and_counts_bad_lines() {
     );
     let dir = TempDir::new("rollout");
     let p = dir.path().join("r.jsonl");
-    write(&p, &format!("{text}{later}"));
+    write(&p, format!("{text}{later}"));
     let u = codex_rollout_usage(&p).unwrap().unwrap();
     assert_eq!(tokens(&u), [Some(1000), Some(120), Some(2000), Some(0)]);
     assert_eq!(u.skipped_lines, 2);
@@ -429,7 +408,7 @@ fn codex_rollout_is_found() {
         .path()
         .join("sessions/2026/11/21")
         .join(format!("rollout-2026-11-21T22-51-49-{thread}.jsonl"));
-    write(&file, &read("codex-rollout.jsonl"));
+    write(&file, read("codex-rollout.jsonl"));
     set_mtime(&file, at("2026-11-21T22:51:54.180Z"));
     // an older session in the same directory, and a newer one elsewhere
     let older = home
@@ -437,8 +416,7 @@ fn codex_rollout_is_found() {
         .join("sessions/2026/11/21/rollout-2026-11-21T20-00-00-aaaa.jsonl");
     write(
         &older,
-        &read("codex-rollout.jsonl")
-            .replace("2026-11-21T22:51:49.910Z", "2026-11-21T20:00:00.000Z"),
+        read("codex-rollout.jsonl").replace("2026-11-21T22:51:49.910Z", "2026-11-21T20:00:00.000Z"),
     );
     set_mtime(&older, at("2026-11-21T20:00:05Z"));
     let elsewhere = home
@@ -446,7 +424,7 @@ fn codex_rollout_is_found() {
         .join("sessions/2026/11/21/rollout-2026-11-21T22-51-50-bbbb.jsonl");
     write(
         &elsewhere,
-        &read("codex-rollout.jsonl")
+        read("codex-rollout.jsonl")
             .replace("\"cwd\": \"/tmp/ws\"", "\"cwd\": \"/tmp/other\"")
             .replace("2026-11-21T22:51:49.910Z", "2026-11-21T22:51:50.000Z"),
     );
@@ -602,11 +580,11 @@ fn gemini_chat_is_found() {
         format!("{{\"sessionId\":\"{sid}\",\"projectHash\":\"h\",\"startTime\":\"{start}\"}}\n")
     };
     let ws = g.join("tmp/ws/chats/session-2026-11-21T22-52-5e0c1a2b.jsonl");
-    write(&ws, &header(sid, "2026-11-21T22:52:58.000Z"));
+    write(&ws, header(sid, "2026-11-21T22:52:58.000Z"));
     write(&g.join("tmp/ws/.project_root"), "/tmp/ws\n");
     set_mtime(&ws, at("2026-11-21T22:53:01Z"));
     let other = g.join("tmp/other/chats/session-2026-11-21T22-52-77777777.jsonl");
-    write(&other, &header("77777777-0000", "2026-11-21T22:52:59.000Z"));
+    write(&other, header("77777777-0000", "2026-11-21T22:52:59.000Z"));
     write(&g.join("tmp/other/.project_root"), "/tmp/other");
     set_mtime(&other, at("2026-11-21T22:53:01Z"));
 

@@ -7,6 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A fresh empty directory under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
@@ -83,4 +84,28 @@ impl Drop for Tree {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes a file, creating its folder.
+pub fn write(path: &Path, bytes: impl AsRef<[u8]>) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+/// An RFC 3339 time as a `SystemTime`.
+pub fn at(rfc3339: &str) -> SystemTime {
+    let ms = chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis();
+    UNIX_EPOCH + Duration::from_millis(ms as u64)
+}
+
+/// Sets a file's modification time.
+pub fn set_mtime(path: &Path, t: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
 }
