@@ -15,7 +15,12 @@ use std::time::Duration;
 
 /// Run AI coding-agent CLIs as managed, detachable sessions.
 #[derive(Parser, Debug)]
-#[command(name = "agent-sessions", version, about, max_term_width = 100)]
+#[command(
+    name = "agent-sessions",
+    version,
+    about = "Run AI coding-agent CLIs (claude, codex, gemini, opencode, any command) as managed, detachable sessions",
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -137,13 +142,16 @@ pub struct StartArgs {
     /// Task id to link the session to.
     #[arg(long)]
     pub task: Option<String>,
+    /// A name for people; shown by ls.
     #[arg(long)]
     pub name: Option<String>,
     /// Extra environment for the agent (its value is never stored).
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Terminal width [default: 120].
     #[arg(long)]
     pub cols: Option<u16>,
+    /// Terminal height [default: 35].
     #[arg(long)]
     pub rows: Option<u16>,
     /// Seconds of output silence before the session reads as waiting_input (0: never). With
