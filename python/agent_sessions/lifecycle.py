@@ -27,7 +27,9 @@ from ._errors import AgentSessionsError, InvalidPhaseError, InvalidSessionIdErro
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any, Dict, List, Optional, Union
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar, Union
+
+    T = TypeVar("T")
 
 __all__ = [
     "AgentSession",
@@ -124,88 +126,82 @@ class AgentSession:
     ) -> bool:
         """Sets the phase (recording a history entry), merges metadata, records an error.
         False for an unknown session or an invalid phase."""
-        try:
-            return self._lc.update_state(agent_id, phase, metadata, error)
-        except InvalidPhaseError as e:
-            if self._strict:
-                raise
-            _log_failure("update_state", agent_id, e)
-            return False
-        except InvalidSessionIdError:
-            if self._strict:
-                raise
-            return False
-        except AgentSessionsError as e:
-            self._failed("update_state", agent_id, e)
-            return False
-        except TypeError as e:
-            if self._strict:
-                raise
-            _log_failure("update_state", agent_id, e)
-            return False
+        return self._guarded(
+            "update_state",
+            agent_id,
+            False,
+            lambda: self._lc.update_state(agent_id, phase, metadata, error),
+            logged=(InvalidPhaseError, TypeError),
+        )
 
     def should_resume(self, agent_id: str) -> bool:
         """True when the session can be resumed now (see the class documentation)."""
-        try:
-            return self._lc.should_resume(
+        return self._guarded(
+            "should_resume",
+            agent_id,
+            False,
+            lambda: self._lc.should_resume(
                 agent_id,
                 float(self.RESUME_TIMEOUT_MINUTES) * 60.0,
                 int(self.MAX_ERROR_COUNT),
                 list(self.RESUMABLE_PHASES),
-            )
-        except InvalidSessionIdError:
-            if self._strict:
-                raise
-            return False
-        except AgentSessionsError as e:
-            self._failed("should_resume", agent_id, e)
-            return False
+            ),
+        )
 
     def get_session(self, agent_id: str) -> Optional[Dict[str, Any]]:
         """The whole record (the reference schema), or None."""
-        try:
-            return self._lc.get_session(agent_id)
-        except InvalidSessionIdError:
-            if self._strict:
-                raise
-            return None
-        except AgentSessionsError as e:
-            self._failed("get_session", agent_id, e)
-            return None
+        return self._guarded("get_session", agent_id, None, lambda: self._lc.get_session(agent_id))
 
     def finalize_session(self, agent_id: str, outcome: str, summary: Optional[str] = None) -> bool:
         """Ends the session as completed, failed or abandoned (any other outcome records
         failed), with finalized_at, duration_seconds and the summary."""
-        try:
-            return self._lc.finalize_session(agent_id, outcome, summary)
-        except InvalidSessionIdError:
-            if self._strict:
-                raise
-            return False
-        except AgentSessionsError as e:
-            self._failed("finalize_session", agent_id, e)
-            return False
+        return self._guarded(
+            "finalize_session",
+            agent_id,
+            False,
+            lambda: self._lc.finalize_session(agent_id, outcome, summary),
+        )
 
     def cleanup_old_sessions(self, hours: float = 24) -> int:
         """Deletes record-only sessions idle for more than ``hours``; returns how many."""
-        try:
-            return self._lc.cleanup_old_sessions(float(hours))
-        except AgentSessionsError as e:
-            self._failed("cleanup_old_sessions", hours, e)
-            return 0
+        return self._guarded(
+            "cleanup_old_sessions", None, 0, lambda: self._lc.cleanup_old_sessions(float(hours))
+        )
 
     def list_sessions(
         self, active_only: bool = False, agent_name: Optional[str] = None
     ) -> List[Dict[str, Any]]:
         """Summaries (agent_id, agent_name, phase, created_at, last_updated, resume_ready,
         error_count), most recently updated first."""
-        try:
-            return self._lc.list_sessions(bool(active_only), agent_name)
-        except AgentSessionsError as e:
-            self._failed("list_sessions", agent_name, e)
-            return []
+        return self._guarded(
+            "list_sessions", None, [], lambda: self._lc.list_sessions(bool(active_only), agent_name)
+        )
 
-    # -- the reference's helpers that existing code and tests use ---------------------------
+    def _guarded(
+        self,
+        op: str,
+        agent_id: Any,
+        default: T,
+        call: Callable[[], T],
+        logged: Tuple[Type[BaseException], ...] = (),
+    ) -> T:
+        """Runs a store call with the reference's return conventions: an invalid id gives
+        ``default``; ``logged`` errors are logged and give ``default``; other store failures
+        go through ``_failed``. In strict mode every failure raises."""
+        try:
+            return call()
+        except InvalidSessionIdError:
+            if self._strict:
+                raise
+            return default
+        except logged as e:
+            if self._strict:
+                raise
+            _log_failure(op, agent_id, e)
+            return default
+        except AgentSessionsError as e:
+            self._failed(op, agent_id, e)
+            return default
 
     def _save_session(self, agent_id: str, state: Dict[str, Any]) -> bool:
         """Stores ``state`` exactly as given (used for migrations and back-dating)."""
