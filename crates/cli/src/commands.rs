@@ -1,6 +1,7 @@
 //! Command definitions (clap) and their handlers. Handlers only parse, call the core and
 //! print; all behaviour lives in the core.
 
+use crate::history_cmds;
 use crate::output;
 use crate::telemetry_cmds;
 use agent_sessions::attach::{self, AttachEnd, AttachOptions};
@@ -90,6 +91,80 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Freeze the agent's process group (SIGSTOP); the state becomes paused.
+    Pause { id: String },
+    /// Thaw a paused session (SIGCONT).
+    Continue { id: String },
+    /// End the agent cleanly but keep its conversation; the state becomes suspended.
+    Suspend {
+        id: String,
+        /// Seconds before SIGKILL.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// Start a suspended (or stopped, failed) session again on the same conversation, under
+    /// the same session id.
+    Resume {
+        id: String,
+        /// Extra environment for the agent (values are never stored: give them again).
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// The agent's own session id, if the session never showed it.
+        #[arg(long, value_name = "ID")]
+        agent_session_id: Option<String>,
+        /// Wait until the agent is at its prompt; fail if it ends instead.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds --wait may take [default: forever].
+        #[arg(long, requires = "wait")]
+        timeout: Option<f64>,
+        /// Arguments for the agent instead of the original ones.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Print a session's conversation: from the agent's own records (Claude transcripts,
+    /// Codex rollouts), else the input sent and the settled screens. Paged.
+    History {
+        id: String,
+        /// First message to print (0-based).
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Messages per page.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print every page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print a session's events (state, phase, input, stop, pause, suspend, resume);
+    /// --json prints one object per line.
+    Events {
+        id: String,
+        /// Keep printing new events until the session ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+    },
+    /// List tasks with their sessions and totals, or show one task.
+    Tasks { task: Option<String> },
+    /// Remove old ended sessions and their files; report what was freed.
+    Cleanup {
+        /// Age, e.g. 7d, 12h, 30m: sessions that ended longer ago than this.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+        /// Only these states (stopped, failed, unknown, suspended) [default: stopped, failed,
+        /// unknown].
+        #[arg(long)]
+        state: Vec<String>,
+        /// Keep output logs and screens on disk; remove the rest.
+        #[arg(long)]
+        keep_logs: bool,
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print a session's state.
     State { id: String },
     /// List sessions.
@@ -171,6 +246,10 @@ pub struct StartArgs {
     /// Seconds between workspace size measurements [default: 30].
     #[arg(long, value_name = "SECS")]
     pub workspace_interval: Option<f64>,
+    /// Output log cap, e.g. 50M or 1G [default: 50M]; the log rotates at half of it,
+    /// keeping one older part (output.log.1).
+    #[arg(long, value_name = "SIZE")]
+    pub max_log_size: Option<String>,
     /// Arguments for the agent; for custom, the command to run.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -211,6 +290,37 @@ fn telemetry_config(
     )))
 }
 
+fn env_pairs(env: &[String]) -> Result<Vec<(String, String)>> {
+    env.iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => Err(Error::InvalidArgument(format!(
+                "--env {kv:?}: use --env NAME=VALUE"
+            ))),
+        })
+        .collect()
+}
+
+/// `50M`, `1G`, `512K`, or bytes.
+fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "invalid size {text:?}: use bytes or a number with K, M or G, e.g. 50M"
+            ))
+        })
+}
+
 fn secs(s: f64, what: &str) -> Result<Duration> {
     if !s.is_finite() || s < 0.0 {
         return Err(Error::InvalidArgument(format!(
@@ -225,16 +335,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let mgr = SessionManager::open(g.home.as_deref())?;
     match cli.command {
         Command::Start(a) => {
-            let env = a
-                .env
-                .iter()
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, v)) => Ok((k.to_string(), v.to_string())),
-                    None => Err(Error::InvalidArgument(format!(
-                        "--env {kv:?}: use --env NAME=VALUE"
-                    ))),
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let env = env_pairs(&a.env)?;
             let detect = DetectOptions {
                 debounce: a.debounce.map(|s| secs(s, "--debounce")).transpose()?,
                 no_agent_hooks: a.no_hooks,
@@ -251,6 +352,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     cols: a.cols,
                     rows: a.rows,
                     idle_after: a.idle_after.map(|s| secs(s, "--idle-after")).transpose()?,
+                    max_log_bytes: a.max_log_size.as_deref().map(parse_size).transpose()?,
                 },
                 &detect,
             )?;
@@ -379,6 +481,47 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Agents => agents(&g, &mgr)?,
+        Command::Pause { id } => history_cmds::pause(&mgr, &id, g.json)?,
+        Command::Continue { id } => history_cmds::continue_session(&mgr, &id, g.json)?,
+        Command::Suspend { id, timeout } => {
+            history_cmds::suspend(&mgr, &id, secs(timeout, "--timeout")?, g.json)?
+        }
+        Command::Resume {
+            id,
+            env,
+            agent_session_id,
+            wait,
+            timeout,
+            args,
+        } => {
+            let opts = agent_sessions::ResumeOptions {
+                args: (!args.is_empty()).then_some(args),
+                env: env_pairs(&env)?,
+                agent_session_id,
+            };
+            let wait = if wait {
+                Some(timeout.map(|t| secs(t, "--timeout")).transpose()?)
+            } else {
+                None
+            };
+            history_cmds::resume(&mgr, &id, &opts, wait, g.json)?
+        }
+        Command::History {
+            id,
+            offset,
+            limit,
+            all,
+        } => history_cmds::history(&mgr, &id, offset, limit, all, g.json)?,
+        Command::Events { id, follow, since } => {
+            history_cmds::events(&mgr, &id, since, follow, g.json)?
+        }
+        Command::Tasks { task } => history_cmds::tasks(&mgr, task.as_deref(), g.json)?,
+        Command::Cleanup {
+            older_than,
+            state,
+            keep_logs,
+            dry_run,
+        } => history_cmds::cleanup(&mgr, &older_than, &state, keep_logs, dry_run, g.json)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -478,6 +621,12 @@ fn logs(mgr: &SessionManager, id: &str, follow: bool, plain: bool) -> Result<()>
             }
             offset = next;
             pause = Duration::from_millis(10);
+            continue;
+        }
+        // The log rotated (see --max-log-size): go on from the start of the new part.
+        let len = std::fs::metadata(mgr.log_path(id)?).map_or(0, |m| m.len());
+        if len < offset {
+            offset = 0;
             continue;
         }
         if !follow || mgr.state(id)?.is_ended() {

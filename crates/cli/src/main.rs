@@ -2,6 +2,7 @@
 //! session host binary (hidden `__host` command), so one file serves both jobs.
 
 mod commands;
+mod history_cmds;
 mod output;
 mod telemetry_cmds;
 

@@ -15,6 +15,7 @@
 //! interrupt = ["C-c"]                         # key names, sent as one press
 //! interrupt_presses = 1                       # presses needed to stop a turn
 //! debounce_secs = 1.0                         # how long a waiting screen must hold
+//! resume = ["--resume", "{id}"]               # arguments that resume conversation {id}
 //! ```
 //!
 //! Every problem is reported as [`Error::Config`] with the file, the line and the field
@@ -59,6 +60,9 @@ pub struct AgentDef {
     pub interrupt_presses: Option<u32>,
     /// How long a waiting screen must hold before the session reads waiting_input.
     pub debounce: Option<Duration>,
+    /// Arguments that resume the agent's conversation, with `{id}` for its session id; put
+    /// before the user's arguments. Empty: the type cannot resume.
+    pub resume: Vec<String>,
 }
 
 /// A problem with one field of a definition.
@@ -131,6 +135,12 @@ impl AgentDef {
                 ));
             }
         }
+        if !self.resume.is_empty() && !self.resume.iter().any(|a| a.contains("{id}")) {
+            return Err(FieldError::new(
+                "resume",
+                "must contain {id}, where the agent's own session id goes",
+            ));
+        }
         let has_rules = self.rules != ScreenRules::default();
         let mut default_args: Vec<String> = fixed.to_vec();
         default_args.extend(self.args.iter().cloned());
@@ -145,6 +155,7 @@ impl AgentDef {
             rules: has_rules.then(|| self.rules.clone()),
             debounce: self.debounce,
             session_id_agent: None,
+            resume: (!self.resume.is_empty()).then(|| self.resume.clone()),
             description: self
                 .description
                 .clone()
@@ -253,6 +264,8 @@ struct FileAgent {
     interrupt_presses: Option<Spanned<i64>>,
     #[serde(default)]
     debounce_secs: Option<Spanned<f64>>,
+    #[serde(default)]
+    resume: Option<Vec<String>>,
 }
 
 /// Path of the agents file of `home`.
@@ -368,6 +381,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<AgentSpec>> {
             interrupt: strings(&a.interrupt),
             interrupt_presses: presses,
             debounce,
+            resume: a.resume.unwrap_or_default(),
         };
         let spec = def
             .to_spec(AgentOrigin::File(path.to_path_buf()))

@@ -54,6 +54,9 @@ pub struct AgentSpec {
     pub debounce: Option<Duration>,
     /// Name under which [`detect::find_agent_session_id`] knows this agent's session id.
     pub session_id_agent: Option<String>,
+    /// Arguments that resume a conversation, `{id}` standing for the agent's own session
+    /// id, put before the user's arguments; `None` when the agent cannot resume.
+    pub resume: Option<Vec<String>>,
     /// One-line description for `agent-sessions agents`.
     pub description: String,
     pub origin: AgentOrigin,
@@ -61,7 +64,7 @@ pub struct AgentSpec {
 
 /// The built-in agent types.
 pub fn builtin() -> Vec<AgentSpec> {
-    let cli = |name: &str, env: &str, desc: &str| {
+    let cli = |name: &str, env: &str, desc: &str, resume: &[&str]| {
         let controls = detect::builtin_controls(name).expect("built-in agents have controls");
         AgentSpec {
             name: name.into(),
@@ -74,6 +77,7 @@ pub fn builtin() -> Vec<AgentSpec> {
             rules: ScreenRules::builtin(name),
             debounce: None,
             session_id_agent: Some(name.into()),
+            resume: Some(resume.iter().map(|a| a.to_string()).collect()),
             description: desc.into(),
             origin: AgentOrigin::Builtin,
         }
@@ -83,21 +87,25 @@ pub fn builtin() -> Vec<AgentSpec> {
             "claude",
             "AGENT_SESSIONS_CLAUDE_BIN",
             "Claude Code (`claude`); quits with /exit, reports through its hooks",
+            &["--resume", "{id}"],
         ),
         cli(
             "codex",
             "AGENT_SESSIONS_CODEX_BIN",
             "OpenAI Codex CLI (`codex`); quits with /quit",
+            &["resume", "{id}"],
         ),
         cli(
             "gemini",
             "AGENT_SESSIONS_GEMINI_BIN",
             "Gemini CLI (`gemini`); quits with Ctrl-C twice",
+            &["--resume", "{id}"],
         ),
         cli(
             "opencode",
             "AGENT_SESSIONS_OPENCODE_BIN",
             "opencode (`opencode`); quits with Ctrl-C, interrupts with Esc twice",
+            &["--session", "{id}"],
         ),
         AgentSpec {
             name: "custom".into(),
@@ -110,6 +118,7 @@ pub fn builtin() -> Vec<AgentSpec> {
             rules: None,
             debounce: None,
             session_id_agent: None,
+            resume: None,
             description: "any command, given after `--`; waiting_input after output is quiet"
                 .into(),
             origin: AgentOrigin::Builtin,

@@ -37,6 +37,14 @@ pub enum Error {
     #[error("session {id} is still {state}; stop it first with `agent-sessions stop {id}`")]
     SessionActive { id: String, state: State },
 
+    /// `resume` (or `suspend`) cannot do its job for this session.
+    #[error("session {id} cannot be resumed: {reason}")]
+    NotResumable { id: String, reason: String },
+
+    /// A task id no session carries.
+    #[error("no session has task id '{0}'; run `agent-sessions tasks` to list task ids")]
+    TaskNotFound(String),
+
     /// The agent's binary could not be found or started.
     #[error("cannot start agent '{agent}': {reason}")]
     AgentLaunch { agent: String, reason: String },
@@ -117,10 +125,11 @@ impl Error {
         match self {
             Error::UnsupportedAgent { .. } => ErrorKind::UnsupportedAgent,
             Error::InvalidSessionId { .. } => ErrorKind::InvalidSessionId,
-            Error::SessionNotFound(_) => ErrorKind::SessionNotFound,
+            Error::SessionNotFound(_) | Error::TaskNotFound(_) => ErrorKind::SessionNotFound,
             Error::SessionNotRunning { .. }
             | Error::SessionActive { .. }
-            | Error::NoProcess { .. } => ErrorKind::SessionNotRunning,
+            | Error::NoProcess { .. }
+            | Error::NotResumable { .. } => ErrorKind::SessionNotRunning,
             Error::AgentLaunch { .. } | Error::Host { .. } => ErrorKind::Launch,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::StateUnreachable { .. } => ErrorKind::StateUnreachable,

@@ -68,6 +68,23 @@ pub fn lock_new_session(home: &Home, id: &str) -> Result<File> {
     Ok(lock_file)
 }
 
+/// Takes the lock of an existing session for a resume, waiting up to `wait` for the
+/// previous host, which records the ending before it exits, to let go of it.
+pub fn lock_existing_session(home: &Home, id: &str, wait: Duration) -> Result<File> {
+    let deadline = std::time::Instant::now() + wait;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match lock_new_session(home, id) {
+            Ok(f) => return Ok(f),
+            Err(Error::Host { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Launches the host for a session whose record already exists in state `starting`, handing
 /// it the lock from [`lock_new_session`]. Returns once the agent runs, or with the host's
 /// reason when it could not start it.

@@ -62,12 +62,15 @@ pub struct StartOptions {
     pub rows: Option<u16>,
     /// Output silence before waiting_input; zero switches quiet detection off.
     pub idle_after: Option<Duration>,
+    /// Output log cap in bytes (default 50 MiB); the log rotates at half of it, keeping one
+    /// older part.
+    pub max_log_bytes: Option<u64>,
 }
 
 /// Opens sessions in one home. Cheap to create; safe to share between threads.
 pub struct SessionManager {
-    home: Home,
-    store: Mutex<Store>,
+    pub(crate) home: Home,
+    pub(crate) store: Mutex<Store>,
     host_binary: Mutex<Option<PathBuf>>,
     /// Agent types defined through [`SessionManager::define_agent`].
     api_agents: Mutex<Vec<AgentSpec>>,
@@ -186,6 +189,19 @@ impl SessionManager {
                 cwd.display()
             )));
         }
+        let task_id = match &opts.task_id {
+            Some(t) => Some(crate::tasks::validate_task_id(t)?.to_string()),
+            // Started from inside another session (a sub-agent, a hook): same task.
+            None => crate::tasks::inherited_task(),
+        };
+        let max_log_bytes = opts
+            .max_log_bytes
+            .unwrap_or(crate::host::spec::DEFAULT_MAX_LOG_BYTES);
+        if max_log_bytes < 8192 {
+            return Err(Error::InvalidArgument(
+                "the output log cap must be at least 8 KiB".into(),
+            ));
+        }
         let idle_after = opts.idle_after.unwrap_or(DEFAULT_IDLE_AFTER).as_secs_f64();
         let debounce = detect
             .debounce
@@ -236,7 +252,7 @@ impl SessionManager {
             kind: SessionKind::Hosted,
             agent_type: Some(spec.name.clone()),
             name: opts.name.clone(),
-            task_id: opts.task_id.clone(),
+            task_id: task_id.clone(),
             state: State::Starting,
             cause: "start requested".into(),
             phase: None,
@@ -247,12 +263,17 @@ impl SessionManager {
             rows,
             idle_after_secs: idle_after,
         })?;
+        let mut extra = vec![
+            (
+                Column::AgentArgs,
+                store::text(serde_json::to_string(&opts.args).expect("strings serialize")),
+            ),
+            (Column::MaxLogBytes, store::int(max_log_bytes as i64)),
+        ];
         if let Some(asid) = &agent_session_id {
-            self.store.lock().update(
-                &session_id,
-                &vec![(Column::AgentSessionId, store::text(asid.clone()))],
-            )?;
+            extra.push((Column::AgentSessionId, store::text(asid.clone())));
         }
+        self.store.lock().update(&session_id, &extra)?;
 
         let launched = argv_result.and_then(|argv| {
             let launch = LaunchSpec {
@@ -280,10 +301,24 @@ impl SessionManager {
                         ms(c.flush_interval),
                     )
                 }),
+                resuming: false,
+                max_log_bytes,
+                task_id: task_id.clone(),
             };
             let bin = host_bin.expect("resolved when argv is");
             launcher::launch(&self.home, &bin, &launch, lock)
         });
+        self.record_launch(&session_id, launched)
+    }
+
+    /// Records the outcome of a host launch for a session in state starting: running with
+    /// the pids, or failed with the reason (which is also returned).
+    pub(crate) fn record_launch(
+        &self,
+        session_id: &str,
+        launched: Result<crate::host::spec::ReadyReport>,
+    ) -> Result<SessionRecord> {
+        let session_id = session_id.to_string();
         match launched {
             Ok(ready) => {
                 let (host_pid, agent_pid) =
@@ -320,7 +355,7 @@ impl SessionManager {
         }
     }
 
-    fn host_binary(&self) -> Result<PathBuf> {
+    pub(crate) fn host_binary(&self) -> Result<PathBuf> {
         if let Some(p) = self.host_binary.lock().clone() {
             return Ok(p);
         }
@@ -343,6 +378,7 @@ impl SessionManager {
     /// Adds the stored telemetry summary (a store read; agents' files are not touched).
     fn with_telemetry(&self, mut rec: SessionRecord) -> Result<SessionRecord> {
         rec.telemetry = Some(crate::telemetry::telemetry_for(&self.store.lock(), &rec)?);
+        rec.resumable = self.resume_blocker(&rec).is_none();
         Ok(rec)
     }
 
@@ -373,7 +409,7 @@ impl SessionManager {
         Ok(self.get(session_id)?.state)
     }
 
-    fn checked(&self, rec: SessionRecord) -> Result<SessionRecord> {
+    pub(crate) fn checked(&self, rec: SessionRecord) -> Result<SessionRecord> {
         if rec.kind != SessionKind::Hosted
             || rec.state.is_ended()
             || launcher::host_alive(&self.home, &rec.session_id)?
@@ -397,8 +433,20 @@ impl SessionManager {
     }
 
     /// Sessions matching `filter`, newest first, each state checked.
+    /// A task id no session carries is an error ([`Error::TaskNotFound`]), so a mistyped id
+    /// is not mistaken for a task with no sessions.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<SessionRecord>> {
+        if let Some(task) = &filter.task_id {
+            crate::tasks::validate_task_id(task)?;
+        }
         let recs = self.store.lock().list(filter)?;
+        if recs.is_empty() {
+            if let Some(task) = &filter.task_id {
+                if !self.store.lock().task_exists(task)? {
+                    return Err(Error::TaskNotFound(task.clone()));
+                }
+            }
+        }
         let mut out = Vec::with_capacity(recs.len());
         for rec in recs {
             let rec = self.checked(rec)?;
@@ -431,7 +479,12 @@ impl SessionManager {
         Ok(rec)
     }
 
-    fn request(&self, session_id: &str, tag: Tag, payload: &[u8]) -> Result<serde_json::Value> {
+    pub(crate) fn request(
+        &self,
+        session_id: &str,
+        tag: Tag,
+        payload: &[u8],
+    ) -> Result<serde_json::Value> {
         let path = self.home.socket_path(session_id)?;
         let reply = client::request(&path, tag, payload, None).map_err(|e| match e {
             Error::Io { source, .. }
@@ -644,7 +697,14 @@ impl SessionManager {
         let req = StopRequest {
             timeout_secs: timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).as_secs_f64(),
             force,
+            suspend: false,
         };
+        self.store.lock().record_event(
+            session_id,
+            "user",
+            crate::events::kind::STOP,
+            &serde_json::json!({"force": force, "timeout_secs": req.timeout_secs}),
+        )?;
         let payload = serde_json::to_vec(&req).expect("stop request serializes");
         match self.request(session_id, Tag::Stop, &payload) {
             Ok(_) => {}
@@ -679,12 +739,13 @@ impl SessionManager {
     }
 }
 
-/// Can a session in `current` still reach `wanted`?
+/// Can a session in `current` still reach `wanted` without a new request? (A suspended or
+/// ended session changes only through `resume`, which `wait` does not anticipate.)
 fn reachable(current: State, wanted: State) -> bool {
     use State::*;
     match current {
-        Stopped | Failed | Unknown => false,
-        Stopping => matches!(wanted, Stopped | Failed | Unknown),
-        Starting | Running | WaitingInput => wanted != Starting,
+        Stopped | Failed | Unknown | Suspended => false,
+        Stopping => matches!(wanted, Stopped | Failed | Unknown | Suspended),
+        Starting | Running | WaitingInput | Paused => wanted != Starting,
     }
 }

@@ -36,6 +36,10 @@ pub enum Tag {
     /// Client → host: an event the agent reported about itself (a Claude Code hook).
     /// Payload: [`AgentEventRequest`] JSON.
     AgentEvent = 8,
+    /// Freeze the agent's process group (SIGSTOP).
+    Pause = 9,
+    /// Thaw it (SIGCONT).
+    Continue = 10,
     /// Host → client: JSON answer to a one-shot request.
     Reply = 0x80,
     /// Host → attached client: the screen as it is now, as escape sequences.
@@ -57,6 +61,8 @@ impl Tag {
             6 => Tag::Send,
             7 => Tag::Interrupt,
             8 => Tag::AgentEvent,
+            9 => Tag::Pause,
+            10 => Tag::Continue,
             0x80 => Tag::Reply,
             0x81 => Tag::Replay,
             0x82 => Tag::Output,
@@ -120,6 +126,10 @@ pub struct ResizeRequest {
 pub struct StopRequest {
     pub timeout_secs: f64,
     pub force: bool,
+    /// End the agent but keep its conversation: the session becomes suspended (when the
+    /// agent's own session id is known) instead of stopped.
+    #[serde(default)]
+    pub suspend: bool,
 }
 
 /// Payload of [`Tag::Send`].

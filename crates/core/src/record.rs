@@ -83,6 +83,19 @@ pub struct SessionRecord {
     pub agent_session_id: Option<String>,
     /// Seconds of output silence after which a running session reads as waiting_input.
     pub idle_after_secs: f64,
+    /// The arguments the user gave the agent (without what the library adds); a resume
+    /// repeats them unless given new ones.
+    #[serde(default)]
+    pub agent_args: Vec<String>,
+    /// Output log cap in bytes (the log rotates at half of it, keeping one older part);
+    /// `null` for the default (50 MiB).
+    #[serde(default)]
+    pub max_log_bytes: Option<u64>,
+    /// True when `resume` can start this session again now: it has ended (suspended,
+    /// stopped, failed or unknown), the agent's own session id is known and its agent type
+    /// knows how to resume.
+    #[serde(default)]
+    pub resumable: bool,
     /// Oldest first.
     pub transitions: Vec<Transition>,
     /// Resources and tokens: duration_ms, avg_cpu_percent, peak_memory_rss_bytes, the last

@@ -16,11 +16,16 @@ pub enum State {
     Stopped,
     Failed,
     Unknown,
+    /// The agent's process group is frozen (SIGSTOP) until `continue`.
+    Paused,
+    /// The agent ended on request with its conversation kept; `resume` starts it again on
+    /// the same conversation under the same session id.
+    Suspended,
 }
 
 impl State {
     /// All states, in lifecycle order.
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 9] = [
         State::Starting,
         State::Running,
         State::WaitingInput,
@@ -28,6 +33,8 @@ impl State {
         State::Stopped,
         State::Failed,
         State::Unknown,
+        State::Paused,
+        State::Suspended,
     ];
 
     /// The name used in records, the CLI and the bindings.
@@ -40,19 +47,30 @@ impl State {
             State::Stopped => "stopped",
             State::Failed => "failed",
             State::Unknown => "unknown",
+            State::Paused => "paused",
+            State::Suspended => "suspended",
         }
     }
 
-    /// True once the session can never change state again by itself.
+    /// True once no agent process runs and the session can never change state again by
+    /// itself. A suspended session has ended in this sense; only a `resume` request starts
+    /// it again.
     pub fn is_ended(self) -> bool {
-        matches!(self, State::Stopped | State::Failed | State::Unknown)
+        matches!(
+            self,
+            State::Stopped | State::Failed | State::Unknown | State::Suspended
+        )
     }
 
-    /// True while an agent process may be alive and accepting input.
+    /// True while an agent process may be alive (accepting input, or paused).
     pub fn is_live(self) -> bool {
         matches!(
             self,
-            State::Starting | State::Running | State::WaitingInput | State::Stopping
+            State::Starting
+                | State::Running
+                | State::WaitingInput
+                | State::Stopping
+                | State::Paused
         )
     }
 }
@@ -71,7 +89,7 @@ impl FromStr for State {
             .find(|st| st.as_str() == s)
             .ok_or_else(|| {
                 crate::Error::InvalidArgument(format!(
-                    "unknown state '{s}': states are starting, running, waiting_input, stopping, stopped, failed, unknown"
+                    "unknown state '{s}': states are starting, running, waiting_input, stopping, stopped, failed, unknown, paused, suspended"
                 ))
             })
     }

@@ -89,6 +89,9 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 3: telemetry: resource samples and the per-session summary; see crate::telemetry.
     crate::telemetry::MIGRATION,
+    // 4: events, conversation messages, what a resume needs; see crate::events and
+    // crate::history.
+    crate::events::MIGRATION,
 ];
 
 /// Columns a caller may set through [`Store::update`] and [`Store::transition`]. Listing them
@@ -110,6 +113,10 @@ pub enum Column {
     AgentSessionId,
     Cols,
     Rows,
+    /// The arguments the user gave (JSON list), repeated on resume.
+    AgentArgs,
+    MaxLogBytes,
+    Workspace,
 }
 
 impl Column {
@@ -130,6 +137,9 @@ impl Column {
             Column::AgentSessionId => "agent_session_id",
             Column::Cols => "cols",
             Column::Rows => "rows",
+            Column::AgentArgs => "agent_args",
+            Column::MaxLogBytes => "max_log_bytes",
+            Column::Workspace => "workspace_path",
         }
     }
 }
@@ -179,6 +189,8 @@ pub struct ListFilter {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The home's folder, for status hooks fired after a transition commits.
+    home_root: PathBuf,
 }
 
 impl Store {
@@ -186,13 +198,17 @@ impl Store {
     pub fn open(home: &Home) -> Result<Store> {
         let path = home.db_path();
         let conn = Connection::open(&path).map_err(|e| store_err(&path, e))?;
-        let store = Store { conn, path };
+        let store = Store {
+            conn,
+            path,
+            home_root: home.root().to_path_buf(),
+        };
         store.configure()?;
         store.migrate()?;
         Ok(store)
     }
 
-    fn err(&self, e: rusqlite::Error) -> Error {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> Error {
         store_err(&self.path, e)
     }
 
@@ -337,7 +353,12 @@ impl Store {
             apply_updates(tx, id, updates)?;
             Ok(Ok(Some(from)))
         })?;
-        found.map_err(|()| Error::SessionNotFound(id.to_string()))
+        let from = found.map_err(|()| Error::SessionNotFound(id.to_string()))?;
+        if let Some(from) = from {
+            // After the commit: a hook sees the state it is told about.
+            crate::status_hooks::fire(&self.home_root, self, id, from, to, cause, source);
+        }
+        Ok(from)
     }
 
     /// Sets columns without changing the state.
@@ -440,7 +461,7 @@ const SESSION_COLUMNS: &str =
     "id, kind, agent_type, name, task_id, state, state_reason, state_source, phase,
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
-    agent_pid, agent_session_id, idle_after_secs";
+    agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -481,6 +502,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         agent_pid: r.get(24)?,
         agent_session_id: r.get(25)?,
         idle_after_secs: r.get(26)?,
+        agent_args: serde_json::from_str(&r.get::<_, String>(27)?).unwrap_or_default(),
+        max_log_bytes: r.get::<_, Option<i64>>(28)?.map(|v| v.max(0) as u64),
+        resumable: false,
         transitions: Vec::new(),
         telemetry: None,
     })

@@ -51,6 +51,7 @@ struct StartJson {
     cols: Option<u16>,
     rows: Option<u16>,
     idle_after_secs: Option<f64>,
+    max_log_bytes: Option<u64>,
 }
 
 /// `env` is an object `{"NAME": "value"}` or a list of `"NAME=value"` strings.
@@ -94,6 +95,7 @@ pub fn start_options(json: &str) -> FfiResult<StartOptions> {
         cols: o.cols,
         rows: o.rows,
         idle_after: seconds(o.idle_after_secs, "options.idle_after_secs")?,
+        max_log_bytes: o.max_log_bytes,
     })
 }
 

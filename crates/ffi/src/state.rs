@@ -23,6 +23,10 @@ pub enum as_state {
     AS_STATE_FAILED = 5,
     /// The host vanished without recording an ending.
     AS_STATE_UNKNOWN = 6,
+    /// The agent's process group is frozen (`as_session_pause`) until continued.
+    AS_STATE_PAUSED = 7,
+    /// Ended with its conversation kept; `as_session_resume` starts it again.
+    AS_STATE_SUSPENDED = 8,
 }
 
 impl From<State> for as_state {
@@ -35,6 +39,8 @@ impl From<State> for as_state {
             State::Stopped => as_state::AS_STATE_STOPPED,
             State::Failed => as_state::AS_STATE_FAILED,
             State::Unknown => as_state::AS_STATE_UNKNOWN,
+            State::Paused => as_state::AS_STATE_PAUSED,
+            State::Suspended => as_state::AS_STATE_SUSPENDED,
         }
     }
 }
@@ -46,7 +52,7 @@ impl From<State> for as_state {
 #[no_mangle]
 pub extern "C" fn as_state_name(state: c_int) -> *const c_char {
     guard_value("as_state_name", std::ptr::null(), || {
-        const NAMES: [&std::ffi::CStr; 7] = [
+        const NAMES: [&std::ffi::CStr; 9] = [
             c"starting",
             c"running",
             c"waiting_input",
@@ -54,6 +60,8 @@ pub extern "C" fn as_state_name(state: c_int) -> *const c_char {
             c"stopped",
             c"failed",
             c"unknown",
+            c"paused",
+            c"suspended",
         ];
         usize::try_from(state)
             .ok()
@@ -74,7 +82,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(as_state_name(c)) };
             assert_eq!(name.to_str().unwrap(), s.as_str());
         }
-        assert!(as_state_name(7).is_null());
+        assert!(as_state_name(9).is_null());
         assert!(as_state_name(-1).is_null());
     }
 }

@@ -173,6 +173,7 @@ impl PySessionManager {
             cols: size(cols, "cols")?,
             rows: size(rows, "rows")?,
             idle_after: secs(idle_after, "idle_after")?,
+            max_log_bytes: None,
         };
         let shared = &self.shared;
         let rec = py.detach(|| shared.mgr.start(&opts)).py_err()?;

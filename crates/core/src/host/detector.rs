@@ -109,6 +109,11 @@ impl Detector {
         self.note_session_id(&id, false).then_some(id)
     }
 
+    /// The agent's own session id, as far as this host knows it.
+    pub fn session_id(&self) -> Option<String> {
+        self.agent_session_id.clone()
+    }
+
     /// Remembers `id`, reported by the agent itself when `authoritative`; true when it
     /// differs from the last one.
     pub fn note_session_id(&mut self, id: &str, authoritative: bool) -> bool {

@@ -39,7 +39,6 @@ use spec::{LaunchSpec, ReadyReport};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -131,11 +130,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
             )
         }
     };
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(dir.join("output.log"))
+    let log = reader::OutputLog::open(&dir, spec.max_log_bytes)
         .map_err(|e| Error::io("opening output.log", e))?;
 
     let pty = match portable_pty::native_pty_system().openpty(PtySize {
@@ -156,6 +151,9 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     // Hooks the agent runs (Claude Code's) find their session through these.
     cmd.env(crate::claude_hooks::SESSION_ENV, &id);
     cmd.env(crate::home::HOME_ENV, home.root());
+    if let Some(task) = &spec.task_id {
+        cmd.env(crate::tasks::TASK_ENV, task);
+    }
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
@@ -236,13 +234,14 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         let _ = t.join();
     }
     shared.finish(status, reader_done, &dir);
+    // Nobody can talk to an ended session; remove the socket before the slower work below.
+    let _ = std::fs::remove_file(&socket_path);
     // Final token figures, read with the session's own environment.
     if let Ok(store) = Store::open(&home) {
         if let Ok(Some(rec)) = store.get(&id) {
             let _ = crate::telemetry::usage_for_with(&store, &home, &rec, &usage_env);
         }
     }
-    let _ = std::fs::remove_file(&socket_path);
     Ok(())
 }
 

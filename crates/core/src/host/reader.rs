@@ -4,11 +4,72 @@
 use super::shared::Shared;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 
+/// Name of the current output log in the session folder.
+pub const LOG_NAME: &str = "output.log";
+/// Name of the previous part once the log has rotated.
+pub const OLD_LOG_NAME: &str = "output.log.1";
+
+/// The output log with its size cap: when the current part reaches half the cap it becomes
+/// `output.log.1` (replacing an older one) and a new `output.log` starts, so a session never
+/// keeps more than about the cap on disk, and always keeps the latest half of it.
+pub struct OutputLog {
+    file: File,
+    dir: PathBuf,
+    len: u64,
+    rotate_at: u64,
+}
+
+impl OutputLog {
+    /// Opens (appending to) the session's log.
+    pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<OutputLog> {
+        let file = open_append(&dir.join(LOG_NAME))?;
+        let len = file.metadata()?.len();
+        Ok(OutputLog {
+            file,
+            dir: dir.to_path_buf(),
+            len,
+            // A tiny cap still rotates sensibly.
+            rotate_at: (max_bytes / 2).max(4096),
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.len > 0 && self.len + bytes.len() as u64 > self.rotate_at {
+            self.rotate()?;
+        }
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        // rename is atomic: a reader sees the old part or the new, never half of one.
+        std::fs::rename(self.dir.join(LOG_NAME), self.dir.join(OLD_LOG_NAME))?;
+        self.file = open_append(&self.dir.join(LOG_NAME))?;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Starts the reader; the returned channel fires when the PTY reached end of file.
-pub fn spawn(shared: Arc<Shared>, mut pty: Box<dyn Read + Send>, mut log: File) -> Receiver<()> {
+pub fn spawn(
+    shared: Arc<Shared>,
+    mut pty: Box<dyn Read + Send>,
+    mut log: OutputLog,
+) -> Receiver<()> {
     let (done_tx, done_rx) = channel();
     std::thread::Builder::new()
         .name("pty-reader".into())
@@ -20,7 +81,7 @@ pub fn spawn(shared: Arc<Shared>, mut pty: Box<dyn Read + Send>, mut log: File) 
                     Ok(n) => {
                         // The log is the record of truth: written before anything else, and
                         // unbuffered so `logs` readers see output at once.
-                        if let Err(e) = log.write_all(&buf[..n]) {
+                        if let Err(e) = log.write(&buf[..n]) {
                             eprintln!("agent-sessions host: writing output.log: {e}");
                         }
                         shared.on_output(&buf[..n]);

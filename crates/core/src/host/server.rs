@@ -107,6 +107,7 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             if payload.contains(&b'\r') {
                 shared.user_submitted();
             }
+            shared.record_input(&String::from_utf8_lossy(payload), false, true);
             match shared.write_input(payload) {
                 Ok(()) => ok(json!({})),
                 Err(e) => io_err(e),
@@ -116,6 +117,7 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             let Ok(req) = serde_json::from_slice::<SendRequest>(payload) else {
                 return json!({"ok": false, "error": "malformed send request"});
             };
+            shared.record_input(&req.text, req.enter, false);
             let mut result = shared.write_input(req.text.as_bytes());
             if result.is_ok() && req.enter {
                 if shared.spec.enter_delay_ms > 0 && !req.text.is_empty() {
@@ -145,6 +147,14 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             Err(_) => json!({"ok": false, "error": "malformed agent event"}),
         },
         Tag::Screen => ok(json!({"screen": shared.snapshot()})),
+        Tag::Pause => match shared.pause() {
+            Ok(()) => ok(json!({})),
+            Err(e) => json!({"ok": false, "state": shared.state(), "error": e}),
+        },
+        Tag::Continue => match shared.resume() {
+            Ok(()) => ok(json!({})),
+            Err(e) => json!({"ok": false, "state": shared.state(), "error": e}),
+        },
         Tag::Resize => match serde_json::from_slice::<ResizeRequest>(payload) {
             Ok(r) => {
                 shared.resize(r.cols, r.rows);
@@ -156,6 +166,7 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             let req = serde_json::from_slice::<StopRequest>(payload).unwrap_or(StopRequest {
                 timeout_secs: 10.0,
                 force: false,
+                suspend: false,
             });
             let final_state = stop::request(shared, req);
             json!({"ok": true, "state": final_state})

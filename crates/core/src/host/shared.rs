@@ -138,7 +138,12 @@ pub struct Shared {
     /// Set by the timer when it wants to hear about the next output or input.
     timer_wants_activity: AtomicBool,
     pub stop_requested: AtomicBool,
+    /// The stop is a suspend: end as suspended when the agent's session id is known.
+    pub suspend_requested: AtomicBool,
     pub escalation_started: AtomicBool,
+    /// Input was submitted and its turn has not settled yet: the next settle records the
+    /// screen as the turn's reply (see [`crate::history`]).
+    turn_open: AtomicBool,
     /// Set once the final state is recorded.
     ended: Mutex<Option<State>>,
     ended_cv: Condvar,
@@ -188,6 +193,8 @@ impl Shared {
             wake_cv: Condvar::new(),
             timer_wants_activity: AtomicBool::new(true),
             stop_requested: AtomicBool::new(false),
+            suspend_requested: AtomicBool::new(false),
+            turn_open: AtomicBool::new(false),
             escalation_started: AtomicBool::new(false),
             ended: Mutex::new(None),
             ended_cv: Condvar::new(),
@@ -287,7 +294,109 @@ impl Shared {
         };
         drop(current);
         self.wake_timer();
+        if to == State::WaitingInput && self.turn_open.swap(false, Ordering::AcqRel) {
+            self.record_reply();
+        }
         true
+    }
+
+    /// The turn has settled: its reply, for agents whose own records we cannot read, is
+    /// the screen as it stands now.
+    fn record_reply(&self) {
+        let text = self.snapshot().text;
+        let text = text.trim_end();
+        if text.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.lock().add_message(self.id(), "assistant", text) {
+            eprintln!("agent-sessions host: recording a reply: {e}");
+        }
+    }
+
+    /// Records text the user sent (with Enter) as a `user` message, and any input as an
+    /// `input` event.
+    pub fn record_input(&self, text: &str, enter: bool, keys: bool) {
+        let store = self.store.lock();
+        let data = if keys {
+            serde_json::json!({"keys": text})
+        } else {
+            serde_json::json!({"text": text, "enter": enter})
+        };
+        if let Err(e) = store.record_event(self.id(), "user", crate::events::kind::INPUT, &data) {
+            eprintln!("agent-sessions host: recording input: {e}");
+        }
+        if enter && !keys && !text.trim().is_empty() {
+            if let Err(e) = store.add_message(self.id(), "user", text) {
+                eprintln!("agent-sessions host: recording input: {e}");
+            }
+        }
+    }
+
+    /// Freezes the agent's process group; the session reads paused until [`Shared::resume`].
+    pub fn pause(&self) -> std::result::Result<(), String> {
+        let state = self.state();
+        if state == State::Paused {
+            return Ok(());
+        }
+        if !matches!(
+            state,
+            State::Starting | State::Running | State::WaitingInput
+        ) {
+            return Err(format!(
+                "session {} is {state}, so it cannot be paused",
+                self.id()
+            ));
+        }
+        self.signal_all(nix::sys::signal::Signal::SIGSTOP);
+        self.set_state(
+            &[State::Starting, State::Running, State::WaitingInput],
+            State::Paused,
+            "pause requested",
+            "user",
+            vec![],
+        );
+        Ok(())
+    }
+
+    /// Thaws the agent's process group after [`Shared::pause`]; the state is running until
+    /// the screen (or output silence) says otherwise.
+    pub fn resume(&self) -> std::result::Result<(), String> {
+        let state = self.state();
+        if state != State::Paused {
+            if matches!(state, State::Running | State::WaitingInput) {
+                return Ok(()); // nothing to continue
+            }
+            return Err(format!(
+                "session {} is {state}, so it cannot be continued",
+                self.id()
+            ));
+        }
+        self.signal_all(nix::sys::signal::Signal::SIGCONT);
+        // Quiet time starts now: the frozen stretch was not the agent being idle.
+        self.note_activity();
+        self.set_state(
+            &[State::Paused],
+            State::Running,
+            "continue requested",
+            "user",
+            vec![],
+        );
+        // Let the detector look at the screen afresh.
+        self.poke_screen();
+        Ok(())
+    }
+
+    /// Signals the agent's process group, and the terminal's foreground group when a shell
+    /// has put a job there.
+    pub fn signal_all(&self, sig: nix::sys::signal::Signal) {
+        use nix::sys::signal::killpg;
+        use nix::unistd::Pid;
+        let _ = killpg(Pid::from_raw(self.agent_pid as i32), sig);
+        if let Some(fg) = self.foreground_group() {
+            if fg != self.agent_pid as i32 && fg > 1 {
+                let _ = killpg(Pid::from_raw(fg), sig);
+            }
+        }
     }
 
     /// Sets columns without a state change; failures are logged, not fatal.
@@ -482,6 +591,7 @@ impl Shared {
     /// before the agent even redraws, so a `wait --state waiting_input` that follows can
     /// never return on the waiting state from before the send.
     pub fn user_submitted(&self) {
+        self.turn_open.store(true, Ordering::Release);
         let mut d = self.detector.lock();
         self.set_state(
             &[State::WaitingInput],
@@ -658,7 +768,7 @@ impl Shared {
         let final_id = self.detector.lock().note_session_id_in(&snapshot.text);
 
         let stop_requested = self.stop_requested.load(Ordering::SeqCst);
-        let (to, cause) = match exit {
+        let (mut to, mut cause) = match exit {
             AgentExit::Code(0) if !stop_requested => {
                 (State::Stopped, "exited with status 0".to_string())
             }
@@ -686,6 +796,30 @@ impl Shared {
             AgentExit::Code(c) => updates.push((Column::ExitCode, store::int(c))),
             AgentExit::Signal(s) => updates.push((Column::ExitSignal, store::int(s))),
         }
+        let known_id = final_id
+            .clone()
+            .or_else(|| self.detector.lock().session_id());
+        if stop_requested && self.suspend_requested.load(Ordering::SeqCst) {
+            if known_id.is_some() {
+                to = State::Suspended;
+                cause = cause.replace("stopped on request", "suspended on request");
+            } else {
+                updates.push((
+                    Column::StateReason,
+                    store::text(
+                        "suspend requested, but the agent never showed its own session id, so \
+                         its conversation cannot be resumed",
+                    ),
+                ));
+            }
+        }
+        if self.spec.resuming && to == State::Failed {
+            if let Some(line) = conversation_gone(&snapshot.text) {
+                cause = format!(
+                    "the agent reports the conversation is gone: \"{line}\"; it cannot be resumed"
+                );
+            }
+        }
         if to == State::Failed {
             updates.push((Column::StateReason, store::text(cause.clone())));
         }
@@ -710,6 +844,26 @@ impl Shared {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// The line of an agent's last screen saying the conversation to resume does not exist
+/// (claude: "No conversation found with session ID: …").
+fn conversation_gone(screen: &str) -> Option<String> {
+    const MARKERS: &[&str] = &[
+        "no conversation found",
+        "no saved session",
+        "conversation not found",
+        "session not found",
+        "no session found",
+        "invalid session",
+    ];
+    screen
+        .lines()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            MARKERS.iter().any(|m| l.contains(m))
+        })
+        .map(|l| l.trim().to_string())
 }
 
 /// SIGKILL-style name of a signal number.

@@ -42,6 +42,24 @@ pub struct LaunchSpec {
     /// Telemetry intervals in ms (resources, workspace, flush); `None`: the defaults.
     #[serde(default)]
     pub telemetry_ms: Option<(u64, u64, u64)>,
+    /// This launch resumes an earlier conversation: an early failure that the agent
+    /// explains as a missing conversation is recorded as such.
+    #[serde(default)]
+    pub resuming: bool,
+    /// Output log cap; the log rotates at half of it, keeping one older part.
+    #[serde(default = "default_max_log")]
+    pub max_log_bytes: u64,
+    /// The session's task, passed to the agent as `AGENT_SESSIONS_TASK` so sessions it
+    /// starts link to the same task.
+    #[serde(default)]
+    pub task_id: Option<String>,
+}
+
+/// Default output log cap: 50 MiB per session.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 50 << 20;
+
+fn default_max_log() -> u64 {
+    DEFAULT_MAX_LOG_BYTES
 }
 
 impl LaunchSpec {

@@ -5,8 +5,7 @@ use super::shared::Shared;
 use crate::detect::{ScreenVerdict, WaitReason};
 use crate::protocol::StopRequest;
 use crate::state::State;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,8 +31,20 @@ pub fn request(shared: &Arc<Shared>, req: StopRequest) -> State {
     if let Some(state) = shared.ended() {
         return state; // stopping a stopped session is a no-op
     }
+    if req.suspend {
+        shared.suspend_requested.store(true, Ordering::SeqCst);
+    }
+    // A frozen agent can neither quit nor act on SIGTERM.
+    if shared.state() == State::Paused {
+        shared.signal_all(Signal::SIGCONT);
+    }
     shared.stop_requested.store(true, Ordering::SeqCst);
-    shared.set_state(&[], State::Stopping, "stop requested", "user", vec![]);
+    let cause = if req.suspend {
+        "suspend requested"
+    } else {
+        "stop requested"
+    };
+    shared.set_state(&[], State::Stopping, cause, "user", vec![]);
     if !shared.escalation_started.swap(true, Ordering::SeqCst) {
         let s = shared.clone();
         std::thread::Builder::new()
@@ -87,14 +98,6 @@ fn escalate(shared: &Shared, req: StopRequest) {
     kill_all(shared, Signal::SIGKILL);
 }
 
-/// Signals the agent's process group, and the terminal's foreground group when a shell has
-/// put a job there.
 fn kill_all(shared: &Shared, sig: Signal) {
-    let pgid = Pid::from_raw(shared.agent_pid as i32);
-    let _ = killpg(pgid, sig);
-    if let Some(fg) = shared.foreground_group() {
-        if fg != shared.agent_pid as i32 && fg > 1 {
-            let _ = killpg(Pid::from_raw(fg), sig);
-        }
-    }
+    shared.signal_all(sig);
 }

@@ -483,7 +483,12 @@ impl Lifecycle {
         let Some(doc) = self.get_session(agent_id)? else {
             return Ok(None);
         };
-        let why_not = judge(&doc, policy, time::now_us());
+        let mut why_not = judge(&doc, policy, time::now_us());
+        if why_not.is_empty() {
+            if let Some(b) = self.hosted_blocker(agent_id)? {
+                why_not = format!("the hosted session cannot be resumed: {b}");
+            }
+        }
         Ok(Some(ResumeCheck {
             resumable: why_not.is_empty(),
             why_not,
@@ -512,7 +517,21 @@ impl Lifecycle {
             return Ok(false);
         };
         let doc = LifecycleDoc::from_map(parse_doc(&doc));
-        Ok(judge(&doc, policy, time::now_us()).is_empty())
+        Ok(judge(&doc, policy, time::now_us()).is_empty()
+            && self.hosted_blocker(agent_id)?.is_none())
+    }
+
+    /// For a hosted session, why `agent-sessions resume` would refuse it now; `None` for a
+    /// record (no process to resume: the orchestrator decides) or a resumable session. The
+    /// resume decision includes this, so "resumable" always means a resume can work.
+    fn hosted_blocker(&self, agent_id: &str) -> Result<Option<String>> {
+        let rec = self.with_store(|store| store.get(agent_id))?;
+        Ok(match rec {
+            Some(rec) if rec.kind == SessionKind::Hosted => {
+                crate::resume::blocker(&self.home, &rec)
+            }
+            _ => None,
+        })
     }
 
     /// The whole document, history included; `None` for an unknown session.
@@ -983,6 +1002,13 @@ fn persist(
                               WHERE session_id = ?1), ?2, ?3, ?4)",
             )?
             .execute(params![id, from, to, at])?;
+            crate::events::insert(
+                tx,
+                id,
+                "lifecycle",
+                crate::events::kind::PHASE,
+                &serde_json::json!({"from": from, "to": to}),
+            )?;
         }
         HistoryChange::Replace(entries) => {
             if found.is_some_and(|f| f.doc.is_some()) {

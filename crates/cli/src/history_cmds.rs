@@ -1,0 +1,296 @@
+//! Commands for traceable, resumable sessions: pause, continue, suspend, resume, history,
+//! events, tasks and cleanup. Thin: parse, call the core, print.
+
+use agent_sessions::retention::parse_duration;
+use agent_sessions::{
+    CleanupOptions, Error, Result, ResumeOptions, SessionManager, State, TaskSummary,
+};
+use std::io::Write;
+use std::time::Duration;
+
+fn print_json(v: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(v).expect("serializes"));
+}
+
+fn print_state(json: bool, rec: &agent_sessions::SessionRecord) {
+    if json {
+        println!("{}", rec.to_json());
+    } else {
+        println!("{}", rec.state);
+    }
+}
+
+pub fn pause(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
+    print_state(json, &mgr.pause(id)?);
+    Ok(())
+}
+
+pub fn continue_session(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
+    print_state(json, &mgr.continue_session(id)?);
+    Ok(())
+}
+
+pub fn suspend(mgr: &SessionManager, id: &str, timeout: Duration, json: bool) -> Result<()> {
+    print_state(json, &mgr.suspend(id, Some(timeout))?);
+    Ok(())
+}
+
+/// `resume`: returns once the agent runs; with `wait`, once it is at its prompt, failing
+/// with the agent's reason when it ends instead (a conversation that is gone).
+pub fn resume(
+    mgr: &SessionManager,
+    id: &str,
+    opts: &ResumeOptions,
+    wait: Option<Option<Duration>>,
+    json: bool,
+) -> Result<()> {
+    let mut rec = mgr.resume(id, opts)?;
+    if let Some(timeout) = wait {
+        rec = match mgr.wait_for(id, State::WaitingInput, timeout) {
+            Ok(rec) => rec,
+            Err(Error::StateUnreachable { .. }) => {
+                let rec = mgr.get(id)?;
+                return Err(Error::NotResumable {
+                    id: rec.session_id,
+                    reason: format!(
+                        "the agent ended ({}) right after resuming: {}",
+                        rec.state,
+                        rec.state_reason.as_deref().unwrap_or("no reason given")
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    print_state(json, &rec);
+    Ok(())
+}
+
+/// `history`: one page, or every page with `all` (read page by page, never whole).
+pub fn history(
+    mgr: &SessionManager,
+    id: &str,
+    offset: u64,
+    limit: usize,
+    all: bool,
+    json: bool,
+) -> Result<()> {
+    if limit == 0 {
+        return Err(Error::InvalidArgument("--limit must be at least 1".into()));
+    }
+    let mut offset = offset;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    loop {
+        let page = mgr.history(id, offset, limit)?;
+        let ok = if json {
+            writeln!(out, "{}", page.to_json())
+        } else {
+            let mut r = Ok(());
+            if offset == page.offset && page.messages.is_empty() && page.offset == 0 {
+                r = writeln!(out, "(no messages yet; source: {})", page.source);
+            }
+            for m in &page.messages {
+                r = r.and_then(|_| {
+                    writeln!(
+                        out,
+                        "[{}] {} {}\n{}\n",
+                        m.index,
+                        m.role,
+                        m.at.as_deref().unwrap_or(""),
+                        m.text
+                    )
+                });
+            }
+            if !all {
+                if let Some(next) = page.next_offset {
+                    r = r.and_then(|_| {
+                        writeln!(out, "(more: agent-sessions history {id} --offset {next})")
+                    });
+                }
+            }
+            r
+        };
+        if ok.is_err() {
+            return Ok(()); // reader went away
+        }
+        match page.next_offset {
+            Some(next) if all => offset = next,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn event_line(e: &agent_sessions::Event) -> String {
+    let d = &e.data;
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
+    let detail = match e.kind.as_str() {
+        "state" => format!("{} -> {}  {}", s("from"), s("to"), s("cause")),
+        "phase" => format!("{} -> {}", s("from"), s("to")),
+        "input" => match d.get("keys") {
+            Some(k) => format!("keys {k}"),
+            None => format!(
+                "{}{}",
+                serde_json::to_string(&s("text")).unwrap_or_default(),
+                if d.get("enter").and_then(|v| v.as_bool()) == Some(true) {
+                    " + Enter"
+                } else {
+                    ""
+                }
+            ),
+        },
+        _ => d.to_string(),
+    };
+    format!(
+        "{:>6}  {}  {:<11} {:<8} {}",
+        e.seq, e.at, e.source, e.kind, detail
+    )
+}
+
+/// `events`: the events after `since`; with `follow`, new ones as they come, until the
+/// session ends. `--json` prints one JSON object per line.
+pub fn events(mgr: &SessionManager, id: &str, since: i64, follow: bool, json: bool) -> Result<()> {
+    let mut cursor = mgr.event_cursor(id, since)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    loop {
+        let batch = cursor.next_batch(mgr, 1000, follow.then(|| Duration::from_millis(500)))?;
+        for e in &batch {
+            let line = if json { e.to_json() } else { event_line(e) };
+            if writeln!(out, "{line}").is_err() {
+                return Ok(());
+            }
+        }
+        if out.flush().is_err() {
+            return Ok(());
+        }
+        if batch.is_empty() && (!follow || mgr.state(id)?.is_ended()) {
+            // Events recorded together with the ending.
+            let rest = cursor.next_batch(mgr, agent_sessions::events::MAX_PAGE, None)?;
+            for e in &rest {
+                let line = if json { e.to_json() } else { event_line(e) };
+                let _ = writeln!(out, "{line}");
+            }
+            if rest.is_empty() || !follow {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn money(v: Option<f64>) -> String {
+    v.map_or("-".into(), |c| format!("${c:.4}"))
+}
+
+fn task_line(t: &TaskSummary) -> String {
+    let states: Vec<String> = t.states.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    format!(
+        "{:<24} {:>8} {:>5}  {:<34} {:>10} {:>10}  {}\n",
+        t.task_id.as_deref().unwrap_or("(no task)"),
+        t.session_count,
+        t.live,
+        states.join(","),
+        t.total_tokens.map_or("-".into(), |v| v.to_string()),
+        money(t.cost_usd),
+        t.last_updated_at
+    )
+}
+
+/// `tasks [TASK]`: every task with its totals, or one task with its sessions.
+pub fn tasks(mgr: &SessionManager, task: Option<&str>, json: bool) -> Result<()> {
+    let header = format!(
+        "{:<24} {:>8} {:>5}  {:<34} {:>10} {:>10}  {}\n",
+        "TASK", "SESSIONS", "LIVE", "STATES", "TOKENS", "COST", "LAST ACTIVITY"
+    );
+    match task {
+        Some(t) => {
+            let t = mgr.task(t)?;
+            if json {
+                println!("{}", t.to_json());
+                return Ok(());
+            }
+            print!("{header}{}", task_line(&t));
+            println!("sessions:");
+            for s in &t.sessions {
+                println!(
+                    "  {:<30} {:<9} {:<14} {:<12} {}",
+                    s.session_id,
+                    s.agent_type.as_deref().unwrap_or("-"),
+                    s.state.as_str(),
+                    s.phase.as_deref().unwrap_or("-"),
+                    s.created_at
+                );
+            }
+        }
+        None => {
+            let all = mgr.tasks()?;
+            if json {
+                print_json(&all);
+            } else {
+                print!("{header}");
+                for t in &all {
+                    print!("{}", task_line(t));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// `cleanup`: removes old ended sessions and reports what was freed.
+pub fn cleanup(
+    mgr: &SessionManager,
+    older_than: &str,
+    states: &[String],
+    keep_logs: bool,
+    dry_run: bool,
+    json: bool,
+) -> Result<()> {
+    let opts = CleanupOptions {
+        older_than: parse_duration(older_than)?,
+        states: states
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| s.trim().parse())
+            .collect::<Result<Vec<State>>>()?,
+        keep_logs,
+        dry_run,
+    };
+    let report = mgr.cleanup(&opts)?;
+    if json {
+        println!("{}", report.to_json());
+        return Ok(());
+    }
+    for s in &report.sessions {
+        println!(
+            "{} {:<30} {:<9} ended {:<24} {}",
+            if dry_run { "would remove" } else { "removed" },
+            s.session_id,
+            s.state.as_str(),
+            s.ended_at.as_deref().unwrap_or("-"),
+            human_bytes(s.bytes)
+        );
+    }
+    println!(
+        "{} {} session(s), {} freed{}{}",
+        if dry_run { "would remove" } else { "removed" },
+        report.sessions.len(),
+        human_bytes(report.bytes_freed),
+        if keep_logs { " (output logs kept)" } else { "" },
+        if report.skipped > 0 {
+            format!("; {} changed state meanwhile and were kept", report.skipped)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
