@@ -19,6 +19,14 @@ Common options:
                        as a scheduled task would; --autoturn-count limits how many (default:
                        no limit)
 
+Conversations persist like the real CLIs': each skin keeps its prompts and replies in a
+conversation store (claude: a project transcript under $CLAUDE_CONFIG_DIR or ~/.claude;
+codex: a rollout under $CODEX_HOME or ~/.codex; gemini and opencode: a JSON file per
+session under $FAKE_AGENTS_HOME, default a folder in the system temp dir), and takes its
+resume option (claude --resume ID, codex resume ID, gemini --resume ID, opencode --session
+ID): the same session id, the earlier exchanges shown again, new ones appended to the same
+store; a missing conversation prints the CLI's error line and exits 1.
+
 A prompt "sleep SECS" makes that one turn last SECS instead of --reply-delay (to have time
 to interrupt it).
 
@@ -30,10 +38,12 @@ it: approve continues (reply after half the delay), deny ends the turn.
 
 import argparse
 import codecs
+import json
 import os
 import select
 import signal
 import sys
+import tempfile
 import termios
 import time
 import tty
@@ -51,6 +61,54 @@ def spread(left, right, width):
     """`left` at the start and `right` ending at column `width` (one line)."""
     gap = max(1, width - len(left) - len(right))
     return left + " " * gap + right
+
+
+def iso_now():
+    """The current UTC time as the CLIs write it: 2026-11-21T22:50:31.998Z."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def fake_agents_home():
+    """$FAKE_AGENTS_HOME, or a per-user folder in the system temp dir."""
+    home = os.environ.get("FAKE_AGENTS_HOME") or os.path.join(
+        tempfile.gettempdir(), f"fake-agents-{os.getuid()}")
+    os.makedirs(home, exist_ok=True)
+    return home
+
+
+def append_jsonl(path, objects):
+    """Appends one line per object (one write, so a reader never sees half a line)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(data)
+
+
+class JsonConversation:
+    """A conversation kept as one JSON file per session id:
+    <FAKE_AGENTS_HOME>/<agent>/<id>.json = {"id", "agent", "cwd", "messages": [{"role",
+    "text", "at"}]} (written whole through a rename, never half)."""
+
+    def __init__(self, agent, session_id, cwd):
+        self.path = os.path.join(fake_agents_home(), agent, f"{session_id}.json")
+        self.data = {"id": session_id, "agent": agent, "cwd": cwd, "messages": []}
+
+    def exists(self):
+        return os.path.isfile(self.path)
+
+    def load(self):
+        with open(self.path, encoding="utf-8") as f:
+            self.data = json.load(f)
+        return [(m["role"], m["text"]) for m in self.data.get("messages", [])]
+
+    def add(self, role, text):
+        self.data["messages"].append({"role": role, "text": text, "at": iso_now()})
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.data, f, ensure_ascii=False)
+        os.replace(tmp, self.path)
 
 
 class Keys:
@@ -140,11 +198,57 @@ class FakeAgent:
         self.idle_since = time.monotonic()
         self.autoturns = 0
         self.resize()
+        self.fatal = None  # (message, exit code): printed instead of running
+        self.resume_id = self.resume_arg()
+        if self.resume_id:
+            self.session_id = self.resume_id
+        self.store = self.conversation()
+        if self.resume_id and self.store is not None:
+            if self.store.exists():
+                self.restore(self.store.load())
+            else:
+                self.fatal = (self.missing_conversation(self.resume_id), 1)
 
     # ---- what the skins provide -------------------------------------------------------
 
     def add_arguments(self, parser):
         """Extra command-line options of one skin."""
+
+    def resume_arg(self):
+        """The session id the command line asks to resume, or None."""
+        return None
+
+    def conversation(self):
+        """The store of this session's messages: exists(), load() -> [(role, text)],
+        add(role, text); None keeps nothing."""
+        return None
+
+    def missing_conversation(self, session_id):
+        """The error line of a resume whose conversation does not exist."""
+        return f"No session found with ID {session_id}"
+
+    def reply_text(self, prompt):
+        """The assistant's answer as its records keep it."""
+        return f"MOCK-REPLY to: {prompt}"
+
+    def assistant_lines(self, text):
+        """An earlier answer, as shown again after a resume."""
+        return [text, ""]
+
+    def restore(self, messages):
+        """Shows the conversation being resumed (its last exchanges) above the prompt."""
+        for role, text in messages[-20:]:
+            if role == "user":
+                self.history += self.user_lines(text)
+            elif role == "assistant":
+                self.history += self.assistant_lines(text)
+
+    def remember(self, role, text):
+        if self.store is not None:
+            try:
+                self.store.add(role, text)
+            except OSError as e:
+                self.show_notice(f"cannot save the conversation: {e}", 5.0)
 
     def event(self, name, **fields):
         """A moment a real CLI reports to its hooks: start, submit, stop, permission, end."""
@@ -252,6 +356,7 @@ class FakeAgent:
         }
         self.permission_pending = False
         self.mode = "busy"
+        self.remember("user", prompt)
         self.event("submit", prompt=prompt)
 
     def approve(self):
@@ -268,6 +373,7 @@ class FakeAgent:
     def finish(self):
         secs = max(1, round(time.monotonic() - self.turn["start"]))
         self.history += self.reply_lines(self.turn["prompt"], secs)
+        self.remember("assistant", self.reply_text(self.turn["prompt"]))
         self.event("stop")
         self.turn = None
         self.mode = "idle"
@@ -345,6 +451,10 @@ class FakeAgent:
                     f.write(f"{kind} {time.time():.6f}\n")
 
     def run(self):
+        if self.fatal:
+            message, code = self.fatal
+            self.write(message + "\r\n")
+            return code
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd) if os.isatty(fd) else None
 

@@ -16,7 +16,12 @@
 //! interrupt_presses = 1                       # presses needed to stop a turn
 //! debounce_secs = 1.0                         # how long a waiting screen must hold
 //! resume = ["--resume", "{id}"]               # arguments that resume conversation {id}
+//! session_id_args = ["--session-id", "{id}"]  # arguments that give a new conversation its id
 //! ```
+//!
+//! With `session_id_args`, every start picks a new UUID for the agent's conversation and
+//! passes it, so the session knows the agent's own session id from the first moment and can
+//! be suspended and resumed (`resume`).
 //!
 //! Every problem is reported as [`Error::Config`] with the file, the line and the field
 //! (`agents.aider.busy[1]`), so a user can go straight to it.
@@ -63,6 +68,9 @@ pub struct AgentDef {
     /// Arguments that resume the agent's conversation, with `{id}` for its session id; put
     /// before the user's arguments. Empty: the type cannot resume.
     pub resume: Vec<String>,
+    /// Arguments that start a conversation under a given id, with `{id}`; put before the
+    /// user's arguments at start. Empty: the agent picks its own id (unknown to us).
+    pub session_id_args: Vec<String>,
 }
 
 /// A problem with one field of a definition.
@@ -141,6 +149,14 @@ impl AgentDef {
                 "must contain {id}, where the agent's own session id goes",
             ));
         }
+        if !self.session_id_args.is_empty()
+            && !self.session_id_args.iter().any(|a| a.contains("{id}"))
+        {
+            return Err(FieldError::new(
+                "session_id_args",
+                "must contain {id}, where the new session id goes",
+            ));
+        }
         let has_rules = self.rules != ScreenRules::default();
         let mut default_args: Vec<String> = fixed.to_vec();
         default_args.extend(self.args.iter().cloned());
@@ -156,6 +172,8 @@ impl AgentDef {
             debounce: self.debounce,
             session_id_agent: None,
             resume: (!self.resume.is_empty()).then(|| self.resume.clone()),
+            session_id_args: (!self.session_id_args.is_empty())
+                .then(|| self.session_id_args.clone()),
             description: self
                 .description
                 .clone()
@@ -266,6 +284,8 @@ struct FileAgent {
     debounce_secs: Option<Spanned<f64>>,
     #[serde(default)]
     resume: Option<Vec<String>>,
+    #[serde(default)]
+    session_id_args: Option<Vec<String>>,
 }
 
 /// Path of the agents file of `home`.
@@ -382,6 +402,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<AgentSpec>> {
             interrupt_presses: presses,
             debounce,
             resume: a.resume.unwrap_or_default(),
+            session_id_args: a.session_id_args.unwrap_or_default(),
         };
         let spec = def
             .to_spec(AgentOrigin::File(path.to_path_buf()))

@@ -57,6 +57,9 @@ pub struct AgentSpec {
     /// Arguments that resume a conversation, `{id}` standing for the agent's own session
     /// id, put before the user's arguments; `None` when the agent cannot resume.
     pub resume: Option<Vec<String>>,
+    /// Arguments that start a conversation under an id we choose (`{id}`), put before the
+    /// user's arguments; `None` when the agent picks its own id.
+    pub session_id_args: Option<Vec<String>>,
     /// One-line description for `agent-sessions agents`.
     pub description: String,
     pub origin: AgentOrigin,
@@ -78,6 +81,8 @@ pub fn builtin() -> Vec<AgentSpec> {
             debounce: None,
             session_id_agent: Some(name.into()),
             resume: Some(resume.iter().map(|a| a.to_string()).collect()),
+            // Claude's `--session-id` is handled with its hooks (see claude_hooks).
+            session_id_args: None,
             description: desc.into(),
             origin: AgentOrigin::Builtin,
         }
@@ -119,6 +124,7 @@ pub fn builtin() -> Vec<AgentSpec> {
             debounce: None,
             session_id_agent: None,
             resume: None,
+            session_id_args: None,
             description: "any command, given after `--`; waiting_input after output is quiet"
                 .into(),
             origin: AgentOrigin::Builtin,

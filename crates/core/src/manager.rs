@@ -229,6 +229,11 @@ impl SessionManager {
             args = pre;
             agent_session_id = id;
         }
+        if let Some(template) = &spec.session_id_args {
+            let id = crate::claude_hooks::new_uuid();
+            args.extend(template.iter().map(|a| a.replace("{id}", &id)));
+            agent_session_id = Some(id);
+        }
         args.extend(opts.args.iter().cloned());
         let argv_result = spec.argv(&args);
         if let Err(Error::InvalidArgument(m)) = &argv_result {
