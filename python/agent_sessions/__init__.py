@@ -11,6 +11,15 @@ Hosted sessions::
     print(s.screen())
     s.stop()
 
+Pause and continue, suspend and resume, events, conversation history, tasks and cleanup::
+
+    s.pause(); s.continue_()
+    for event in s.follow_events(timeout=30):
+        print(event["seq"], event["kind"], event["data"])
+    for message in s.iter_history():
+        print(message["role"], message["text"])
+    mgr.tasks(); mgr.cleanup("7d", dry_run=True)
+
 Lifecycle records (the reference API, module-level or as ``AgentSession(base_path)``)::
 
     from agent_sessions import create_session, update_state, should_resume
@@ -37,7 +46,23 @@ from ._errors import (
     TimeoutError,
     UnsupportedAgentError,
 )
-from ._native import OutputStream, Session, SessionManager, run_hook
+from ._native import (
+    EventStream,
+    HistoryIterator,
+    OutputStream,
+    Session,
+    SessionManager,
+    run_hook,
+)
+from ._types import (
+    CleanedSession,
+    CleanupReport,
+    Event,
+    HistoryPage,
+    Message,
+    TaskSession,
+    TaskSummary,
+)
 from .lifecycle import (
     FINAL_PHASES,
     RESUMABLE_PHASES,
@@ -55,11 +80,25 @@ from .lifecycle import (
 __version__: str = _native.__version__
 #: Every session state, in lifecycle order.
 STATES = tuple(_native.STATES)
+#: States in which an agent process may be alive (paused included).
+LIVE_STATES = tuple(_native.LIVE_STATES)
+#: States of a session whose agent has ended (suspended included: only ``resume()`` starts
+#: it again).
+ENDED_STATES = tuple(_native.ENDED_STATES)
 
 __all__ = [
     "SessionManager",
     "Session",
     "OutputStream",
+    "EventStream",
+    "HistoryIterator",
+    "Event",
+    "Message",
+    "HistoryPage",
+    "TaskSession",
+    "TaskSummary",
+    "CleanedSession",
+    "CleanupReport",
     "AgentSession",
     "create_session",
     "update_state",
@@ -73,6 +112,8 @@ __all__ = [
     "RESUMABLE_PHASES",
     "FINAL_PHASES",
     "STATES",
+    "LIVE_STATES",
+    "ENDED_STATES",
     "AgentSessionsError",
     "UnsupportedAgentError",
     "SessionNotFoundError",

@@ -453,7 +453,7 @@ class FakeAgent:
     def run(self):
         if self.fatal:
             message, code = self.fatal
-            self.write(message + "\r\n")
+            self.write(message + "\n")
             return code
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd) if os.isatty(fd) else None

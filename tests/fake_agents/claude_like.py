@@ -7,7 +7,18 @@ input box between two rules ("❯" + no-break space), the footer ("? for shortcu
 Esc interrupts a turn. Ctrl-C: interrupts a turn, clears typed text, or (twice within 2 s)
 exits. --permission: a Bash approval dialog ("Do you want to proceed?"); the spinner and
 "esc to interrupt" stay drawn under it, as in the real CLI. --trust: the folder-trust
-dialog ("Yes, I trust this folder"). Options: see _tui.py, and:
+dialog ("Yes, I trust this folder").
+
+The conversation goes to a project transcript in Claude Code's format (see
+shared/fixtures/agents/transcripts/claude-project-session.jsonl):
+<config>/projects/<slug>/<session id>.jsonl, <config> being $CLAUDE_CONFIG_DIR or
+~/.claude and <slug> the working folder with every character but [A-Za-z0-9] replaced by
+"-"; one "user" line per prompt, one "assistant" line (with usage) per reply. It is created
+with the first prompt, as the real CLI does. Options: see _tui.py, and:
+  --resume ID          go on with conversation ID: same session id, the earlier exchanges
+                       shown again, new ones appended to its transcript; when there is no
+                       transcript, prints "No conversation found with session ID: ID" and
+                       exits 1 (as the real CLI does)
   --settings JSON      settings as Claude Code's --settings takes them (inline JSON only);
                        the command hooks declared under "hooks" run like the real CLI runs
                        them: through /bin/sh -c, with the hook JSON on stdin, waited for
@@ -22,13 +33,95 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tui import FakeAgent, main, spread  # noqa: E402
+from _tui import FakeAgent, append_jsonl, iso_now, main, spread  # noqa: E402
 
 SPINNER = "·✢*✶✻✽"
 BOX = 104  # the welcome box's width in the capture
+
+
+def project_slug(cwd):
+    """Claude Code's project folder name for cwd: every character but [A-Za-z0-9] becomes
+    '-' (one per UTF-16 unit, like the CLI, which runs on JavaScript strings)."""
+    out = []
+    for c in cwd:
+        if c.isascii() and c.isalnum():
+            out.append(c)
+        else:
+            out.append("-" * (2 if ord(c) > 0xFFFF else 1))
+    return "".join(out)
+
+
+class Transcript:
+    """A Claude Code project transcript: one JSON object per line."""
+
+    def __init__(self, session_id, cwd):
+        config = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(
+            os.path.expanduser("~"), ".claude")
+        self.path = os.path.join(config, "projects", project_slug(cwd), f"{session_id}.jsonl")
+        self.session_id = session_id
+        self.cwd = cwd
+        self.parent = None  # uuid of the last line, for parentUuid
+
+    def exists(self):
+        return os.path.isfile(self.path)
+
+    def load(self):
+        out = []
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    v = json.loads(line)
+                except ValueError:
+                    continue
+                if v.get("uuid"):
+                    self.parent = v["uuid"]
+                kind = v.get("type")
+                if kind not in ("user", "assistant") or v.get("isMeta") or v.get("isSidechain"):
+                    continue
+                content = (v.get("message") or {}).get("content")
+                if isinstance(content, list):
+                    content = "\n".join(b.get("text", "") for b in content
+                                        if isinstance(b, dict) and b.get("type") == "text")
+                if isinstance(content, str) and content.strip():
+                    out.append((kind, content))
+        return out
+
+    def common(self, kind):
+        line = {"parentUuid": self.parent, "isSidechain": False, "type": kind,
+                "uuid": str(uuid.uuid4()), "timestamp": iso_now(), "userType": "external",
+                "entrypoint": "cli", "cwd": self.cwd, "sessionId": self.session_id,
+                "version": "2.1.197", "gitBranch": "HEAD"}
+        self.parent = line["uuid"]
+        return line
+
+    def add(self, role, text):
+        lines = []
+        if not self.exists():
+            lines += [{"type": "mode", "mode": "normal", "sessionId": self.session_id},
+                      {"type": "permission-mode", "permissionMode": "default",
+                       "sessionId": self.session_id}]
+        line = self.common(role)
+        if role == "user":
+            line.update({"promptId": str(uuid.uuid4()),
+                         "message": {"role": "user", "content": text},
+                         "permissionMode": "default", "origin": {"kind": "human"},
+                         "promptSource": "typed"})
+        else:
+            line["message"] = {
+                "id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant",
+                "model": "claude-opus-4-8", "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 1234, "cache_creation_input_tokens": 300,
+                          "cache_read_input_tokens": 700, "output_tokens": 56,
+                          "service_tier": "standard"},
+            }
+            line["requestId"] = "req_" + uuid.uuid4().hex[:24]
+        lines.append(line)
+        append_jsonl(self.path, lines)
 
 
 def welcome(cwd):
@@ -52,6 +145,19 @@ class ClaudeLike(FakeAgent):
 
     def add_arguments(self, parser):
         parser.add_argument("--settings", default=None)
+        parser.add_argument("--resume", "-r", default=None)
+
+    def resume_arg(self):
+        return self.args.resume
+
+    def conversation(self):
+        return Transcript(self.session_id, self.cwd)
+
+    def missing_conversation(self, session_id):
+        return f"No conversation found with session ID: {session_id}"
+
+    def assistant_lines(self, text):
+        return [f"● {text}", ""]
 
     def hooks(self, event_name, match_value=""):
         """The hook commands declared for an event whose matcher accepts match_value."""
@@ -74,7 +180,7 @@ class ClaudeLike(FakeAgent):
     def run_hooks(self, event_name, match_value="", **fields):
         payload = {
             "session_id": self.session_id,
-            "transcript_path": f"/tmp/claude-like/{self.session_id}.jsonl",
+            "transcript_path": self.store.path,
             "cwd": self.cwd,
             "hook_event_name": event_name,
         }
@@ -89,7 +195,8 @@ class ClaudeLike(FakeAgent):
 
     def event(self, name, **fields):
         if name == "start":
-            self.run_hooks("SessionStart", "startup", source="startup")
+            source = "resume" if self.resume_id else "startup"
+            self.run_hooks("SessionStart", source, source=source)
         elif name == "submit":
             self.run_hooks("UserPromptSubmit", prompt=fields.get("prompt", ""))
         elif name == "permission":

@@ -8,16 +8,27 @@ model line and the footer ("? for shortcuts", hidden while text is typed). A tur
 "codex resume <session id>". Esc interrupts a turn; Ctrl-C interrupts, clears typed text,
 or (twice within 2 s) exits. --permission: the command approval overlay ("Would you like to
 run the following command?") in place of the composer. --trust: the directory-trust screen.
-Options: see _tui.py.
+
+The conversation goes to a rollout in Codex's format (see
+shared/fixtures/agents/transcripts/codex-rollout.jsonl):
+$CODEX_HOME/sessions/YYYY/MM/DD/rollout-YYYY-MM-DDTHH-MM-SS-<session id>.jsonl ($CODEX_HOME
+defaults to ~/.codex), created with the first prompt: a session_meta line, then a
+response_item message per prompt and per reply and a token_count event per turn.
+"codex_like.py resume ID" (the subcommand first, as in the real CLI) goes on with
+conversation ID: same session id, the earlier exchanges shown again, new ones appended to its
+rollout; when there is no rollout for ID it prints "No saved session found with ID ID" and
+exits 1. Options: see _tui.py.
 """
 
+import glob
 import os
 import sys
 import time
+import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tui import FakeAgent, main, spread  # noqa: E402
+from _tui import FakeAgent, append_jsonl, iso_now, main, spread  # noqa: E402
 
 COMMANDS = [
     "  /init - create an AGENTS.md file with instructions for Codex",
@@ -28,12 +39,116 @@ COMMANDS = [
 ]
 
 
+def codex_home():
+    return os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+
+
+class Rollout:
+    """A Codex rollout file: one JSON object per line, session_meta first."""
+
+    def __init__(self, session_id, cwd):
+        self.session_id = session_id
+        self.cwd = cwd
+        self.path = None
+        self.ordinal = 0
+        self.turns = 0  # replies so far, for the cumulative token count
+        found = sorted(glob.glob(os.path.join(
+            codex_home(), "sessions", "*", "*", "*", f"rollout-*-{glob.escape(session_id)}.jsonl")))
+        if found:
+            self.path = found[-1]
+
+    def exists(self):
+        return self.path is not None and os.path.isfile(self.path)
+
+    def load(self):
+        out = []
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    v = json.loads(line)
+                except ValueError:
+                    continue
+                self.ordinal = max(self.ordinal, int(v.get("ordinal", 0)) + 1)
+                p = v.get("payload") or {}
+                if v.get("type") != "response_item" or p.get("type") != "message":
+                    continue
+                text = "\n".join(b.get("text", "") for b in p.get("content") or []
+                                 if isinstance(b, dict))
+                if p.get("role") in ("user", "assistant") and text.strip() \
+                        and not text.startswith("<environment_context>"):
+                    out.append((p["role"], text))
+                    self.turns += p["role"] == "assistant"
+        return out
+
+    def line(self, kind, payload):
+        v = {"timestamp": iso_now(), "ordinal": self.ordinal, "type": kind, "payload": payload}
+        self.ordinal += 1
+        return v
+
+    def add(self, role, text):
+        lines = []
+        if not self.exists():
+            now = time.time()
+            day = time.strftime("%Y/%m/%d", time.localtime(now))
+            stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.localtime(now))
+            self.path = os.path.join(codex_home(), "sessions", day,
+                                     f"rollout-{stamp}-{self.session_id}.jsonl")
+            lines.append(self.line("session_meta", {
+                "session_id": self.session_id, "id": self.session_id, "timestamp": iso_now(),
+                "cwd": self.cwd, "originator": "codex_cli_rs", "cli_version": "0.169.0",
+                "source": "cli", "model_provider": "openai"}))
+        if role == "user":
+            lines.append(self.line("response_item", {
+                "type": "message", "id": f"msg_{uuid.uuid4()}", "role": "user",
+                "content": [{"type": "input_text", "text": text}]}))
+        else:
+            lines.append(self.line("response_item", {
+                "type": "message", "status": "completed", "id": f"msg_resp_{uuid.uuid4().hex}",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]}))
+            self.turns += 1
+            last = {"input_tokens": 1234, "cached_input_tokens": 700, "output_tokens": 56,
+                    "reasoning_output_tokens": 0, "total_tokens": 1290}
+            total = {k: v * self.turns for k, v in last.items()}
+            lines.append(self.line("event_msg", {
+                "type": "token_count",
+                "info": {"total_token_usage": total, "last_token_usage": last,
+                         "model_context_window": 258400}}))
+        append_jsonl(self.path, lines)
+
+
 class CodexLike(FakeAgent):
     name = "codex"
     alt_screen = True
     quit_commands = ("/quit",)
     has_trust_dialog = True
     ctrl_c_again_notice = "ctrl + c again to quit"
+
+    def add_arguments(self, parser):
+        # `codex resume ID`: the subcommand and its argument come first.
+        parser.add_argument("command", nargs="*", metavar="resume ID")
+
+    def resume_arg(self):
+        cmd = self.args.command
+        if cmd and cmd[0] == "resume":
+            if len(cmd) != 2:
+                raise SystemExit("usage: codex_like.py resume SESSION_ID")
+            return cmd[1]
+        if cmd:
+            raise SystemExit(f"codex_like.py: unknown command {cmd[0]!r}")
+        return None
+
+    def conversation(self):
+        return Rollout(self.session_id, self.cwd)
+
+    def missing_conversation(self, session_id):
+        return f"No saved session found with ID {session_id}"
+
+    def reply_text(self, prompt):
+        return "MOCK-REPLY from responses api"
+
+    def assistant_lines(self, text):
+        return ["", f"• {text}", ""]
 
     def user_lines(self, prompt):
         return [f"› {prompt}", ""]

@@ -8,7 +8,10 @@ modelled on the public UI: a turn shows "⠋ Thinking... (esc to cancel, Ns)"; -
 shows a shell-command confirmation ("Allow execution of: 'ls'?"). Esc or Ctrl-C cancel a
 turn. On an idle screen Ctrl-C clears typed text and shows "Press Ctrl+C again to exit.";
 a second Ctrl-C within 2 s exits (as captured), as does "/quit", printing the summary box
-with "Session ID:" and "gemini --resume <id>". Options: see _tui.py.
+with "Session ID:" and "gemini --resume <id>". The conversation is kept in
+$FAKE_AGENTS_HOME/gemini/<session id>.json (see _tui.JsonConversation); --resume ID goes on
+with it (same session id, earlier exchanges shown again), or prints "Error resuming session:
+No session found with ID ID" and exits 1 when there is none. Options: see _tui.py.
 """
 
 import os
@@ -17,7 +20,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tui import BRAILLE, FakeAgent, main, spread  # noqa: E402
+from _tui import BRAILLE, FakeAgent, JsonConversation, main, spread  # noqa: E402
 
 HEADER = [
     "  ▗▟▀     ▜▙ ▝█▛ █▌▝ ▖▐█   ▐█ ▐█ ▐█ ▝██▌ █▌",
@@ -48,6 +51,21 @@ class GeminiLike(FakeAgent):
     def __init__(self, argv=None):
         super().__init__(argv)
         self.untrusted = self.mode == "trust"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--resume", "-r", default=None)
+
+    def resume_arg(self):
+        return self.args.resume
+
+    def conversation(self):
+        return JsonConversation("gemini", self.session_id, self.cwd)
+
+    def missing_conversation(self, session_id):
+        return f"Error resuming session: No session found with ID {session_id}"
+
+    def assistant_lines(self, text):
+        return [f"✦ {text}", ""]
 
     def box(self, rows):
         inner = max(10, self.cols - 4)

@@ -8,7 +8,10 @@ Not captured, so modelled on opencode's public UI and default keybinds: a turn s
 "esc interrupt" under the box; the first Esc arms ("esc again to interrupt"), a second Esc
 within 5 s interrupts. Ctrl-C clears typed text, and exits when there is none (so Ctrl-C
 twice exits with text typed, as captured). --permission shows "△ Permission required"
-(Enter allows, Esc rejects). No session id is printed. Options: see _tui.py.
+(Enter allows, Esc rejects). No session id is printed. The conversation is kept in
+$FAKE_AGENTS_HOME/opencode/<session id>.json (see _tui.JsonConversation); --session ID goes
+on with it (same session id, earlier exchanges shown again), or prints "Error: Session not
+found: ID" and exits 1 when there is none. Options: see _tui.py.
 """
 
 import os
@@ -17,7 +20,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tui import FakeAgent, main, spread  # noqa: E402
+from _tui import FakeAgent, JsonConversation, main, spread  # noqa: E402
 
 LOGO = [
     "                                 ▄",
@@ -37,6 +40,21 @@ class OpencodeLike(FakeAgent):
     def __init__(self, argv=None):
         super().__init__(argv)
         self.esc_armed_at = None
+
+    def add_arguments(self, parser):
+        parser.add_argument("--session", "-s", default=None)
+
+    def resume_arg(self):
+        return self.args.session
+
+    def conversation(self):
+        return JsonConversation("opencode", self.session_id, self.cwd)
+
+    def missing_conversation(self, session_id):
+        return f"Error: Session not found: {session_id}"
+
+    def assistant_lines(self, text):
+        return [f"   {text}", ""]
 
     def user_lines(self, prompt):
         return [f"┃  {prompt}", ""]

@@ -146,6 +146,9 @@ pub enum Command {
         /// Only events after this sequence number.
         #[arg(long, default_value_t = 0)]
         since: i64,
+        /// Print at most this many events, then exit (not with --follow).
+        #[arg(long, conflicts_with = "follow")]
+        limit: Option<usize>,
     },
     /// List tasks with their sessions and totals, or show one task.
     Tasks { task: Option<String> },
@@ -512,9 +515,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             all,
         } => history_cmds::history(&mgr, &id, offset, limit, all, g.json)?,
-        Command::Events { id, follow, since } => {
-            history_cmds::events(&mgr, &id, since, follow, g.json)?
-        }
+        Command::Events {
+            id,
+            follow,
+            since,
+            limit,
+        } => history_cmds::events(&mgr, &id, since, follow, limit, g.json)?,
         Command::Tasks { task } => history_cmds::tasks(&mgr, task.as_deref(), g.json)?,
         Command::Cleanup {
             older_than,

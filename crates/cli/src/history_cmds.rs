@@ -149,10 +149,26 @@ fn event_line(e: &agent_sessions::Event) -> String {
 
 /// `events`: the events after `since`; with `follow`, new ones as they come, until the
 /// session ends. `--json` prints one JSON object per line.
-pub fn events(mgr: &SessionManager, id: &str, since: i64, follow: bool, json: bool) -> Result<()> {
+pub fn events(
+    mgr: &SessionManager,
+    id: &str,
+    since: i64,
+    follow: bool,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<()> {
     let mut cursor = mgr.event_cursor(id, since)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if let Some(limit) = limit {
+        for e in mgr.events(id, since, limit)? {
+            let line = if json { e.to_json() } else { event_line(&e) };
+            if writeln!(out, "{line}").is_err() {
+                break;
+            }
+        }
+        return Ok(());
+    }
     loop {
         let batch = cursor.next_batch(mgr, 1000, follow.then(|| Duration::from_millis(500)))?;
         for e in &batch {

@@ -115,6 +115,29 @@ pub fn timeout(secs: f64, what: &str) -> FfiResult<Option<Duration>> {
     })
 }
 
+/// The grace period of a stop or suspend in seconds: negative means the default (`None`);
+/// NaN and infinity are refused.
+pub fn grace(secs: f64, what: &str) -> FfiResult<Option<Duration>> {
+    if secs < 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(secs).map(Some).map_err(|_| {
+        FfiError::invalid_argument(format!(
+            "`{what}` = {secs}: pass seconds, or a negative number for the default"
+        ))
+    })
+}
+
+/// A page size: at least 1 (a zero-sized page could never make progress).
+pub fn page_size(n: usize, what: &str) -> FfiResult<usize> {
+    if n == 0 {
+        return Err(FfiError::invalid_argument(format!(
+            "`{what}` is 0; pass at least 1"
+        )));
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +175,15 @@ mod tests {
             as_result::AS_INVALID_ARGUMENT
         );
         assert!(timeout(1e300, "t").is_err());
+        assert_eq!(grace(-1.0, "t").unwrap(), None);
+        assert_eq!(grace(2.0, "t").unwrap(), Some(Duration::from_secs(2)));
+        assert!(grace(f64::NAN, "t").is_err());
+        assert!(grace(f64::INFINITY, "t").is_err());
+        assert_eq!(page_size(3, "max").unwrap(), 3);
+        assert_eq!(
+            page_size(0, "max").unwrap_err().code,
+            as_result::AS_INVALID_ARGUMENT
+        );
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub mod output;
 
 pub mod telemetry;
 
+pub mod resume;
+
+pub mod events;
+
+pub mod tasks;
+
 pub mod lifecycle;
 
 pub mod state;

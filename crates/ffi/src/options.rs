@@ -1,9 +1,11 @@
-//! JSON arguments: start options, list filters, resume policies and new lifecycle records.
-//! Unknown fields are refused, so a misspelt option fails loudly instead of being ignored.
+//! JSON arguments: start options, list filters, resume policies, new lifecycle records,
+//! resume options and cleanup options. Unknown fields are refused, so a misspelt option
+//! fails loudly instead of being ignored.
 
 use crate::result::{as_result, FfiError, FfiResult};
 use agent_sessions::lifecycle::{NewLifecycle, ResumePolicy};
-use agent_sessions::{ListFilter, StartOptions, State};
+use agent_sessions::retention::parse_duration;
+use agent_sessions::{CleanupOptions, ListFilter, ResumeOptions, StartOptions, State};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -173,6 +175,76 @@ pub fn new_lifecycle(json: Option<&str>) -> FfiResult<NewLifecycle> {
     })
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResumeJson {
+    args: Option<Vec<String>>,
+    #[serde(default)]
+    env: Option<Value>,
+    agent_session_id: Option<String>,
+}
+
+/// Parses `as_session_resume`'s options; NULL resumes with the arguments the session was
+/// started with and no extra environment.
+pub fn resume_options(json: Option<&str>) -> FfiResult<ResumeOptions> {
+    let Some(json) = json else {
+        return Ok(ResumeOptions::default());
+    };
+    let r: ResumeJson = parse(json, "options_json")?;
+    Ok(ResumeOptions {
+        args: r.args,
+        env: env_pairs(r.env)?,
+        agent_session_id: r.agent_session_id,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CleanupJson {
+    older_than: Option<String>,
+    older_than_secs: Option<f64>,
+    #[serde(default)]
+    states: Vec<String>,
+    #[serde(default)]
+    keep_logs: bool,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Parses `as_manager_cleanup`'s options. The age is required, as `older_than` (`"7d"`,
+/// `"12h"`, ...) or `older_than_secs`, never both: a cleanup must not run on a default.
+pub fn cleanup_options(json: &str) -> FfiResult<CleanupOptions> {
+    let c: CleanupJson = parse(json, "options_json")?;
+    let older_than = match (c.older_than, c.older_than_secs) {
+        (Some(text), None) => parse_duration(&text)?,
+        (None, Some(secs)) => {
+            seconds(Some(secs), "options.older_than_secs")?.expect("a number was given")
+        }
+        (None, None) => {
+            return Err(bad_json(
+                "argument `options_json` lacks the age: give \"older_than\" (\"7d\", \"12h\", \"30m\") or \"older_than_secs\""
+                    .into(),
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(bad_json(
+                "argument `options_json` gives both \"older_than\" and \"older_than_secs\"; give one"
+                    .into(),
+            ))
+        }
+    };
+    Ok(CleanupOptions {
+        older_than,
+        states: c
+            .states
+            .iter()
+            .map(|s| s.parse::<State>())
+            .collect::<agent_sessions::Result<Vec<State>>>()?,
+        keep_logs: c.keep_logs,
+        dry_run: c.dry_run,
+    })
+}
+
 /// Parses a JSON object argument (metadata, a saved document).
 pub fn object(json: &str, what: &str) -> FfiResult<Map<String, Value>> {
     match parse::<Value>(json, what)? {
@@ -243,5 +315,60 @@ mod tests {
             object("[1]", "metadata_json").unwrap_err().code,
             as_result::AS_INVALID_JSON
         );
+    }
+
+    #[test]
+    fn resume_and_cleanup() {
+        let r = resume_options(None).unwrap();
+        assert!(r.args.is_none() && r.env.is_empty() && r.agent_session_id.is_none());
+        let r = resume_options(Some(
+            r#"{"args":["-v"],"env":{"A":"1"},"agent_session_id":"abc"}"#,
+        ))
+        .unwrap();
+        assert_eq!(r.args, Some(vec!["-v".to_string()]));
+        assert_eq!(r.env, vec![("A".into(), "1".into())]);
+        assert_eq!(r.agent_session_id.as_deref(), Some("abc"));
+        for bad in [
+            "[]",
+            r#"{"argv":[]}"#,
+            r#"{"env":{"A":2}}"#,
+            r#"{"args":"x"}"#,
+        ] {
+            let e = resume_options(Some(bad)).expect_err(bad);
+            assert_eq!(e.code, as_result::AS_INVALID_JSON, "{bad}: {}", e.message);
+        }
+
+        let c = cleanup_options(r#"{"older_than":"7d"}"#).unwrap();
+        assert_eq!(c.older_than, Duration::from_secs(7 * 86_400));
+        assert!(c.states.is_empty() && !c.keep_logs && !c.dry_run);
+        let c = cleanup_options(
+            r#"{"older_than_secs":1.5,"states":["stopped","suspended"],"keep_logs":true,"dry_run":true}"#,
+        )
+        .unwrap();
+        assert_eq!(c.older_than, Duration::from_millis(1500));
+        assert_eq!(c.states, vec![State::Stopped, State::Suspended]);
+        assert!(c.keep_logs && c.dry_run);
+        for bad in [
+            "{}",
+            r#"{"older_than":"1d","older_than_secs":5}"#,
+            r#"{"older_than":"1d","bogus":true}"#,
+            r#"{"older_than":7}"#,
+        ] {
+            let e = cleanup_options(bad).expect_err(bad);
+            assert_eq!(e.code, as_result::AS_INVALID_JSON, "{bad}: {}", e.message);
+        }
+        for bad in [
+            r#"{"older_than":"7 parsecs"}"#,
+            r#"{"older_than_secs":-1}"#,
+            r#"{"older_than":"1d","states":["sleepy"]}"#,
+        ] {
+            let e = cleanup_options(bad).expect_err(bad);
+            assert_eq!(
+                e.code,
+                as_result::AS_INVALID_ARGUMENT,
+                "{bad}: {}",
+                e.message
+            );
+        }
     }
 }

@@ -8,7 +8,6 @@ use crate::result::{as_result, FfiError};
 use crate::state::as_state;
 use agent_sessions::State;
 use std::ffi::c_char;
-use std::time::Duration;
 
 /// Frees a session handle; the session itself keeps running (stop it with
 /// `as_session_stop`). NULL, and a handle freed already, are ignored.
@@ -285,7 +284,8 @@ pub unsafe extern "C" fn as_session_wait(
 
 /// Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
 /// then SIGKILL after `timeout_secs` (at once when `force`). `timeout_secs` < 0 uses the
-/// default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has ended. Stopping an ended session succeeds
+/// default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has
+/// ended. Stopping an ended session succeeds
 /// and changes nothing. The output, last screen and record stay readable afterwards.
 ///
 /// On success, `*out_record_json` receives the final record (free it with
@@ -304,18 +304,7 @@ pub unsafe extern "C" fn as_session_stop(
 ) -> as_result {
     guard("as_session_stop", || {
         let s = handles::session(session, "session")?;
-        let timeout = if timeout_secs < 0.0 {
-            None
-        } else {
-            match Duration::try_from_secs_f64(timeout_secs) {
-                Ok(t) => Some(t),
-                Err(_) => {
-                    return Err(FfiError::invalid_argument(format!(
-                        "`timeout_secs` = {timeout_secs}: pass seconds, or a negative number for the default"
-                    )))
-                }
-            }
-        };
+        let timeout = args::grace(timeout_secs, "timeout_secs")?;
         let out_json = unsafe { opt_out(out_record_json) };
         let rec = s.shared.mgr.stop(&s.id, timeout, force)?;
         if let Some(o) = out_json {

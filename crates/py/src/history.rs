@@ -6,7 +6,6 @@
 //! follower waits in slices of at most `poll_interval` and checks for signals between them,
 //! so Ctrl-C raises KeyboardInterrupt promptly.
 
-use crate::convert::to_py;
 use crate::errors::IntoPy;
 use crate::sessions::Shared;
 use agent_sessions::{Event, EventCursor, HistoryPage, Message, State};
@@ -27,7 +26,10 @@ const FOLLOW_BATCH: usize = 1000;
 /// crate does not name serde's trait.
 macro_rules! value {
     ($py:expr, $v:expr) => {
-        to_py($py, &serde_json::to_value($v).expect("core values serialize"))
+        $crate::convert::to_py(
+            $py,
+            &serde_json::to_value($v).expect("core values serialize"),
+        )
     };
 }
 pub(crate) use value;
@@ -43,7 +45,8 @@ pub fn event_list<'py>(py: Python<'py>, events: &[Event]) -> PyResult<Bound<'py,
 
 /// A sequence number or offset: a non-negative integer.
 pub fn non_negative(v: i64, what: &str) -> PyResult<u64> {
-    u64::try_from(v).map_err(|_| PyValueError::new_err(format!("{what} must not be negative, got {v}")))
+    u64::try_from(v)
+        .map_err(|_| PyValueError::new_err(format!("{what} must not be negative, got {v}")))
 }
 
 /// A page size: at least 1; larger than the core's page limit reads as that limit.
@@ -125,7 +128,7 @@ pub struct PyEventStream {
 }
 
 impl PyEventStream {
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         cursor: EventCursor,
         timeout: Option<Duration>,
@@ -241,7 +244,12 @@ pub struct PyHistoryIterator {
 }
 
 impl PyHistoryIterator {
-    pub fn new(shared: Arc<Shared>, id: String, offset: u64, page: usize) -> PyHistoryIterator {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        id: String,
+        offset: u64,
+        page: usize,
+    ) -> PyHistoryIterator {
         PyHistoryIterator {
             shared,
             id,

@@ -3,6 +3,7 @@
 
 mod convert;
 mod errors;
+mod history;
 mod lifecycle;
 mod sessions;
 
@@ -15,6 +16,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sessions::PySessionManager>()?;
     m.add_class::<sessions::PySession>()?;
     m.add_class::<sessions::PyOutputStream>()?;
+    m.add_class::<history::PyEventStream>()?;
+    m.add_class::<history::PyHistoryIterator>()?;
     m.add_function(wrap_pyfunction!(lifecycle::run_hook, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("PHASES", agent_sessions::lifecycle::PHASES.to_vec())?;
@@ -32,6 +35,18 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .iter()
             .map(|s| s.as_str())
             .collect::<Vec<_>>(),
+    )?;
+    let states_where = |f: fn(agent_sessions::State) -> bool| {
+        agent_sessions::State::ALL
+            .into_iter()
+            .filter(|s| f(*s))
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+    };
+    m.add("LIVE_STATES", states_where(agent_sessions::State::is_live))?;
+    m.add(
+        "ENDED_STATES",
+        states_where(agent_sessions::State::is_ended),
     )?;
     Ok(())
 }

@@ -6,9 +6,15 @@
 
 use crate::convert::to_py;
 use crate::errors::{to_pyerr, IntoPy};
+use crate::history::{
+    age, event_list, non_negative, page_size, state_list, value, PyEventStream, PyHistoryIterator,
+};
 use agent_sessions::lifecycle::Lifecycle;
 use agent_sessions::telemetry;
-use agent_sessions::{Error, ListFilter, SessionManager, SessionRecord, StartOptions, State};
+use agent_sessions::{
+    CleanupOptions, Error, ListFilter, ResumeOptions, SessionManager, SessionRecord, StartOptions,
+    State,
+};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -22,8 +28,8 @@ const SLICE: Duration = Duration::from_millis(100);
 /// Largest chunk `stream()` yields.
 const STREAM_CHUNK: usize = 64 * 1024;
 
-struct Shared {
-    mgr: SessionManager,
+pub(crate) struct Shared {
+    pub(crate) mgr: SessionManager,
     lifecycle: OnceLock<Lifecycle>,
 }
 
@@ -147,8 +153,9 @@ impl PySessionManager {
         self.shared.mgr.home().root().display().to_string()
     }
 
-    /// Starts a session and returns it once the agent process runs.
-    #[pyo3(signature = (agent, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None))]
+    /// Starts a session and returns it once the agent process runs. `max_log_bytes` caps the
+    /// output log on disk (older output is rotated away); None keeps the default cap.
+    #[pyo3(signature = (agent, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
@@ -162,7 +169,16 @@ impl PySessionManager {
         cols: Option<i64>,
         rows: Option<i64>,
         idle_after: Option<f64>,
+        max_log_bytes: Option<i64>,
     ) -> PyResult<PySession> {
+        let max_log_bytes = match max_log_bytes {
+            Some(n) if n < 1 => {
+                return Err(PyValueError::new_err(format!(
+                    "max_log_bytes must be a positive number of bytes, got {n}"
+                )))
+            }
+            n => n.map(|n| n as u64),
+        };
         let opts = StartOptions {
             agent: agent.to_string(),
             args: strings(args, "args")?,
@@ -173,7 +189,7 @@ impl PySessionManager {
             cols: size(cols, "cols")?,
             rows: size(rows, "rows")?,
             idle_after: secs(idle_after, "idle_after")?,
-            max_log_bytes: None,
+            max_log_bytes,
         };
         let shared = &self.shared;
         let rec = py.detach(|| shared.mgr.start(&opts)).py_err()?;
@@ -188,7 +204,7 @@ impl PySessionManager {
     }
 
     /// Sessions, newest first, optionally only those in `state`, of `agent`, or linked to
-    /// `task_id`.
+    /// `task_id`. Raises SessionNotFoundError when no session at all carries `task_id`.
     #[pyo3(signature = (state=None, agent=None, task_id=None))]
     fn list(
         &self,
@@ -214,6 +230,88 @@ impl PySessionManager {
     fn remove(&self, py: Python<'_>, session_id: &str) -> PyResult<()> {
         let shared = &self.shared;
         py.detach(|| shared.mgr.remove(session_id)).py_err()
+    }
+
+    /// Up to `limit` events of a session with seq greater than `since`, oldest first, as
+    /// dicts: session_id, seq, at, source, kind, data. See `Session.events`.
+    #[pyo3(signature = (session_id, since=0, limit=1000))]
+    fn events<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let since = non_negative(since, "since")? as i64;
+        let limit = page_size(limit, "limit")?;
+        let shared = &self.shared;
+        let events = py
+            .detach(|| shared.mgr.events(session_id, since, limit))
+            .py_err()?;
+        event_list(py, &events)
+    }
+
+    /// One page of a session's conversation. See `Session.history`.
+    #[pyo3(signature = (session_id, offset=0, limit=100))]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let offset = non_negative(offset, "offset")?;
+        let limit = page_size(limit, "limit")?;
+        let shared = &self.shared;
+        let page = py
+            .detach(|| shared.mgr.history(session_id, offset, limit))
+            .py_err()?;
+        value!(py, &page)
+    }
+
+    /// Every task with its sessions and totals, the most recently active first, as dicts:
+    /// task_id, session_count, sessions, states, live, first_created_at, last_updated_at,
+    /// total_tokens, cost_usd, cpu_time_ms. Sessions without a task come last, under
+    /// task_id None.
+    fn tasks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let shared = &self.shared;
+        let tasks = py.detach(|| shared.mgr.tasks()).py_err()?;
+        value!(py, &tasks)
+    }
+
+    /// One task as a dict (see `tasks`). Raises SessionNotFoundError when no session carries
+    /// `task_id`.
+    fn task<'py>(&self, py: Python<'py>, task_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let shared = &self.shared;
+        let task = py.detach(|| shared.mgr.task(task_id)).py_err()?;
+        value!(py, &task)
+    }
+
+    /// Removes ended sessions that ended longer than `older_than` ago (seconds, a
+    /// `datetime.timedelta`, or text such as "12h" or "7d"), with their folders. `states`
+    /// limits it to these ended states (default: stopped, failed and unknown; "suspended"
+    /// only when named); a live state raises InvalidArgumentError, and a live session is
+    /// never removed. `keep_logs` leaves the output logs on disk; `dry_run` removes nothing.
+    /// Returns the report as a dict: dry_run, sessions (session_id, state, ended_at,
+    /// bytes), bytes_freed, skipped.
+    #[pyo3(signature = (older_than, states=None, *, keep_logs=false, dry_run=false))]
+    fn cleanup<'py>(
+        &self,
+        py: Python<'py>,
+        older_than: &Bound<'py, PyAny>,
+        states: Option<&Bound<'py, PyAny>>,
+        keep_logs: bool,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = CleanupOptions {
+            older_than: age(older_than)?,
+            states: state_list(states)?,
+            keep_logs,
+            dry_run,
+        };
+        let shared = &self.shared;
+        let report = py.detach(|| shared.mgr.cleanup(&opts)).py_err()?;
+        value!(py, &report)
     }
 
     fn __repr__(&self) -> String {
@@ -254,7 +352,8 @@ impl PySession {
         &self.id
     }
 
-    /// The state when last read (start, get, refresh, wait_for, stop and list read it).
+    /// The state when last read (start, get, refresh, wait_for, stop, pause, continue_,
+    /// suspend, resume and list read it).
     #[getter]
     fn state(&self) -> &'static str {
         self.record.lock().state.as_str()
@@ -423,6 +522,156 @@ impl PySession {
             .py_err()?;
         this.set(rec);
         Ok(slf)
+    }
+
+    /// Freezes the agent (SIGSTOP to its process group): the session reads "paused" and
+    /// takes no input until `continue_()`. Pausing a paused session changes nothing. Raises
+    /// SessionNotRunningError when the session has ended. Returns the session.
+    fn pause<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        let rec = py.detach(|| this.mgr().pause(&this.id)).py_err()?;
+        this.set(rec);
+        Ok(slf)
+    }
+
+    /// Thaws a paused session (SIGCONT); it reads "running" until its screen or output
+    /// silence says otherwise. Continuing a running session changes nothing; any other
+    /// state raises SessionNotRunningError. Returns the session. (`continue` is a Python
+    /// keyword, hence the underscore.)
+    fn continue_<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        let rec = py
+            .detach(|| this.mgr().continue_session(&this.id))
+            .py_err()?;
+        this.set(rec);
+        Ok(slf)
+    }
+
+    /// Ends the agent cleanly (its quit sequence, then signals after `timeout` seconds) and
+    /// keeps what `resume()` needs: the session becomes "suspended". Raises
+    /// SessionNotRunningError when the session is not live, or when its agent type cannot
+    /// resume (the session is then left running) or the agent never showed its own
+    /// session id (the session is then stopped). Returns the session.
+    #[pyo3(signature = (timeout=None))]
+    fn suspend<'py>(slf: Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        let timeout = secs(timeout, "timeout")?;
+        let rec = py
+            .detach(|| this.mgr().suspend(&this.id, timeout))
+            .py_err()?;
+        this.set(rec);
+        Ok(slf)
+    }
+
+    /// Starts an ended (suspended, stopped, failed or unknown) session's agent again on the
+    /// same conversation, under the same session id, and returns the session once the agent
+    /// runs. `args` replaces the arguments it was started with (repeated by default); `env`
+    /// is passed again since values are never stored; `agent_session_id` gives the agent's
+    /// own session id when it never showed it. Raises SessionNotRunningError, with the
+    /// reason, when the session cannot be resumed (still live, no resume command for its
+    /// agent type, no known conversation).
+    #[pyo3(signature = (args=None, env=None, agent_session_id=None))]
+    fn resume<'py>(
+        slf: Bound<'py, Self>,
+        args: Option<&Bound<'py, PyAny>>,
+        env: Option<&Bound<'py, PyAny>>,
+        agent_session_id: Option<String>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        let opts = ResumeOptions {
+            args: match args.filter(|a| !a.is_none()) {
+                None => None,
+                Some(a) => Some(strings(Some(a), "args")?),
+            },
+            env: env_pairs(env)?,
+            agent_session_id,
+        };
+        let rec = py.detach(|| this.mgr().resume(&this.id, &opts)).py_err()?;
+        this.set(rec);
+        Ok(slf)
+    }
+
+    /// Up to `limit` (at most 10000) events with seq greater than `since`, oldest first, as
+    /// dicts: session_id, seq (1, 2, ... per session), at (ISO 8601 UTC), source (who
+    /// caused it: user, process, screen, agent_hook, ...), kind (state, phase, input, stop,
+    /// pause, continue, suspend, resume) and data (details by kind; a state event has
+    /// from, to and cause).
+    #[pyo3(signature = (since=0, limit=1000))]
+    fn events<'py>(&self, py: Python<'py>, since: i64, limit: i64) -> PyResult<Bound<'py, PyList>> {
+        let since = non_negative(since, "since")? as i64;
+        let limit = page_size(limit, "limit")?;
+        let events = py
+            .detach(|| self.mgr().events(&self.id, since, limit))
+            .py_err()?;
+        event_list(py, &events)
+    }
+
+    /// An iterator of the session's events (dicts, as `events()` returns them) with seq
+    /// greater than `since`, yielding each as it is recorded. It ends once the session has
+    /// ended (stopped, failed, unknown or suspended) and every event was yielded, or, with
+    /// `timeout`, when no new event came for that many seconds. It checks for new events
+    /// at least every `poll_interval` seconds; Ctrl-C interrupts it. `.seq` is the seq of
+    /// the last event yielded.
+    #[pyo3(signature = (since=0, timeout=None, poll_interval=0.1))]
+    fn follow_events(
+        &self,
+        py: Python<'_>,
+        since: i64,
+        timeout: Option<f64>,
+        poll_interval: f64,
+    ) -> PyResult<PyEventStream> {
+        let since = non_negative(since, "since")? as i64;
+        let timeout = secs(timeout, "timeout")?;
+        let poll = secs(Some(poll_interval), "poll_interval")?
+            .unwrap_or_default()
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
+        let cursor = py
+            .detach(|| self.mgr().event_cursor(&self.id, since))
+            .py_err()?;
+        Ok(PyEventStream::new(
+            self.shared.clone(),
+            cursor,
+            timeout,
+            poll,
+        ))
+    }
+
+    /// One page of the session's conversation as a dict: session_id, source (where it was
+    /// read: "claude-transcript", "codex-rollout", or "screen" for what the host saw: the
+    /// input sent and the settled screens), offset, messages (dicts with index, role
+    /// (user, assistant or tool), text and at) and next_offset (None on the last page).
+    /// `limit` is at most 10000.
+    #[pyo3(signature = (offset=0, limit=100))]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        offset: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let offset = non_negative(offset, "offset")?;
+        let limit = page_size(limit, "limit")?;
+        let page = py
+            .detach(|| self.mgr().history(&self.id, offset, limit))
+            .py_err()?;
+        value!(py, &page)
+    }
+
+    /// An iterator of every message of the conversation from `offset` (dicts, as in
+    /// `history()`), reading `page_size` messages at a time as it goes.
+    #[pyo3(signature = (page_size=100, offset=0))]
+    fn iter_history(&self, page_size: i64, offset: i64) -> PyResult<PyHistoryIterator> {
+        let page = crate::history::page_size(page_size, "page_size")?;
+        let offset = non_negative(offset, "offset")?;
+        Ok(PyHistoryIterator::new(
+            self.shared.clone(),
+            self.id.clone(),
+            offset,
+            page,
+        ))
     }
 
     /// Token usage and cost, the same dict as `agent-sessions usage --json`: tokens_input,
