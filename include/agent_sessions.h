@@ -178,6 +178,14 @@ typedef enum as_state {
      * The host vanished without recording an ending.
      */
     AS_STATE_UNKNOWN = 6,
+    /**
+     * The agent's process group is frozen (`as_session_pause`) until continued.
+     */
+    AS_STATE_PAUSED = 7,
+    /**
+     * Ended with its conversation kept; `as_session_resume` starts it again.
+     */
+    AS_STATE_SUSPENDED = 8,
 } as_state;
 
 /**
@@ -569,8 +577,9 @@ enum as_result as_session_wait(const struct as_session *session,
 /**
  * Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
  * then SIGKILL after `timeout_secs` (at once when `force`). `timeout_secs` < 0 uses the
- * default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has ended. Stopping an ended session succeeds
- * and changes nothing. The output, last screen and record stay readable afterwards.
+ * default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has
+ * ended. Stopping an ended session succeeds and changes nothing. The output, last screen
+ * and record stay readable afterwards.
  *
  * On success, `*out_record_json` receives the final record (free it with
  * `as_string_free`) unless `out_record_json` is NULL.
@@ -663,6 +672,239 @@ enum as_result as_session_usage(const struct as_session *session,
  */
 enum as_result as_session_telemetry(const struct as_session *session,
                                     char **out_json);
+
+/**
+ * Freezes the agent's process group (SIGSTOP): the session reads `AS_STATE_PAUSED` and
+ * takes no input until `as_session_continue`. Pausing a paused session succeeds and changes
+ * nothing. Errors: `AS_SESSION_NOT_RUNNING` for a session that has ended or is stopping, or
+ * that has no process (a lifecycle record), with the state in the message.
+ *
+ * On success, `*out_record_json` receives the updated record (free it with
+ * `as_string_free`) unless `out_record_json` is NULL.
+ *
+ * Thread safety: safe from any thread; blocks until the session host has frozen the agent
+ * (milliseconds).
+ *
+ * # Safety
+ * `session` is a session handle; `out_record_json` is NULL or valid for a write.
+ */
+enum as_result as_session_pause(const struct as_session *session,
+                                char **out_record_json);
+
+/**
+ * Thaws a paused session (SIGCONT); it reads running until its screen or output silence
+ * says otherwise. Continuing a running or waiting session succeeds and changes nothing.
+ * Errors: `AS_SESSION_NOT_RUNNING` for an ended session or one with no process.
+ *
+ * On success, `*out_record_json` receives the updated record (free it with
+ * `as_string_free`) unless `out_record_json` is NULL.
+ *
+ * Thread safety: safe from any thread; blocks until the session host has thawed the agent
+ * (milliseconds).
+ *
+ * # Safety
+ * `session` is a session handle; `out_record_json` is NULL or valid for a write.
+ */
+enum as_result as_session_continue(const struct as_session *session,
+                                   char **out_record_json);
+
+/**
+ * Ends the agent cleanly (its quit sequence, then SIGTERM and SIGKILL after `timeout_secs`)
+ * and keeps what a resume needs: the session becomes `AS_STATE_SUSPENDED`, to be started
+ * again with `as_session_resume`. `timeout_secs` < 0 uses the default, 10 s; NaN and
+ * infinity give `AS_INVALID_ARGUMENT`.
+ *
+ * Errors: `AS_SESSION_NOT_RUNNING` when the session is not live, and also, with the
+ * reason in the message, when it cannot be resumed afterwards: at once (nothing changed)
+ * for an agent type without a resume command, or after ending it (the session then stays
+ * stopped) when the agent never showed its own session id.
+ *
+ * On success, `*out_record_json` receives the final record (free it with
+ * `as_string_free`) unless `out_record_json` is NULL.
+ *
+ * Thread safety: safe from any thread; blocks until the agent has ended, up to about
+ * `timeout_secs`.
+ *
+ * # Safety
+ * `session` is a session handle; `out_record_json` is NULL or valid for a write.
+ */
+enum as_result as_session_suspend(const struct as_session *session,
+                                  double timeout_secs,
+                                  char **out_record_json);
+
+/**
+ * Starts an ended session's agent again on the same conversation, under the same session
+ * id (same folder, terminal size, task, phase, events and history), and returns once the
+ * agent runs. A suspended session is the usual case; a stopped, failed or unknown one can
+ * be resumed too when its agent's own session id is known. If the agent then finds the
+ * conversation gone, the session ends failed with that reason: wait for `waiting_input`
+ * with `as_session_wait` to be sure it took.
+ *
+ * `options_json` may be NULL or an object `{"args": ["--model", "x"], "env": {"NAME":
+ * "value"}, "agent_session_id": "..."}`, every field optional: `args` replaces the
+ * arguments the session was started with (which are repeated by default); `env` (also a
+ * list of `"NAME=value"` strings) reaches only the agent, and since values are never
+ * stored, pass them again; `agent_session_id` is the agent's own conversation id, for an
+ * agent that never showed it.
+ *
+ * Errors: `AS_SESSION_NOT_RUNNING` with the reason when the session cannot be resumed (it
+ * is still live, it is a lifecycle record, its agent type has no resume command, or the
+ * agent's session id is unknown); `AS_INVALID_JSON`; `AS_INVALID_ARGUMENT` (a bad
+ * environment name or agent session id); `AS_LAUNCH`.
+ *
+ * On success, `*out_record_json` receives the record (free it with `as_string_free`)
+ * unless `out_record_json` is NULL.
+ *
+ * Thread safety: safe from any thread; blocks until the agent runs (milliseconds; up to
+ * 10 s while a previous host is still exiting). Concurrent resumes of one session: one
+ * wins, the others get `AS_SESSION_NOT_RUNNING`.
+ *
+ * # Safety
+ * `session` is a session handle; `options_json` is NULL or a NUL-terminated string;
+ * `out_record_json` is NULL or valid for a write.
+ */
+enum as_result as_session_resume(const struct as_session *session,
+                                 const char *options_json,
+                                 char **out_record_json);
+
+/**
+ * Reads up to `max` of the session's events with a sequence number above `since_seq`,
+ * oldest first, without waiting. Events are numbered per session from 1: every state and
+ * phase change, input, stop, pause, continue, suspend and resume, with its time and source.
+ *
+ * On success `*out_events_json` receives a JSON array (free it with `as_string_free`) of
+ * `{"session_id", "seq", "at", "source", "kind", "data"}` objects (the lines of the CLI's
+ * `events --json`); `kind` is `state` (`data`: from, to, cause), `phase`, `input`, `stop`,
+ * `pause`, `continue`, `suspend` or `resume`. `*out_next_seq` receives the seq to pass as
+ * `since_seq` next time: the last event's, or `since_seq` (0 if negative) when there was
+ * none. Pass 0 to read from the start. `max` must be at least 1; above 10,000 it reads
+ * 10,000.
+ *
+ * Thread safety: safe from any thread; a read costs the same however many events the
+ * session has. Events stay readable after the session ends, until it is removed.
+ *
+ * # Safety
+ * `session` is a session handle; `out_events_json` and `out_next_seq` are valid for writes.
+ */
+enum as_result as_session_events(const struct as_session *session,
+                                 int64_t since_seq,
+                                 size_t max,
+                                 char **out_events_json,
+                                 int64_t *out_next_seq);
+
+/**
+ * As `as_session_events`, but waits up to `timeout_secs` for the first event after
+ * `since_seq` when there is none yet, then returns every event that has come (up to `max`).
+ * When none came in time the call still succeeds, with `"[]"` and `*out_next_seq ==
+ * since_seq`: call it again to keep following. `timeout_secs` 0 does not wait; < 0 or
+ * infinity waits without limit; NaN gives `AS_INVALID_ARGUMENT`. A session removed while
+ * waiting gives `AS_SESSION_NOT_FOUND` within about a second.
+ *
+ * An ended session gets no new events unless it is resumed, so a follower should stop once
+ * it has read the event of the ending (`kind` `state`, `data.to` stopped, failed, unknown
+ * or suspended), or check `as_session_state` between calls.
+ *
+ * Thread safety: safe from any thread; it polls the store (2 ms apart at first, backing
+ * off to 50 ms, so a new event is seen within 50 ms) and holds no lock while waiting, so
+ * other calls on the same handle proceed. There is no cancellation: use a timeout.
+ *
+ * # Safety
+ * `session` is a session handle; `out_events_json` and `out_next_seq` are valid for writes.
+ */
+enum as_result as_session_events_wait(const struct as_session *session,
+                                      int64_t since_seq,
+                                      size_t max,
+                                      double timeout_secs,
+                                      char **out_events_json,
+                                      int64_t *out_next_seq);
+
+/**
+ * One page of the session's conversation: messages `offset .. offset + limit` (from 0),
+ * in `*out_page_json` (free it with `as_string_free`), the CLI's `history --json`:
+ * `{"session_id", "source", "offset", "messages": [{"index", "role", "text", "at"}],
+ * "next_offset"}`. `role` is `user`, `assistant` or `tool`; `next_offset` is the offset of
+ * the next page, or null at the end. `limit` must be at least 1; above 10,000 it reads
+ * 10,000.
+ *
+ * `source` says where the messages come from: the agent's own transcript
+ * (`claude-transcript`, `codex-rollout`), or `screen`: built by the session host, each text
+ * sent with Enter a `user` message and the settled screen of each turn an `assistant`
+ * message.
+ *
+ * Thread safety: safe from any thread; a page is read without loading the whole history.
+ *
+ * # Safety
+ * `session` is a session handle; `out_page_json` is valid for a write.
+ */
+enum as_result as_session_history(const struct as_session *session,
+                                  uint64_t offset,
+                                  size_t limit,
+                                  char **out_page_json);
+
+/**
+ * Every task with its sessions and totals as a JSON array (the CLI's `tasks --json`), the
+ * most recently active first, in `*out_tasks_json` (free it with `as_string_free`). Each
+ * element is `{"task_id", "session_count", "sessions": [{"session_id", "agent_type",
+ * "state", "phase", "created_at"}], "states": {"running": 1, ...}, "live",
+ * "first_created_at", "last_updated_at", "total_tokens", "cost_usd", "cpu_time_ms"}`.
+ * Sessions started without a task come last, under `"task_id": null`; totals nothing
+ * reported are null.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `out_tasks_json` is valid for a write.
+ */
+enum as_result as_manager_tasks(const struct as_manager *manager,
+                                char **out_tasks_json);
+
+/**
+ * The task `task_id` with its sessions (oldest first) and totals, as one JSON object shaped
+ * like the elements of `as_manager_tasks` (the CLI's `tasks TASK --json`), in
+ * `*out_task_json` (free it with `as_string_free`). Errors: `AS_SESSION_NOT_FOUND` when no
+ * session carries the task id; `AS_INVALID_ARGUMENT` for an empty id, one over 200
+ * characters, or one with control characters.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `task_id` is a NUL-terminated string; `out_task_json` is
+ * valid for a write.
+ */
+enum as_result as_manager_task(const struct as_manager *manager,
+                               const char *task_id,
+                               char **out_task_json);
+
+/**
+ * Removes ended sessions older than a given age, with their files, and reports what was
+ * freed (the CLI's `cleanup --json`). A session that may still run is never removed.
+ *
+ * `options_json` is an object `{"older_than": "7d", "states": ["stopped"], "keep_logs":
+ * false, "dry_run": true}`. The age is required: `older_than` as a number with a unit
+ * (`30s`, `15m`, `12h`, `7d`, `2w`) or `older_than_secs` as a number of seconds, not both;
+ * a session qualifies when it ended (or, without an end time, was last updated) longer ago.
+ * `states` defaults to stopped, failed and unknown and may also name suspended; a state
+ * that has not ended gives `AS_INVALID_ARGUMENT`. `keep_logs` leaves the output logs and
+ * last screen on disk; `dry_run` reports what would be removed and removes nothing.
+ *
+ * On success `*out_report_json` receives `{"dry_run", "sessions": [{"session_id", "state",
+ * "ended_at", "bytes"}], "bytes_freed", "skipped"}` (free it with `as_string_free`);
+ * `skipped` counts candidates that changed state meanwhile (resumed, say) and were kept.
+ *
+ * Errors: `AS_INVALID_JSON` (malformed, unknown field, no age or two); `AS_INVALID_ARGUMENT`
+ * (bad duration, unknown or live state); `AS_STORE`; `AS_IO`.
+ *
+ * Thread safety: safe from any thread and alongside other processes using the home: each
+ * removal is a compare-and-set on the session's state. Session handles of a removed
+ * session stay valid handles; calls on them return `AS_SESSION_NOT_FOUND`.
+ *
+ * # Safety
+ * `manager` is a manager handle; `options_json` is a NUL-terminated string;
+ * `out_report_json` is valid for a write.
+ */
+enum as_result as_manager_cleanup(const struct as_manager *manager,
+                                  const char *options_json,
+                                  char **out_report_json);
 
 /**
  * Creates a lifecycle record (no process; phase initializing) and returns its id in

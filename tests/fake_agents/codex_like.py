@@ -21,6 +21,7 @@ exits 1. Options: see _tui.py.
 """
 
 import glob
+import json
 import os
 import sys
 import time

@@ -285,8 +285,8 @@ pub unsafe extern "C" fn as_session_wait(
 /// Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
 /// then SIGKILL after `timeout_secs` (at once when `force`). `timeout_secs` < 0 uses the
 /// default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has
-/// ended. Stopping an ended session succeeds
-/// and changes nothing. The output, last screen and record stay readable afterwards.
+/// ended. Stopping an ended session succeeds and changes nothing. The output, last screen
+/// and record stay readable afterwards.
 ///
 /// On success, `*out_record_json` receives the final record (free it with
 /// `as_string_free`) unless `out_record_json` is NULL.
