@@ -44,6 +44,9 @@ pub fn details(r: &SessionRecord) -> String {
     if let Some(p) = &r.phase {
         line("phase", p.clone());
     }
+    if r.state.is_ended() {
+        line("resumable", if r.resumable { "yes" } else { "no" }.into());
+    }
     line("command", agent_sessions::agents::shell_words(&r.command));
     line("workspace_path", opt(&r.workspace_path));
     line("started_at", opt(&r.started_at));

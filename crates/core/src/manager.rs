@@ -381,9 +381,18 @@ impl SessionManager {
     }
 
     /// Adds the stored telemetry summary (a store read; agents' files are not touched).
-    fn with_telemetry(&self, mut rec: SessionRecord) -> Result<SessionRecord> {
+    fn with_telemetry(&self, rec: SessionRecord) -> Result<SessionRecord> {
+        self.with_telemetry_cached(rec, &mut crate::resume::SpecCache::default())
+    }
+
+    /// [`Self::with_telemetry`] with agent types looked up once per list.
+    fn with_telemetry_cached(
+        &self,
+        mut rec: SessionRecord,
+        specs: &mut crate::resume::SpecCache,
+    ) -> Result<SessionRecord> {
         rec.telemetry = Some(crate::telemetry::telemetry_for(&self.store.lock(), &rec)?);
-        rec.resumable = self.resume_blocker(&rec).is_none();
+        rec.resumable = self.resume_blocker_cached(&rec, specs).is_none();
         Ok(rec)
     }
 
@@ -453,11 +462,12 @@ impl SessionManager {
             }
         }
         let mut out = Vec::with_capacity(recs.len());
+        let mut specs = crate::resume::SpecCache::default();
         for rec in recs {
             let rec = self.checked(rec)?;
             // A liveness check may have moved it out of the requested state.
             if filter.state.is_none_or(|s| s == rec.state) {
-                out.push(self.with_telemetry(rec)?);
+                out.push(self.with_telemetry_cached(rec, &mut specs)?);
             }
         }
         Ok(out)

@@ -125,15 +125,33 @@ fn strip_claude_session_flags(args: &[String]) -> Vec<String> {
     out
 }
 
+/// Agent types looked up while judging many records (one `ls`), by name.
+#[derive(Default)]
+pub(crate) struct SpecCache(
+    std::collections::HashMap<String, std::result::Result<AgentSpec, String>>,
+);
+
 impl SessionManager {
     /// Why a session cannot be resumed now; `None` when it can.
     pub fn resume_blocker(&self, rec: &SessionRecord) -> Option<String> {
+        self.resume_blocker_cached(rec, &mut SpecCache::default())
+    }
+
+    pub(crate) fn resume_blocker_cached(
+        &self,
+        rec: &SessionRecord,
+        specs: &mut SpecCache,
+    ) -> Option<String> {
         if !rec.state.is_ended() || rec.kind == SessionKind::Record {
             return blocker_with(rec, None, || Err(String::new()));
         }
+        let name = rec.agent_type.as_deref().unwrap_or("custom");
         blocker_with(rec, rec.agent_session_id.as_deref(), || {
-            self.agent(rec.agent_type.as_deref().unwrap_or("custom"))
-                .map_err(|e| e.to_string())
+            specs
+                .0
+                .entry(name.to_string())
+                .or_insert_with(|| self.agent(name).map_err(|e| e.to_string()))
+                .clone()
         })
     }
 

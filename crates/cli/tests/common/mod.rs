@@ -164,3 +164,134 @@ pub fn kill9(pid: i64) {
         libc::kill(pid as i32, libc::SIGKILL);
     }
 }
+
+/// The folder of the fake agent CLIs (tests/fake_agents).
+pub fn fakes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fake_agents")
+        .canonicalize()
+        .unwrap()
+}
+
+/// An [`Env`] whose commands also run the fake agent CLIs for the built-in agent types
+/// (`AGENT_SESSIONS_<AGENT>_BIN` → a wrapper around `<agent>_like.py` with `fake_args`), and
+/// keep every record the fakes write in this test's own folders: `CLAUDE_CONFIG_DIR`,
+/// `CODEX_HOME` and `FAKE_AGENTS_HOME` point into a temp dir (the hosts and agents inherit
+/// the CLI's environment), so nothing reaches the real ~/.claude or ~/.codex. An inherited
+/// `AGENT_SESSIONS_TASK` is removed. Use its own `run`/`ok`/`fails`/`command` for anything
+/// that starts an agent or reads its records (start, resume, history).
+pub struct AgentEnv {
+    pub env: Env,
+    pub dir: tempfile::TempDir,
+}
+
+impl AgentEnv {
+    pub fn new(fake_args: &[&str]) -> AgentEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("as-agents")
+            .tempdir()
+            .unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(dir.path().join("ws")).unwrap();
+        for agent in ["claude", "codex", "gemini", "opencode"] {
+            let mut script = format!(
+                "#!/bin/sh\nexec python3 '{}'",
+                fakes_dir().join(format!("{agent}_like.py")).display()
+            );
+            for a in fake_args {
+                script.push_str(&format!(" '{a}'"));
+            }
+            script.push_str(" \"$@\"\n");
+            let path = bin.join(agent);
+            std::fs::write(&path, script).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        AgentEnv {
+            env: Env::new(),
+            dir,
+        }
+    }
+
+    pub fn claude_config_dir(&self) -> PathBuf {
+        self.dir.path().join("claude")
+    }
+
+    pub fn codex_home(&self) -> PathBuf {
+        self.dir.path().join("codex")
+    }
+
+    pub fn fake_agents_home(&self) -> PathBuf {
+        self.dir.path().join("fake-agents")
+    }
+
+    /// The sessions' working folder (pass it with `--cwd`).
+    pub fn workspace(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = self.env.command();
+        c.env("CLAUDE_CONFIG_DIR", self.claude_config_dir())
+            .env("CODEX_HOME", self.codex_home())
+            .env("FAKE_AGENTS_HOME", self.fake_agents_home())
+            .env_remove("AGENT_SESSIONS_TASK");
+        for agent in ["claude", "codex", "gemini", "opencode"] {
+            c.env(
+                format!("AGENT_SESSIONS_{}_BIN", agent.to_uppercase()),
+                self.dir.path().join("bin").join(agent),
+            );
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .expect("running agent-sessions")
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "agent-sessions {args:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs, requires failure with `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "agent-sessions {args:?}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// Starts a built-in agent type (run by its fake) in [`AgentEnv::workspace`]; returns
+    /// the id.
+    pub fn start(&self, agent: &str, start_args: &[&str]) -> String {
+        let ws = self.workspace();
+        let mut args = vec!["start", agent, "--cwd", ws.to_str().unwrap()];
+        args.extend_from_slice(start_args);
+        self.ok(&args).trim().to_string()
+    }
+}
+
+impl std::ops::Deref for AgentEnv {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
