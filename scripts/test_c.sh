@@ -8,7 +8,7 @@
 #   3. generates the pkg-config files and compiles every C test and the C++ test with
 #      -Wall -Wextra -Werror -pedantic, once against the shared and once against the static
 #      library (tests/c/Makefile), including the README quick start (tests/c/quickstart.c);
-#   4. runs them all, then runs test_bad_input and test_session under valgrind
+#   4. runs them all, then runs test_bad_input, test_session and test_history under valgrind
 #      --leak-check=full --error-exitcode=1.
 #
 # Usage: scripts/test_c.sh            run everything
@@ -157,6 +157,7 @@ for kind in shared static; do
     run "$kind/test_session" env -u AGENT_SESSIONS_HOST_BIN "$B/test_session"
     run "$kind/test_bad_input" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_bad_input"
     run "$kind/test_lifecycle" "$B/test_lifecycle"
+    run "$kind/test_history" env -u AGENT_SESSIONS_HOST_BIN "$B/test_history"
     run "$kind/test_cpp" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_cpp"
     run "$kind/quickstart" quickstart "$B/quickstart"
 done
@@ -168,6 +169,7 @@ if [[ ${AS_SKIP_VALGRIND:-0} != 1 ]]; then
         --suppressions=tests/c/valgrind.supp)
     run "valgrind shared/test_bad_input" "${VG[@]}" "$BUILD/shared/test_bad_input"
     run "valgrind static/test_session" env -u AGENT_SESSIONS_HOST_BIN "${VG[@]}" "$BUILD/static/test_session"
+    run "valgrind shared/test_history" env -u AGENT_SESSIONS_HOST_BIN "${VG[@]}" "$BUILD/shared/test_history"
 fi
 
 printf '\nC ABI: %d passed, %d failed\n' "$PASSED" "$FAILED"

@@ -79,6 +79,12 @@ pub fn history(
         return Err(Error::InvalidArgument("--limit must be at least 1".into()));
     }
     let mut offset = offset;
+    // With --all, big pages: a transcript is re-read from its start for each page.
+    let limit = if all {
+        limit.max(agent_sessions::history::MAX_PAGE)
+    } else {
+        limit
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     loop {
