@@ -34,7 +34,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     try:
         mgr = agent_sessions.SessionManager(d)
         for s in mgr.list():
-            if s.state in ("starting", "running", "waiting_input", "stopping"):
+            if s.state in agent_sessions.LIVE_STATES:
                 try:
                     s.stop(timeout=2, force=True)
                 except agent_sessions.AgentSessionsError:

@@ -265,7 +265,9 @@ def test_hosted_session_carries_a_phase(mgr: SessionManager, home: Path) -> None
     assert lc.get_session(s.id)["phase"] == "planning"  # type: ignore[index]
     assert lc.update_state(s.id, phase="approval")
     assert s.refresh().phase == "approval" and s.state == "waiting_input"
-    assert lc.should_resume(s.id)
+    # A resumable phase, but the agent is running (and `custom` cannot resume a
+    # conversation): the decision agrees with what `resume` could do, so it says no.
+    assert not lc.should_resume(s.id)
     assert s.id in [r["agent_id"] for r in lc.list_sessions()]
     with pytest.raises(agent_sessions.InvalidPhaseError):
         s.set_phase("bogus")
