@@ -3,6 +3,7 @@
 its reference in the same run.
 
     python3 bench/history_bench.py [--runs 15] [--events 100000] [--sessions 10000] [--skip-build]
+    .venv/bin/python bench/history_bench.py ...   # adds in-process figures through the Python binding
 
 Measures (medians; every figure includes the `agent-sessions` client's process start):
   1. suspend -> resume -> running of a small resumable agent (a user-defined type with
@@ -168,7 +169,26 @@ def bench_events(tmp, n, runs, rows):
         assert json.loads(line)["seq"] == last, line
         p.kill()
         p.wait()
+    # In-process, like the reference: the Python binding, when this interpreter has it.
+    py_ev, py_hist = [], []
+    try:
+        import agent_sessions
+        mgr = agent_sessions.SessionManager(home=str(home))
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            assert len(mgr.events(sid, since=0, limit=100)) == 100
+            py_ev.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            assert len(mgr.history(sid, offset=0, limit=100)["messages"]) == 100
+            py_hist.append(time.perf_counter() - t0)
+    except ImportError:
+        pass
     ours.run("stop", sid, "--force")
+    if py_ev:
+        rows.append((f"events: first 100 of {n:,}, Python in-process", ms(med(py_ev)),
+                     f"reference: load state.json with {n:,} history entries {ms(med(ref_load))}",
+                     f"{med(ref_load) / med(py_ev):.0f}x"))
+        rows.append((f"history: first page of {n:,}, Python in-process", ms(med(py_hist)), "", ""))
     rows.append((f"events: first 100 of {n:,} (`events --limit 100`)", ms(med(first_ev)),
                  f"reference: load state.json with {n:,} history entries {ms(med(ref_load))}",
                  f"{med(ref_load) / med(first_ev):.1f}x"))
