@@ -20,9 +20,9 @@ Common options:
                        no limit)
 
 Conversations persist like the real CLIs': each skin keeps its prompts and replies in a
-conversation store (claude: a project transcript under $CLAUDE_CONFIG_DIR or ~/.claude;
-codex: a rollout under $CODEX_HOME or ~/.codex; gemini and opencode: a JSON file per
-session under $FAKE_AGENTS_HOME, default a folder in the system temp dir), and takes its
+conversation store (claude: a project transcript under $CLAUDE_CONFIG_DIR; codex: a
+rollout under $CODEX_HOME; gemini and opencode: a JSON file per session under
+$FAKE_AGENTS_HOME, default a folder in the system temp dir), and takes its
 resume option (claude --resume ID, codex resume ID, gemini --resume ID, opencode --session
 ID): the same session id, the earlier exchanges shown again, new ones appended to the same
 store; a missing conversation prints the CLI's error line and exits 1.
@@ -75,6 +75,14 @@ def fake_agents_home():
         tempfile.gettempdir(), f"fake-agents-{os.getuid()}")
     os.makedirs(home, exist_ok=True)
     return home
+
+
+def agent_home(variable, name):
+    """Where a fake keeps what the real CLI keeps in its home: $<variable> when set, as the
+    real CLI does. Unset, the real CLI would use ~/.claude or ~/.codex; a fake never writes
+    there (tests that do not set the variable must not touch the user's real records), so it
+    uses <fake_agents_home()>/<name> instead."""
+    return os.environ.get(variable) or os.path.join(fake_agents_home(), name)
 
 
 def append_jsonl(path, objects):

@@ -11,8 +11,10 @@ dialog ("Yes, I trust this folder").
 
 The conversation goes to a project transcript in Claude Code's format (see
 shared/fixtures/agents/transcripts/claude-project-session.jsonl):
-<config>/projects/<slug>/<session id>.jsonl, <config> being $CLAUDE_CONFIG_DIR or
-~/.claude and <slug> the working folder with every character but [A-Za-z0-9] replaced by
+<config>/projects/<slug>/<session id>.jsonl, <config> being $CLAUDE_CONFIG_DIR (unset:
+not ~/.claude as for the real CLI, but <$FAKE_AGENTS_HOME or the temp dir's
+fake-agents-<uid>>/claude-config, so tests never write into the user's real records) and
+<slug> the working folder with every character but [A-Za-z0-9] replaced by
 "-"; one "user" line per prompt, one "assistant" line (with usage) per reply. It is created
 with the first prompt, as the real CLI does. Options: see _tui.py, and:
   --resume ID          go on with conversation ID: same session id, the earlier exchanges
@@ -37,7 +39,7 @@ import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tui import FakeAgent, append_jsonl, iso_now, main, spread  # noqa: E402
+from _tui import FakeAgent, agent_home, append_jsonl, iso_now, main, spread  # noqa: E402
 
 SPINNER = "·✢*✶✻✽"
 BOX = 104  # the welcome box's width in the capture
@@ -59,8 +61,7 @@ class Transcript:
     """A Claude Code project transcript: one JSON object per line."""
 
     def __init__(self, session_id, cwd):
-        config = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(
-            os.path.expanduser("~"), ".claude")
+        config = agent_home("CLAUDE_CONFIG_DIR", "claude-config")
         self.path = os.path.join(config, "projects", project_slug(cwd), f"{session_id}.jsonl")
         self.session_id = session_id
         self.cwd = cwd

@@ -11,8 +11,10 @@ run the following command?") in place of the composer. --trust: the directory-tr
 
 The conversation goes to a rollout in Codex's format (see
 shared/fixtures/agents/transcripts/codex-rollout.jsonl):
-$CODEX_HOME/sessions/YYYY/MM/DD/rollout-YYYY-MM-DDTHH-MM-SS-<session id>.jsonl ($CODEX_HOME
-defaults to ~/.codex), created with the first prompt: a session_meta line, then a
+$CODEX_HOME/sessions/YYYY/MM/DD/rollout-YYYY-MM-DDTHH-MM-SS-<session id>.jsonl (CODEX_HOME
+unset: not ~/.codex as for the real CLI, but <$FAKE_AGENTS_HOME or the temp dir's
+fake-agents-<uid>>/codex-home, so tests never write into the user's real records), created
+with the first prompt: a session_meta line, then a
 response_item message per prompt and per reply and a token_count event per turn.
 "codex_like.py resume ID" (the subcommand first, as in the real CLI) goes on with
 conversation ID: same session id, the earlier exchanges shown again, new ones appended to its
@@ -29,7 +31,7 @@ import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tui import FakeAgent, append_jsonl, iso_now, main, spread  # noqa: E402
+from _tui import FakeAgent, agent_home, append_jsonl, iso_now, main, spread  # noqa: E402
 
 COMMANDS = [
     "  /init - create an AGENTS.md file with instructions for Codex",
@@ -41,7 +43,7 @@ COMMANDS = [
 
 
 def codex_home():
-    return os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+    return agent_home("CODEX_HOME", "codex-home")
 
 
 class Rollout:
