@@ -129,7 +129,7 @@ pub enum Command {
         /// First message to print (0-based).
         #[arg(long, default_value_t = 0)]
         offset: u64,
-        /// Messages per page.
+        /// Messages per page (with --all, pages of 10,000 are read).
         #[arg(long, default_value_t = 100)]
         limit: usize,
         /// Print every page.
@@ -617,6 +617,16 @@ fn logs(mgr: &SessionManager, id: &str, follow: bool, plain: bool) -> Result<()>
     } else {
         Box::new(stdout.lock())
     };
+    // After a rotation the older part comes first (see --max-log-size).
+    let older = mgr.log_path(id)?.with_extension("log.1");
+    if let Ok(mut f) = std::fs::File::open(&older) {
+        if std::io::copy(&mut f, &mut sink)
+            .and_then(|_| sink.flush())
+            .is_err()
+        {
+            return Ok(());
+        }
+    }
     let mut offset = 0;
     let mut pause = Duration::from_millis(10);
     loop {

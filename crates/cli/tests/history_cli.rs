@@ -136,12 +136,17 @@ fn resume_argv(env: &Env, id: &str) -> Vec<String> {
         .rev()
         .find(|e| e["kind"] == "resume")
         .unwrap_or_else(|| panic!("no resume event: {evs:?}"));
-    e["data"]["argv"]
+    let argv: Vec<String> = e["data"]["argv"]
         .as_array()
         .unwrap_or_else(|| panic!("no argv: {e}"))
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
-        .collect()
+        .collect();
+    // The record's command is what runs now.
+    let rec: Value = serde_json::from_str(&env.ok(&["show", id, "--json"])).unwrap();
+    let command: Vec<String> = serde_json::from_value(rec["command"].clone()).unwrap();
+    assert_eq!(command, argv, "show --json command after resume");
+    argv
 }
 
 /// Index of the first transition to `to` at or after `from`, if any.
@@ -1067,10 +1072,12 @@ fn the_output_log_rotates_at_half_the_cap() {
     assert!(total < 300_000);
     let kept = std::fs::read_to_string(&old).unwrap() + &std::fs::read_to_string(&cur).unwrap();
     assert!(kept.contains("fake-agent-output-line"));
-    // `logs` reads the current part.
+    // `logs` prints what is kept: the older part, then the current one.
     let raw = a.run(&["logs", &id]);
     assert!(raw.status.success(), "{raw:?}");
-    assert_eq!(raw.stdout, std::fs::read(&cur).unwrap());
+    let mut both = std::fs::read(&old).unwrap();
+    both.extend(std::fs::read(&cur).unwrap());
+    assert_eq!(raw.stdout, both);
     a.ok(&["logs", &id, "--plain"]);
     a.ok(&["logs", &id, "--follow"]);
 }

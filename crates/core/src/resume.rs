@@ -351,6 +351,10 @@ impl SessionManager {
                     Column::AgentArgs,
                     store::text(serde_json::to_string(&user_args).expect("strings serialize")),
                 ),
+                (
+                    Column::Command,
+                    store::text(serde_json::to_string(&argv).expect("strings serialize")),
+                ),
             ],
         )?;
         if moved.is_none() {

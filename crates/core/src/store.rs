@@ -117,6 +117,8 @@ pub enum Column {
     AgentArgs,
     MaxLogBytes,
     Workspace,
+    /// The argv last launched (JSON list).
+    Command,
 }
 
 impl Column {
@@ -140,6 +142,7 @@ impl Column {
             Column::AgentArgs => "agent_args",
             Column::MaxLogBytes => "max_log_bytes",
             Column::Workspace => "workspace_path",
+            Column::Command => "command",
         }
     }
 }
