@@ -324,11 +324,17 @@ enum as_result as_manager_home(const struct as_manager *manager,
  *
  * `options_json` is an object:
  * `{"agent": "custom", "args": ["bash", "--norc"], "cwd": "/path", "task_id": "T-1",
- *   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2}`.
- * Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, or `custom` (which runs
- * `args`). `cwd` defaults to the current folder; `env` may also be a list of `"NAME=value"`
- * strings, and its values reach only the agent (the record keeps the names);
- * `idle_after_secs` is the output silence before the state reads waiting_input (0: never).
+ *   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2,
+ *   "max_log_bytes": 52428800}`.
+ * Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, `custom` (which runs
+ * `args`), or a type defined in the home's `agents.toml`. `cwd` defaults to the current
+ * folder; `task_id` defaults to `$AGENT_SESSIONS_TASK` (set inside every session, so a
+ * sub-agent joins its parent's task); `env` may also be a list of `"NAME=value"` strings,
+ * and its values reach only the agent (the record keeps the names); `idle_after_secs` is the
+ * output silence before the state reads waiting_input (0: never); `max_log_bytes` caps the
+ * raw output log on disk (default 50 MiB, at least 8 KiB): when the log reaches half the
+ * cap it is set aside as one older part and a new log starts, which `as_session_output`
+ * reads from offset 0 again.
  *
  * Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
  * `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary);
