@@ -2,7 +2,7 @@
 # Sets everything up on a fresh machine and runs a demo session end to end:
 # installs system tools, builds and installs agent-sessions (Python package with the CLI and
 # the session host) into ./.venv, then starts a fake agent, sends it input, shows its state,
-# screen and logs, and stops it.
+# screen, logs and conversation, pauses and continues it, stops it and shows its events.
 #   ./scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,12 @@ done
 $AS screen "$id"
 run $AS state "$id"
 run $AS logs "$id" --plain
+run $AS pause "$id"
+run $AS continue "$id"
+run $AS history "$id"
 run $AS ls
+run $AS tasks
 run $AS stop "$id"
+run $AS events "$id"
 run $AS show "$id"
 printf '\nDemo done. Sessions live in %s; try: %s attach <id> (Ctrl-\\ detaches)\n' "$AGENT_SESSIONS_HOME" "$AS"

@@ -331,7 +331,21 @@ impl SessionManager {
         let host_bin = self.host_binary()?;
 
         // The lock first: a reader must never see `starting` without a lock holder.
-        let lock = launcher::lock_existing_session(&self.home, session_id, LOCK_WAIT)?;
+        let lock = match launcher::lock_existing_session(&self.home, session_id, LOCK_WAIT) {
+            Ok(l) => l,
+            // Still held: another resume won the race, or the old host hangs.
+            Err(Error::Host { .. }) => {
+                let now = self.get(session_id)?;
+                return Err(Error::NotResumable {
+                    id: now.session_id,
+                    reason: format!(
+                        "its session host is still running (state {}); another resume may have started it",
+                        now.state
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let cleared = |c: Column| (c, Value::Null);
         let moved = self.store.lock().transition(
             session_id,
