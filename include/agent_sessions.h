@@ -606,8 +606,11 @@ enum as_result as_session_stop(const struct as_session *session,
  *
  * On success `*out_bytes` receives a buffer of `*out_len` bytes (free it with
  * `as_bytes_free`; NULL when `*out_len` is 0) and `*out_next` the offset to read from next
- * (`offset + *out_len`). Reading at or past the end gives 0 bytes and `*out_next == offset`:
- * poll again later for more. The output stays readable after the session ends.
+ * (`offset + *out_len`, or further when bytes at `offset` were rotated out of the log).
+ * Offsets count from the session's first output byte and stay valid across log rotations
+ * (see `max_log_bytes`). Reading at or past the end gives 0 bytes and
+ * `*out_next == offset`: poll again later for more. The output stays readable after the
+ * session ends.
  *
  * Thread safety: safe from any thread; readers never block the session.
  *

@@ -617,38 +617,32 @@ fn logs(mgr: &SessionManager, id: &str, follow: bool, plain: bool) -> Result<()>
     } else {
         Box::new(stdout.lock())
     };
-    // After a rotation the older part comes first (see --max-log-size).
-    let older = mgr.log_path(id)?.with_extension("log.1");
-    if let Ok(mut f) = std::fs::File::open(&older) {
-        if std::io::copy(&mut f, &mut sink)
-            .and_then(|_| sink.flush())
-            .is_err()
-        {
-            return Ok(());
-        }
-    }
     let mut offset = 0;
     let mut pause = Duration::from_millis(10);
     loop {
         let (bytes, next) = mgr.output(id, offset, 1 << 20)?;
+        // Always move on: `next` may skip bytes a rotation dropped.
+        let moved = next != offset;
+        offset = next;
         if !bytes.is_empty() {
             if sink.write_all(&bytes).and_then(|_| sink.flush()).is_err() {
                 return Ok(()); // reader went away (e.g. `| head`)
             }
-            offset = next;
             pause = Duration::from_millis(10);
             continue;
         }
-        // The log rotated (see --max-log-size): go on from the start of the new part.
-        let len = std::fs::metadata(mgr.log_path(id)?).map_or(0, |m| m.len());
-        if len < offset {
-            offset = 0;
+        if moved {
             continue;
         }
         if !follow || mgr.state(id)?.is_ended() {
-            // One more read: output written just before the ending.
-            let (bytes, _) = mgr.output(id, offset, usize::MAX)?;
-            let _ = sink.write_all(&bytes);
+            // The rest: output written just before the ending.
+            loop {
+                let (bytes, next) = mgr.output(id, offset, 1 << 20)?;
+                if next == offset || sink.write_all(&bytes).is_err() {
+                    break;
+                }
+                offset = next;
+            }
             let _ = sink.flush();
             return Ok(());
         }

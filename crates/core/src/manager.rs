@@ -623,30 +623,68 @@ impl SessionManager {
     }
 
     /// Reads up to `max` bytes of raw output starting at `offset`; returns the bytes and the
-    /// offset to continue from.
+    /// offset to continue from. Offsets count from the session's first output byte and stay
+    /// valid across log rotations: an offset in the older part reads from it, and one whose
+    /// bytes were rotated away continues at the oldest byte kept.
     pub fn output(&self, session_id: &str, offset: u64, max: usize) -> Result<(Vec<u8>, u64)> {
         self.get(session_id)?; // existence and id validation
-        let path = self.log_path(session_id)?;
-        let mut f = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
-            Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
+        let dir = self.home.session_dir(session_id)?;
+        let open = |name: &str| -> Result<Option<std::fs::File>> {
+            match std::fs::File::open(dir.join(name)) {
+                Ok(f) => Ok(Some(f)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(format!("opening {name}"), e)),
+            }
         };
-        f.seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::io("seeking in output.log", e))?;
-        let mut buf = Vec::new();
-        f.take(max as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io("reading output.log", e))?;
-        let next = offset + buf.len() as u64;
+        // The base read before and after opening the current part must agree, or a rotation
+        // happened in between: then look again.
+        let (base, current) = loop {
+            let before = crate::host::read_log_base(&dir);
+            let current = open(crate::host::LOG_NAME)?;
+            if crate::host::read_log_base(&dir) == before {
+                break (before, current);
+            }
+        };
+        let read_from = |f: std::fs::File, at: u64, max: u64| -> Result<Vec<u8>> {
+            let mut f = f;
+            f.seek(SeekFrom::Start(at))
+                .map_err(|e| Error::io("seeking in the output log", e))?;
+            let mut buf = Vec::new();
+            f.take(max)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("reading the output log", e))?;
+            Ok(buf)
+        };
+        if offset < base {
+            if let Some(old) = open(crate::host::OLD_LOG_NAME)? {
+                let old_len = old.metadata().map_or(0, |m| m.len());
+                let old_start = base.saturating_sub(old_len);
+                let at = offset.max(old_start);
+                let want = (max as u64).min(base - at);
+                let buf = read_from(old, at - old_start, want)?;
+                let next = at + buf.len() as u64;
+                return Ok((buf, next));
+            }
+        }
+        let Some(current) = current else {
+            return Ok((Vec::new(), offset.max(base)));
+        };
+        let at = offset.max(base);
+        let buf = read_from(current, at - base, max as u64)?;
+        let next = at + buf.len() as u64;
         Ok((buf, next))
     }
 
+    /// Where the session's output ends now (the offset the next byte will have).
+    pub fn output_end(&self, session_id: &str) -> Result<u64> {
+        let dir = self.home.session_dir(session_id)?;
+        let len = std::fs::metadata(dir.join(crate::host::LOG_NAME)).map_or(0, |m| m.len());
+        Ok(crate::host::read_log_base(&dir) + len)
+    }
+
     fn output_tail(&self, session_id: &str, max: u64) -> Result<(Vec<u8>, u64)> {
-        let len = std::fs::metadata(self.log_path(session_id)?)
-            .map(|m| m.len())
-            .unwrap_or(0);
-        self.output(session_id, len.saturating_sub(max), max as usize)
+        let end = self.output_end(session_id)?;
+        self.output(session_id, end.saturating_sub(max), max as usize)
     }
 
     /// Waits until the session is in `wanted`. Fails at once when `wanted` can no longer

@@ -19,8 +19,11 @@ const FOLLOW_MAX_PAUSE: Duration = Duration::from_millis(100);
 ///
 /// On success `*out_bytes` receives a buffer of `*out_len` bytes (free it with
 /// `as_bytes_free`; NULL when `*out_len` is 0) and `*out_next` the offset to read from next
-/// (`offset + *out_len`). Reading at or past the end gives 0 bytes and `*out_next == offset`:
-/// poll again later for more. The output stays readable after the session ends.
+/// (`offset + *out_len`, or further when bytes at `offset` were rotated out of the log).
+/// Offsets count from the session's first output byte and stay valid across log rotations
+/// (see `max_log_bytes`). Reading at or past the end gives 0 bytes and
+/// `*out_next == offset`: poll again later for more. The output stays readable after the
+/// session ends.
 ///
 /// Thread safety: safe from any thread; readers never block the session.
 ///
@@ -105,7 +108,8 @@ pub unsafe extern "C" fn as_session_output_follow(
         loop {
             let (bytes, next) = mgr.output(&s.id, offset, FOLLOW_CHUNK)?;
             if !bytes.is_empty() {
-                let stop = deliver(&bytes, offset);
+                // `next` may be past `offset` when a log rotation dropped bytes.
+                let stop = deliver(&bytes, next - bytes.len() as u64);
                 offset = next;
                 if stop {
                     break;
@@ -120,7 +124,8 @@ pub unsafe extern "C" fn as_session_output_follow(
                     if bytes.is_empty() {
                         break;
                     }
-                    let stop = deliver(&bytes, offset);
+                    // `next` may be past `offset` when a log rotation dropped bytes.
+                    let stop = deliver(&bytes, next - bytes.len() as u64);
                     offset = next;
                     if stop {
                         break;

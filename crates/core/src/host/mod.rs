@@ -27,6 +27,7 @@ mod stop;
 mod timer;
 pub(crate) mod trim;
 
+pub use reader::{read_log_base, LOG_BASE_NAME, LOG_NAME, OLD_LOG_NAME};
 pub use screen::render_stream;
 
 use crate::error::{Error, Result};

@@ -13,6 +13,18 @@ use std::sync::Arc;
 pub const LOG_NAME: &str = "output.log";
 /// Name of the previous part once the log has rotated.
 pub const OLD_LOG_NAME: &str = "output.log.1";
+/// How many bytes the rotations have moved out of `output.log` (decimal text). Offsets into
+/// a session's output count from its very first byte, so a reader keeps its place across a
+/// rotation: `output.log` starts at this offset, `output.log.1` right before it.
+pub const LOG_BASE_NAME: &str = "output.log.base";
+
+/// The start offset of `output.log` in `dir` (0 before any rotation).
+pub fn read_log_base(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join(LOG_BASE_NAME))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
 
 /// The output log with its size cap: when the current part reaches half the cap it becomes
 /// `output.log.1` (replacing an older one) and a new `output.log` starts, so a session never
@@ -21,6 +33,8 @@ pub struct OutputLog {
     file: File,
     dir: PathBuf,
     len: u64,
+    /// Offset of the current part's first byte in the whole output.
+    base: u64,
     rotate_at: u64,
 }
 
@@ -33,6 +47,7 @@ impl OutputLog {
             file,
             dir: dir.to_path_buf(),
             len,
+            base: read_log_base(dir),
             // A tiny cap still rotates sensibly.
             rotate_at: (max_bytes / 2).max(4096),
         })
@@ -48,9 +63,16 @@ impl OutputLog {
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
-        // rename is atomic: a reader sees the old part or the new, never half of one.
+        // Each step is an atomic rename, in an order readers can check: a reader reads the
+        // base before and after opening output.log and retries when it changed (see
+        // SessionManager::output); while output.log is missing it finds nothing new yet.
+        let base = self.base + self.len;
+        let tmp = self.dir.join(".output.log.base.tmp");
+        std::fs::write(&tmp, base.to_string())?;
         std::fs::rename(self.dir.join(LOG_NAME), self.dir.join(OLD_LOG_NAME))?;
+        std::fs::rename(&tmp, self.dir.join(LOG_BASE_NAME))?;
         self.file = open_append(&self.dir.join(LOG_NAME))?;
+        self.base = base;
         self.len = 0;
         Ok(())
     }
