@@ -1025,8 +1025,8 @@ fn a_broken_hooks_file_never_breaks_a_session() {
     a.ok(&["send", &id, "hello"]);
     a.wait_screen(&id, "echo: hello");
     assert_eq!(a.ok(&["stop", &id]).trim(), "stopped");
-    let log = a.home().join("hooks.log");
-    assert!(poll(|| log.is_file()), "no hooks.log");
+    let log = a.home().join("status-hooks.log");
+    assert!(poll(|| log.is_file()), "no status-hooks.log");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("hooks.toml"), "{text}");
 

@@ -14,11 +14,11 @@
 //! The command gets the session in its environment: `AGENT_SESSIONS_ID`,
 //! `AGENT_SESSIONS_OLD_STATE`, `AGENT_SESSIONS_NEW_STATE`, `AGENT_SESSIONS_CAUSE`,
 //! `AGENT_SESSIONS_SOURCE`, `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
-//! `AGENT_SESSIONS_HOME`; its output goes to `hooks.log` in the home.
+//! `AGENT_SESSIONS_HOME`; its output goes to `status-hooks.log` in the home.
 //!
 //! Whichever process records a transition (a session host, the CLI, a Python or C caller)
 //! runs the hooks right after the commit, detached: a slow hook never delays a session,
-//! and a broken `hooks.toml` is reported in `hooks.log` rather than failing the transition.
+//! and a broken `hooks.toml` is reported in `status-hooks.log` rather than failing the transition.
 
 use crate::state::State;
 use crate::store::Store;
@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 /// File name of the hook definitions inside the sessions home.
 pub const HOOKS_FILE: &str = "hooks.toml";
 /// Where hooks' output and hook errors go, inside the sessions home.
-pub const HOOKS_LOG: &str = "hooks.log";
+pub const HOOKS_LOG: &str = "status-hooks.log";
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +85,7 @@ pub fn load(home_root: &Path) -> std::result::Result<Vec<StateHook>, String> {
 }
 
 /// Runs the hooks that match a transition just committed. Never fails: problems go to
-/// `hooks.log`.
+/// `status-hooks.log`.
 pub fn fire(
     home_root: &Path,
     store: &Store,
