@@ -29,7 +29,7 @@ static void *race_free(void *arg) {
     for (;;) {
         as_state st;
         as_result rc = as_session_state(r->s, &st);
-        r->calls++;
+        __atomic_add_fetch(&r->calls, 1, __ATOMIC_SEQ_CST);
         if (rc == AS_USE_AFTER_FREE) {
             r->saw_freed = 1;
             return NULL;
@@ -355,7 +355,14 @@ int main(void) {
             r[i].calls = r[i].bad = r[i].saw_freed = 0;
             pthread_create(&t[i], NULL, race_free, &r[i]);
         }
-        sleep_ms(100);
+        /* Free only once every racer is inside its loop: a fixed pause is not enough when
+           valgrind runs one thread at a time on a busy machine. */
+        for (int waited = 0; waited < 60000; waited += 5) {
+            int ready = 0;
+            for (i = 0; i < 4; i++) ready += __atomic_load_n(&r[i].calls, __ATOMIC_SEQ_CST) >= 2;
+            if (ready == 4) break;
+            sleep_ms(5);
+        }
         as_session_free(shared);
         for (i = 0; i < 4; i++) {
             pthread_join(t[i], NULL);

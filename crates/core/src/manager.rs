@@ -252,22 +252,6 @@ impl SessionManager {
         };
         let mut env_keys: Vec<String> = opts.env.iter().map(|(k, _)| k.clone()).collect();
         env_keys.dedup();
-        self.store.lock().insert(&NewSession {
-            id: session_id.clone(),
-            kind: SessionKind::Hosted,
-            agent_type: Some(spec.name.clone()),
-            name: opts.name.clone(),
-            task_id: task_id.clone(),
-            state: State::Starting,
-            cause: "start requested".into(),
-            phase: None,
-            workspace_path: Some(cwd.display().to_string()),
-            command: shown_command,
-            env_keys,
-            cols,
-            rows,
-            idle_after_secs: idle_after,
-        })?;
         let mut extra = vec![
             (
                 Column::AgentArgs,
@@ -278,7 +262,25 @@ impl SessionManager {
         if let Some(asid) = &agent_session_id {
             extra.push((Column::AgentSessionId, store::text(asid.clone())));
         }
-        self.store.lock().update(&session_id, &extra)?;
+        self.store.lock().insert_with(
+            &NewSession {
+                id: session_id.clone(),
+                kind: SessionKind::Hosted,
+                agent_type: Some(spec.name.clone()),
+                name: opts.name.clone(),
+                task_id: task_id.clone(),
+                state: State::Starting,
+                cause: "start requested".into(),
+                phase: None,
+                workspace_path: Some(cwd.display().to_string()),
+                command: shown_command,
+                env_keys,
+                cols,
+                rows,
+                idle_after_secs: idle_after,
+            },
+            &extra,
+        )?;
 
         let launched = argv_result.and_then(|argv| {
             let launch = LaunchSpec {

@@ -271,6 +271,11 @@ impl Store {
 
     /// Inserts a new session with its first transition.
     pub fn insert(&self, s: &NewSession) -> Result<()> {
+        self.insert_with(s, &Updates::new())
+    }
+
+    /// [`Store::insert`] setting more columns in the same transaction.
+    pub fn insert_with(&self, s: &NewSession, more: &Updates) -> Result<()> {
         let now = now_iso();
         let command = serde_json::to_string(&s.command).expect("strings serialize");
         let env_keys = serde_json::to_string(&s.env_keys).expect("strings serialize");
@@ -301,6 +306,9 @@ impl Store {
                  VALUES (?1, 1, NULL, ?2, ?3, ?4, 'user')",
                 params![s.id, s.state.as_str(), now, s.cause],
             )?;
+            if !more.is_empty() {
+                apply_updates(tx, &s.id, more)?;
+            }
             Ok(())
         })
     }
