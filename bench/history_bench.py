@@ -297,6 +297,7 @@ def main():
     ap.add_argument("--sessions", type=int, default=10_000)
     ap.add_argument("--cleanup-runs", type=int, default=3)
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--only", choices=["resume", "events", "cleanup"], help="run one part")
     a = ap.parse_args()
     if not a.skip_build:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "agent-sessions-cli"],
@@ -304,9 +305,12 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="as-hbench-"))
     rows = []
     try:
-        bench_resume(tmp, a.runs, rows)
-        bench_events(tmp, a.events, a.runs, rows)
-        bench_cleanup(tmp, a.sessions, a.cleanup_runs, rows)
+        if a.only in (None, "resume"):
+            bench_resume(tmp, a.runs, rows)
+        if a.only in (None, "events"):
+            bench_events(tmp, a.events, a.runs, rows)
+        if a.only in (None, "cleanup"):
+            bench_cleanup(tmp, a.sessions, a.cleanup_runs, rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()[0]

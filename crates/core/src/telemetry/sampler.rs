@@ -24,8 +24,10 @@ pub const THIN_BUCKET: Duration = Duration::from_secs(60);
 pub const MAX_ROWS_PER_SESSION: usize = 10_000;
 /// Limits of the walk at the end of a session that never had one.
 const FINAL_WALK_BUDGET: WorkspaceBudget = WorkspaceBudget {
-    max_entries: 20_000,
-    max_duration: Duration::from_millis(100),
+    max_entries: 5_000,
+    // Every stop and suspend waits for it: keep it well under what a person or a resume
+    // notices (a cut walk is recorded as incomplete, a lower bound).
+    max_duration: Duration::from_millis(10),
 };
 
 /// Delay before the first workspace walk.
