@@ -172,14 +172,6 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
     }
-
-    /// The seq of the session's last event (0 when it has none).
-    pub fn last_event_seq(&self, session_id: &str) -> Result<i64> {
-        self.connection()
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?1")
-            .and_then(|mut st| st.query_row([session_id], |r| r.get(0)))
-            .map_err(|e| self.err(e))
-    }
 }
 
 impl crate::SessionManager {

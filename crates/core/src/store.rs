@@ -116,7 +116,6 @@ pub enum Column {
     /// The arguments the user gave (JSON list), repeated on resume.
     AgentArgs,
     MaxLogBytes,
-    Workspace,
     /// The argv last launched (JSON list).
     Command,
 }
@@ -141,7 +140,6 @@ impl Column {
             Column::Rows => "rows",
             Column::AgentArgs => "agent_args",
             Column::MaxLogBytes => "max_log_bytes",
-            Column::Workspace => "workspace_path",
             Column::Command => "command",
         }
     }
