@@ -1,6 +1,7 @@
 //! Commands for traceable, resumable sessions: pause, continue, suspend, resume, history,
 //! events, tasks and cleanup. Thin: parse, call the core, print.
 
+use agent_sessions::events::Followed;
 use agent_sessions::retention::parse_duration;
 use agent_sessions::{
     CleanupOptions, Error, Result, ResumeOptions, SessionManager, State, TaskSummary,
@@ -166,36 +167,34 @@ pub fn events(
     let mut cursor = mgr.event_cursor(id, since)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if let Some(limit) = limit {
-        for e in mgr.events(id, since, limit)? {
-            let line = if json { e.to_json() } else { event_line(&e) };
-            if writeln!(out, "{line}").is_err() {
-                break;
-            }
+    let print = |out: &mut std::io::StdoutLock<'_>, batch: &[agent_sessions::Event]| {
+        for e in batch {
+            let line = if json { e.to_json() } else { event_line(e) };
+            writeln!(out, "{line}")?;
         }
+        out.flush()
+    };
+    if let Some(limit) = limit {
+        let _ = print(&mut out, &mgr.events(id, since, limit)?);
         return Ok(());
     }
+    if !follow {
+        loop {
+            let batch = cursor.next_batch(mgr, 1000, None)?;
+            if batch.is_empty() || print(&mut out, &batch).is_err() {
+                return Ok(());
+            }
+        }
+    }
     loop {
-        let batch = cursor.next_batch(mgr, 1000, follow.then(|| Duration::from_millis(500)))?;
-        for e in &batch {
-            let line = if json { e.to_json() } else { event_line(e) };
-            if writeln!(out, "{line}").is_err() {
-                return Ok(());
+        match cursor.follow(mgr, 1000, Duration::from_millis(500))? {
+            Followed::Events(batch) => {
+                if print(&mut out, &batch).is_err() {
+                    return Ok(()); // reader went away
+                }
             }
-        }
-        if out.flush().is_err() {
-            return Ok(());
-        }
-        if batch.is_empty() && (!follow || mgr.state(id)?.is_ended()) {
-            // Events recorded together with the ending.
-            let rest = cursor.next_batch(mgr, agent_sessions::events::MAX_PAGE, None)?;
-            for e in &rest {
-                let line = if json { e.to_json() } else { event_line(e) };
-                let _ = writeln!(out, "{line}");
-            }
-            if rest.is_empty() || !follow {
-                return Ok(());
-            }
+            Followed::Quiet => {}
+            Followed::Ended => return Ok(()),
         }
     }
 }

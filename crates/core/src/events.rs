@@ -196,6 +196,17 @@ impl crate::SessionManager {
     }
 }
 
+/// What [`EventCursor::follow`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Followed {
+    /// New events, oldest first.
+    Events(Vec<Event>),
+    /// None within the wait; the session may still change.
+    Quiet,
+    /// The session has ended and every event was read: a follower is done.
+    Ended,
+}
+
 /// Where a reader of a session's events is: the next read returns events after `seq`.
 /// Used by `events --follow`, Python's iterator and the C ABI's read-from-seq call.
 #[derive(Debug, Clone)]
@@ -213,10 +224,36 @@ impl EventCursor {
         }
     }
 
+    /// What a follower needs: up to `max` new events (waiting up to `wait` for the first),
+    /// or word that none came, or that the session has ended and all its events were read.
+    /// An ended session changes again only if it is resumed, so followers stop there.
+    pub fn follow(
+        &mut self,
+        mgr: &crate::SessionManager,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Followed> {
+        let batch = self.next_batch(mgr, max, Some(wait))?;
+        if !batch.is_empty() {
+            return Ok(Followed::Events(batch));
+        }
+        // State first, then one more read: once the session has ended, its events (those
+        // recorded with the ending too) are complete.
+        if !mgr.state(&self.session_id)?.is_ended() {
+            return Ok(Followed::Quiet);
+        }
+        let rest = self.next_batch(mgr, max, None)?;
+        Ok(if rest.is_empty() {
+            Followed::Ended
+        } else {
+            Followed::Events(rest)
+        })
+    }
+
     /// Up to `max` events after the cursor, waiting up to `wait` for the first one. Returns
     /// an empty list when none came in time. The store has no notification channel between
-    /// processes, so this polls it, starting at 2 ms and backing off to 50 ms: a new event
-    /// is seen within 50 ms, and a quiet follower costs ~20 cheap reads a second.
+    /// processes, so this polls it, starting at 2 ms and backing off to 25 ms: a new event
+    /// is seen within 25 ms, and a quiet follower costs ~40 index reads a second.
     pub fn next_batch(
         &mut self,
         mgr: &crate::SessionManager,
@@ -234,7 +271,7 @@ impl EventCursor {
             match deadline {
                 Some(d) if Instant::now() < d => {
                     std::thread::sleep(pause.min(d.saturating_duration_since(Instant::now())));
-                    pause = (pause * 2).min(Duration::from_millis(50));
+                    pause = (pause * 2).min(Duration::from_millis(25));
                 }
                 _ => return Ok(batch),
             }

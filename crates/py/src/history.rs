@@ -8,6 +8,7 @@
 
 use crate::errors::IntoPy;
 use crate::sessions::Shared;
+use agent_sessions::events::Followed;
 use agent_sessions::{Event, EventCursor, HistoryPage, Message, State};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -159,22 +160,13 @@ impl PyEventStream {
         if f.done {
             return Ok(Step::End);
         }
-        let batch = f.cursor.next_batch(mgr, FOLLOW_BATCH, Some(wait))?;
-        if batch.is_empty() {
-            // State first, then one more read: once the session has ended, its events
-            // (including those recorded with the ending) are complete.
-            let id = f.cursor.session_id.clone();
-            if !mgr.state(&id)?.is_ended() {
-                return Ok(Step::Nothing);
-            }
-            let rest = f.cursor.next_batch(mgr, MAX_PAGE, None)?;
-            if rest.is_empty() {
+        match f.cursor.follow(mgr, FOLLOW_BATCH, wait)? {
+            Followed::Events(batch) => f.queue.extend(batch),
+            Followed::Quiet => return Ok(Step::Nothing),
+            Followed::Ended => {
                 f.done = true;
                 return Ok(Step::End);
             }
-            f.queue.extend(rest);
-        } else {
-            f.queue.extend(batch);
         }
         match f.queue.pop_front() {
             Some(e) => {
