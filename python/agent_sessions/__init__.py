@@ -54,15 +54,34 @@ from ._native import (
     SessionManager,
     run_hook,
 )
-from ._types import (
-    CleanedSession,
-    CleanupReport,
-    Event,
-    HistoryPage,
-    Message,
-    TaskSession,
-    TaskSummary,
+
+# The TypedDict shapes need `typing`, whose import costs more than the rest of the package
+# together (import time is a goal: hooks start a process per call). Type checkers see them
+# here; at run time they load on first use (module `__getattr__`).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._types import (
+        CleanedSession,
+        CleanupReport,
+        Event,
+        HistoryPage,
+        Message,
+        TaskSession,
+        TaskSummary,
+    )
+
+_TYPED_DICTS = frozenset(
+    {"CleanedSession", "CleanupReport", "Event", "HistoryPage", "Message", "TaskSession", "TaskSummary"}
 )
+
+
+def __getattr__(name: str) -> object:
+    if name in _TYPED_DICTS:
+        from . import _types
+
+        return getattr(_types, name)
+    raise AttributeError(f"module 'agent_sessions' has no attribute {name!r}")
+
 from .lifecycle import (
     FINAL_PHASES,
     RESUMABLE_PHASES,
