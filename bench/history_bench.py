@@ -200,7 +200,8 @@ def bench_events(tmp, n, runs, rows):
 
 
 def make_ended_sessions(home, n):
-    """N ended sessions as the library leaves them: rows and folders with a log and screen."""
+    """N ended sessions as the library leaves them: rows, and folders with the output log, the
+    last screen, the host's log and its lock file."""
     db = sqlite3.connect(home / "agent-sessions.db", timeout=30)
     old = iso(datetime.now(timezone.utc) - timedelta(days=3))
     ids = [f"agent-20261101-000000-{i:08x}" for i in range(n)]
@@ -220,6 +221,7 @@ def make_ended_sessions(home, n):
         (d / "output.log").write_bytes(b"x" * 2048)
         (d / "screen.txt").write_text("$ done\n")
         (d / "host.log").write_text("")
+        (d / "host.lock").write_text("")
 
 
 def make_reference_sessions(base, n):
@@ -270,7 +272,7 @@ def bench_cleanup(tmp, n, runs, rows):
         t0 = time.perf_counter()
         assert session.cleanup_old_sessions(hours=24 * 365) == 0
         scan_ref.append(time.perf_counter() - t0)
-    # The floor for removing our folders: `rm -rf` of the same layout (3 files each).
+    # The floor for removing our folders: `rm -rf` of the same layout (4 files each).
     floor = tmp / "rm-floor"
     floor.mkdir()
     for i in range(n):
@@ -279,6 +281,7 @@ def bench_cleanup(tmp, n, runs, rows):
         (d / "output.log").write_bytes(b"x" * 2048)
         (d / "screen.txt").write_text("$ done\n")
         (d / "host.log").write_text("")
+        (d / "host.lock").write_text("")
     t0 = time.perf_counter()
     subprocess.run(["rm", "-rf", str(floor)], check=True)
     rm_t = time.perf_counter() - t0
@@ -286,7 +289,7 @@ def bench_cleanup(tmp, n, runs, rows):
                  f"reference cleanup_old_sessions {ms(med(scan_ref))}",
                  f"{med(scan_ref) / med(scan_ours):.0f}x"))
     rows.append((f"cleanup of {n:,} ended sessions (rows + folders)", ms(med(ours_t)),
-                 f"reference cleanup_old_sessions {ms(med(ref_t))} (1 file a folder); `rm -rf` of our {n:,} folders (3 files each) {ms(rm_t)}",
+                 f"reference cleanup_old_sessions {ms(med(ref_t))} (1 file a folder); `rm -rf` of our {n:,} folders (4 files each) {ms(rm_t)}",
                  f"{med(ref_t) / med(ours_t):.1f}x"))
 
 

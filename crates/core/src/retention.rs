@@ -231,38 +231,40 @@ fn folder_bytes(dir: &Path, keep_logs: bool) -> u64 {
         .sum()
 }
 
-/// Removes a session folder (all of it, or all but its logs); returns the bytes freed.
+/// Removes a session folder (all of it, or all but its logs); returns the bytes freed. One
+/// pass over the folder: each entry is measured and removed, then the folder itself.
 fn remove_folder(dir: &Path, keep_logs: bool) -> Result<u64> {
-    let bytes = folder_bytes(dir, keep_logs);
-    let result = if keep_logs {
-        let mut r = Ok(());
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                if is_log(&e.file_name().to_string_lossy()) {
-                    continue;
-                }
-                let p = e.path();
-                let res = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
-                if let Err(err) = res {
-                    if err.kind() != std::io::ErrorKind::NotFound {
-                        r = Err(err);
-                    }
-                }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+    };
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    let mut bytes = 0;
+    let result = (|| -> std::io::Result<()> {
+        for e in entries.flatten() {
+            if keep_logs && is_log(&e.file_name().to_string_lossy()) {
+                continue;
+            }
+            let meta = e.metadata();
+            if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                gone(std::fs::remove_dir_all(e.path()))?;
+            } else {
+                bytes += meta.map_or(0, |m| m.len());
+                gone(std::fs::remove_file(e.path()))?;
             }
         }
-        r
-    } else {
-        std::fs::remove_dir_all(dir)
-    };
-    match result {
-        Ok(()) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(bytes),
-        Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
-    }
+        if !keep_logs {
+            gone(std::fs::remove_dir(dir))?;
+        }
+        Ok(())
+    })();
+    result
+        .map(|()| bytes)
+        .map_err(|e| Error::io(format!("removing {}", dir.display()), e))
 }
 
 #[cfg(test)]
