@@ -18,6 +18,9 @@ pub const OLD_LOG_NAME: &str = "output.log.1";
 /// rotation: `output.log` starts at this offset, `output.log.1` right before it.
 pub const LOG_BASE_NAME: &str = "output.log.base";
 
+/// The next base while a rotation is under way.
+const BASE_TMP_NAME: &str = ".output.log.base.tmp";
+
 /// The start offset of `output.log` in `dir` (0 before any rotation).
 pub fn read_log_base(dir: &Path) -> u64 {
     std::fs::read_to_string(dir.join(LOG_BASE_NAME))
@@ -41,6 +44,16 @@ pub struct OutputLog {
 impl OutputLog {
     /// Opens (appending to) the session's log.
     pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<OutputLog> {
+        // A host killed in the middle of a rotation (see `rotate`) left the new base in the
+        // temporary file: finish the rotation if the log was already moved, else drop it.
+        let tmp = dir.join(BASE_TMP_NAME);
+        if tmp.exists() {
+            if dir.join(LOG_NAME).exists() {
+                std::fs::remove_file(&tmp)?;
+            } else {
+                std::fs::rename(&tmp, dir.join(LOG_BASE_NAME))?;
+            }
+        }
         let file = open_append(&dir.join(LOG_NAME))?;
         let len = file.metadata()?.len();
         Ok(OutputLog {
@@ -67,7 +80,7 @@ impl OutputLog {
         // base before and after opening output.log and retries when it changed (see
         // SessionManager::output); while output.log is missing it finds nothing new yet.
         let base = self.base + self.len;
-        let tmp = self.dir.join(".output.log.base.tmp");
+        let tmp = self.dir.join(BASE_TMP_NAME);
         std::fs::write(&tmp, base.to_string())?;
         std::fs::rename(self.dir.join(LOG_NAME), self.dir.join(OLD_LOG_NAME))?;
         std::fs::rename(&tmp, self.dir.join(LOG_BASE_NAME))?;
@@ -117,4 +130,57 @@ pub fn spawn(
         })
         .expect("spawning the reader thread");
     done_rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn rotation_keeps_offsets_and_one_older_part() {
+        let d = dir();
+        let mut log = OutputLog::open(d.path(), 8192).unwrap();
+        for _ in 0..5 {
+            log.write(&[b'x'; 3000]).unwrap();
+        }
+        // Rotates at 4096: each 3000-byte write after the first starts a new part.
+        assert_eq!(read_log_base(d.path()), 12_000);
+        assert_eq!(
+            std::fs::metadata(d.path().join(LOG_NAME)).unwrap().len(),
+            3000
+        );
+        assert_eq!(
+            std::fs::metadata(d.path().join(OLD_LOG_NAME))
+                .unwrap()
+                .len(),
+            3000
+        );
+        // Reopened (a resumed session), it carries on from the same base.
+        drop(log);
+        let mut log = OutputLog::open(d.path(), 8192).unwrap();
+        log.write(&[b'y'; 3000]).unwrap();
+        assert_eq!(read_log_base(d.path()), 15_000);
+    }
+
+    #[test]
+    fn a_rotation_cut_short_is_finished_or_undone() {
+        // Killed after moving the log, before publishing the base: finished on open.
+        let d = dir();
+        std::fs::write(d.path().join(OLD_LOG_NAME), b"old").unwrap();
+        std::fs::write(d.path().join(BASE_TMP_NAME), b"42").unwrap();
+        OutputLog::open(d.path(), 8192).unwrap();
+        assert_eq!(read_log_base(d.path()), 42);
+        assert!(!d.path().join(BASE_TMP_NAME).exists());
+        // Killed before moving the log: the base stays.
+        let d = dir();
+        std::fs::write(d.path().join(LOG_NAME), b"current").unwrap();
+        std::fs::write(d.path().join(BASE_TMP_NAME), b"42").unwrap();
+        OutputLog::open(d.path(), 8192).unwrap();
+        assert_eq!(read_log_base(d.path()), 0);
+        assert!(!d.path().join(BASE_TMP_NAME).exists());
+    }
 }
