@@ -476,7 +476,12 @@ impl SessionManager {
     }
 
     fn live(&self, session_id: &str, action: &'static str) -> Result<SessionRecord> {
-        let rec = self.get(session_id)?;
+        Self::require_live(self.get(session_id)?, action)
+    }
+
+    /// `rec` if its agent runs (starting, running or waiting_input), else why `action` is
+    /// impossible.
+    pub(crate) fn require_live(rec: SessionRecord, action: &'static str) -> Result<SessionRecord> {
         if rec.kind == SessionKind::Record {
             return Err(Error::NoProcess {
                 id: rec.session_id,

@@ -160,25 +160,10 @@ impl SessionManager {
     /// nothing.
     pub fn pause(&self, session_id: &str) -> Result<SessionRecord> {
         let rec = self.get(session_id)?;
-        if rec.kind == SessionKind::Record {
-            return Err(Error::NoProcess {
-                id: rec.session_id,
-                action: "be paused",
-            });
-        }
         if rec.state == State::Paused {
             return Ok(rec);
         }
-        if !matches!(
-            rec.state,
-            State::Starting | State::Running | State::WaitingInput
-        ) {
-            return Err(Error::SessionNotRunning {
-                id: rec.session_id,
-                state: rec.state,
-                action: "be paused",
-            });
-        }
+        Self::require_live(rec, "be paused")?;
         self.event(session_id, kind::PAUSE, serde_json::json!({}))?;
         self.request(session_id, Tag::Pause, b"")?;
         self.get(session_id)

@@ -2,8 +2,10 @@
 //! the Python and C bindings do. Needs the `agent-sessions` binary (the session host) built
 //! beside the test binaries, which `cargo test --workspace` does.
 
+mod common;
+
 use agent_sessions::{Error, ErrorKind, ListFilter, SessionManager, StartOptions, State};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,21 +20,7 @@ fn fake_agent() -> String {
 
 fn manager() -> (tempfile::TempDir, SessionManager) {
     let home = tempfile::tempdir().unwrap();
-    let mgr = SessionManager::open(Some(home.path())).unwrap();
-    if agent_sessions::find_host_binary().is_err() {
-        let exe = std::env::current_exe().unwrap();
-        let bin: PathBuf = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("agent-sessions");
-        assert!(
-            bin.exists(),
-            "build the host first: cargo build -p agent-sessions-cli"
-        );
-        mgr.set_host_binary(bin);
-    }
+    let mgr = common::open_manager(home.path());
     (home, mgr)
 }
 

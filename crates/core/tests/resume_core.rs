@@ -2,6 +2,8 @@
 //! conversation id at start (`session_id_args`) and resumes with `--resume <id>`, and the
 //! agreement between a hosted resume and the lifecycle resume decision (`should_resume`).
 
+mod common;
+
 use agent_sessions::lifecycle::{Lifecycle, ResumePolicy};
 use agent_sessions::{CleanupOptions, Error, ResumeOptions, SessionManager, StartOptions, State};
 use std::path::{Path, PathBuf};
@@ -48,21 +50,7 @@ fn fixture() -> Fixture {
     std::fs::create_dir_all(&store).unwrap();
     let script = root.join("resumable.py");
     std::fs::write(&script, AGENT).unwrap();
-    let mgr = SessionManager::open(Some(&root)).unwrap();
-    if agent_sessions::find_host_binary().is_err() {
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("agent-sessions");
-        assert!(
-            bin.exists(),
-            "build the host first: cargo build -p agent-sessions-cli"
-        );
-        mgr.set_host_binary(bin);
-    }
+    let mgr = common::open_manager(&root);
     // In agents.toml, so every process (and the lifecycle API) knows the type.
     std::fs::write(
         root.join("agents.toml"),

@@ -1,6 +1,8 @@
 //! Output-log rotation as readers see it: offsets count from the session's first byte, so a
 //! reader keeps its place across a rotation and never misses bytes that are still kept.
 
+mod common;
+
 use agent_sessions::{SessionManager, StartOptions, State};
 use std::time::Duration;
 
@@ -21,25 +23,6 @@ put('b', 6000)
 put('c', 30000)
 "#;
 
-fn manager(home: &std::path::Path) -> SessionManager {
-    let mgr = SessionManager::open(Some(home)).unwrap();
-    if agent_sessions::find_host_binary().is_err() {
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("agent-sessions");
-        assert!(
-            bin.exists(),
-            "build the host first: cargo build -p agent-sessions-cli"
-        );
-        mgr.set_host_binary(bin);
-    }
-    mgr
-}
-
 /// Reads everything from `offset` on; returns the bytes and where it ended.
 fn read_all(mgr: &SessionManager, id: &str, mut offset: u64) -> (Vec<u8>, u64) {
     let mut out = Vec::new();
@@ -56,7 +39,7 @@ fn read_all(mgr: &SessionManager, id: &str, mut offset: u64) -> (Vec<u8>, u64) {
 #[test]
 fn a_reader_keeps_its_place_across_rotations() {
     let home = tempfile::tempdir().unwrap();
-    let mgr = manager(home.path());
+    let mgr = common::open_manager(home.path());
     let script = home.path().join("agent.py");
     std::fs::write(&script, AGENT).unwrap();
     let go = home.path().join("go");

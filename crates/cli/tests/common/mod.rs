@@ -16,6 +16,44 @@ pub fn fake_agent() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fake_agents/fake_agent.py")
 }
 
+/// Running the real CLI against a test's own home: `command()` says how, the rest follows.
+pub trait Cli {
+    fn command(&self) -> Command;
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .expect("running agent-sessions")
+    }
+
+    /// Runs and requires success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "agent-sessions {args:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs, requires failure with `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "agent-sessions {args:?}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
 pub struct Env {
     pub home: tempfile::TempDir,
 }
@@ -32,45 +70,6 @@ impl Env {
 
     pub fn home(&self) -> &Path {
         self.home.path()
-    }
-
-    pub fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env("AGENT_SESSIONS_HOME", self.home.path());
-        c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command()
-            .args(args)
-            .output()
-            .expect("running agent-sessions")
-    }
-
-    /// Runs and requires success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "agent-sessions {args:?} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs, requires failure with `code`; returns stderr.
-    pub fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "agent-sessions {args:?}: stdout {} stderr {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).unwrap()
     }
 
     /// Starts the fake agent with extra fake-agent arguments; returns the id.
@@ -125,6 +124,14 @@ impl Env {
                 let _ = self.run(&["stop", id, "--force"]);
             }
         }
+    }
+}
+
+impl Cli for Env {
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("AGENT_SESSIONS_HOME", self.home.path());
+        c
     }
 }
 
@@ -231,7 +238,18 @@ impl AgentEnv {
         self.dir.path().join("ws")
     }
 
-    pub fn command(&self) -> Command {
+    /// Starts a built-in agent type (run by its fake) in [`AgentEnv::workspace`]; returns
+    /// the id.
+    pub fn start(&self, agent: &str, start_args: &[&str]) -> String {
+        let ws = self.workspace();
+        let mut args = vec!["start", agent, "--cwd", ws.to_str().unwrap()];
+        args.extend_from_slice(start_args);
+        self.ok(&args).trim().to_string()
+    }
+}
+
+impl Cli for AgentEnv {
+    fn command(&self) -> Command {
         let mut c = self.env.command();
         c.env("CLAUDE_CONFIG_DIR", self.claude_config_dir())
             .env("CODEX_HOME", self.codex_home())
@@ -244,48 +262,6 @@ impl AgentEnv {
             );
         }
         c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command()
-            .args(args)
-            .output()
-            .expect("running agent-sessions")
-    }
-
-    /// Runs and requires success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "agent-sessions {args:?} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs, requires failure with `code`; returns stderr.
-    pub fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "agent-sessions {args:?}: stdout {} stderr {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    /// Starts a built-in agent type (run by its fake) in [`AgentEnv::workspace`]; returns
-    /// the id.
-    pub fn start(&self, agent: &str, start_args: &[&str]) -> String {
-        let ws = self.workspace();
-        let mut args = vec!["start", agent, "--cwd", ws.to_str().unwrap()];
-        args.extend_from_slice(start_args);
-        self.ok(&args).trim().to_string()
     }
 }
 

@@ -109,3 +109,24 @@ pub fn set_mtime(path: &Path, t: SystemTime) {
         .set_modified(t)
         .unwrap();
 }
+
+/// A manager on `home` that runs the session host built beside the test binaries (which
+/// `cargo test --workspace` builds) unless one is found the usual way.
+pub fn open_manager(home: &Path) -> agent_sessions::SessionManager {
+    let mgr = agent_sessions::SessionManager::open(Some(home)).unwrap();
+    if agent_sessions::find_host_binary().is_err() {
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("agent-sessions");
+        assert!(
+            bin.exists(),
+            "build the host first: cargo build -p agent-sessions-cli"
+        );
+        mgr.set_host_binary(bin);
+    }
+    mgr
+}
