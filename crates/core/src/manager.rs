@@ -285,20 +285,12 @@ impl SessionManager {
         let launched = argv_result.and_then(|argv| {
             let launch = LaunchSpec {
                 session_id: session_id.clone(),
-                agent_type: spec.name.clone(),
                 argv,
                 cwd: cwd.display().to_string(),
                 env: opts.env.clone(),
                 cols,
                 rows,
                 idle_after_secs: idle_after,
-                quit: spec.quit.clone(),
-                interrupt: spec.interrupt.clone(),
-                enter_delay_ms: if spec.name == "custom" { 0 } else { 50 },
-                interrupt_presses: spec.interrupt_presses,
-                rules: spec.rules.clone(),
-                debounce_ms: debounce.as_millis() as u64,
-                session_id_agent: spec.session_id_agent.clone(),
                 agent_session_id: agent_session_id.clone(),
                 telemetry_ms: detect.telemetry.map(|c| {
                     let ms = |d: Duration| d.as_millis() as u64;
@@ -308,9 +300,9 @@ impl SessionManager {
                         ms(c.flush_interval),
                     )
                 }),
-                resuming: false,
                 max_log_bytes,
                 task_id: task_id.clone(),
+                ..LaunchSpec::for_agent(&spec, debounce)
             };
             let bin = host_bin.expect("resolved when argv is");
             launcher::launch(&self.home, &bin, &launch, lock)

@@ -371,27 +371,19 @@ impl SessionManager {
         let debounce = spec.debounce.unwrap_or(crate::manager::DEFAULT_DEBOUNCE);
         let launch = LaunchSpec {
             session_id: session_id.to_string(),
-            agent_type: spec.name.clone(),
             argv,
             cwd: rec.workspace_path.clone().unwrap_or_else(|| ".".into()),
             env: opts.env.clone(),
             cols: rec.cols,
             rows: rec.rows,
             idle_after_secs: rec.idle_after_secs,
-            quit: spec.quit.clone(),
-            interrupt: spec.interrupt.clone(),
-            enter_delay_ms: if spec.name == "custom" { 0 } else { 50 },
-            interrupt_presses: spec.interrupt_presses,
-            rules: spec.rules.clone(),
-            debounce_ms: debounce.as_millis() as u64,
-            session_id_agent: spec.session_id_agent.clone(),
             agent_session_id: Some(asid),
-            telemetry_ms: None,
             resuming: true,
             max_log_bytes: rec
                 .max_log_bytes
                 .unwrap_or(crate::host::spec::DEFAULT_MAX_LOG_BYTES),
             task_id: rec.task_id.clone(),
+            ..LaunchSpec::for_agent(&spec, debounce)
         };
         let launched = launcher::launch(&self.home, &host_bin, &launch, lock);
         self.record_launch(session_id, launched)

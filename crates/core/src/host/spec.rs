@@ -63,6 +63,35 @@ fn default_max_log() -> u64 {
 }
 
 impl LaunchSpec {
+    /// The parts that come from the agent type (quit and interrupt keys, screen rules,
+    /// debounce, where its session id shows), with the rest empty: callers fill in the
+    /// session's own fields with struct update syntax.
+    pub fn for_agent(spec: &crate::agents::AgentSpec, debounce: std::time::Duration) -> Self {
+        LaunchSpec {
+            session_id: String::new(),
+            agent_type: spec.name.clone(),
+            argv: Vec::new(),
+            cwd: String::new(),
+            env: Vec::new(),
+            cols: 0,
+            rows: 0,
+            idle_after_secs: 0.0,
+            quit: spec.quit.clone(),
+            interrupt: spec.interrupt.clone(),
+            // TUIs treat a fast burst as a paste; a plain command does not care.
+            enter_delay_ms: if spec.name == "custom" { 0 } else { 50 },
+            interrupt_presses: spec.interrupt_presses,
+            rules: spec.rules.clone(),
+            debounce_ms: debounce.as_millis() as u64,
+            session_id_agent: spec.session_id_agent.clone(),
+            agent_session_id: None,
+            telemetry_ms: None,
+            resuming: false,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            task_id: None,
+        }
+    }
+
     /// The sampler's settings for this session.
     pub fn telemetry_config(&self) -> crate::telemetry::SamplerConfig {
         self.telemetry_ms
