@@ -143,6 +143,8 @@ class Session:
         args: Optional[Iterable[str]] = None,
         env: Union[Mapping[str, str], Iterable[tuple[str, str]], None] = None,
         agent_session_id: Optional[str] = None,
+        wait: bool = False,
+        timeout: Optional[float] = None,
     ) -> Session: ...
     def events(self, since: int = 0, limit: int = 1000) -> list[Event]: ...
     def follow_events(

@@ -447,4 +447,14 @@ def test_suspend_and_resume_round_trip(sm: SessionManager, tmp_path: Path,
     kinds = [e["kind"] for e in s.events()]
     assert kinds.index("suspend") < kinds.index("resume")
     assert s.history()["messages"][: len(before["messages"])] == before["messages"]
-    s.stop(timeout=20)
+
+    # The conversation disappears: a waiting resume reports the agent's own reason.
+    assert s.suspend(timeout=20).state == "suspended"
+    transcripts = list(config.rglob(f"{rec['agent_session_id']}.jsonl"))
+    assert transcripts, "the fake claude wrote no transcript"
+    for transcript in transcripts:
+        transcript.unlink()
+    with pytest.raises(agent_sessions.SessionNotRunningError) as e:
+        s.resume(env={"CLAUDE_CONFIG_DIR": str(config)}, wait=True, timeout=60)
+    assert "No conversation found" in str(e.value), str(e.value)
+    assert s.refresh().state == "failed"

@@ -36,8 +36,8 @@ pub fn suspend(mgr: &SessionManager, id: &str, timeout: Duration, json: bool) ->
     Ok(())
 }
 
-/// `resume`: returns once the agent runs; with `wait`, once it is at its prompt, failing
-/// with the agent's reason when it ends instead (a conversation that is gone).
+/// `resume`: returns once the agent runs; with `wait`, once it is at its prompt (see
+/// [`SessionManager::resume_and_wait`]).
 pub fn resume(
     mgr: &SessionManager,
     id: &str,
@@ -45,24 +45,10 @@ pub fn resume(
     wait: Option<Option<Duration>>,
     json: bool,
 ) -> Result<()> {
-    let mut rec = mgr.resume(id, opts)?;
-    if let Some(timeout) = wait {
-        rec = match mgr.wait_for(id, State::WaitingInput, timeout) {
-            Ok(rec) => rec,
-            Err(Error::StateUnreachable { .. }) => {
-                let rec = mgr.get(id)?;
-                return Err(Error::NotResumable {
-                    id: rec.session_id,
-                    reason: format!(
-                        "the agent ended ({}) right after resuming: {}",
-                        rec.state,
-                        rec.state_reason.as_deref().unwrap_or("no reason given")
-                    ),
-                });
-            }
-            Err(e) => return Err(e),
-        };
-    }
+    let rec = match wait {
+        Some(timeout) => mgr.resume_and_wait(id, opts, timeout)?,
+        None => mgr.resume(id, opts)?,
+    };
     print_state(json, &rec);
     Ok(())
 }

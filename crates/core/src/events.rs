@@ -144,6 +144,23 @@ impl Store {
         seq.ok_or_else(|| Error::SessionNotFound(session_id.to_string()))
     }
 
+    /// Records input sent to the agent: an `input` event and, for text sent with Enter, the
+    /// `user` message of the conversation, in one transaction (it is on the send path).
+    pub fn record_input(
+        &self,
+        session_id: &str,
+        data: &Value,
+        message: Option<&str>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            insert(tx, session_id, "user", kind::INPUT, data)?;
+            if let Some(text) = message {
+                crate::history::insert_message(tx, session_id, "user", text)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Up to `limit` events with `seq > since`, oldest first.
     pub fn events(&self, session_id: &str, since: i64, limit: usize) -> Result<Vec<Event>> {
         let mut st = self

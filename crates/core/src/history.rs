@@ -196,17 +196,25 @@ pub fn parse_codex_line(v: &Value) -> ParsedLine {
     vec![(role.to_string(), text, timestamp(v))]
 }
 
+/// Appends a message inside a write transaction.
+pub(crate) fn insert_message(
+    tx: &rusqlite::Connection,
+    session_id: &str,
+    role: &str,
+    text: &str,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO messages (session_id, seq, role, text, at, source)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages
+                      WHERE session_id = ?1), ?2, ?3, ?4, 'screen')",
+    )?
+    .execute(params![session_id, role, text, crate::clock::now_iso()])
+}
+
 impl Store {
     /// Appends a message the host built (input sent, settled screen).
     pub fn add_message(&self, session_id: &str, role: &str, text: &str) -> Result<()> {
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO messages (session_id, seq, role, text, at, source)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages
-                              WHERE session_id = ?1), ?2, ?3, ?4, 'screen')",
-            )?
-            .execute(params![session_id, role, text, crate::clock::now_iso()])
-        })?;
+        self.write(|tx| insert_message(tx, session_id, role, text))?;
         Ok(())
     }
 

@@ -265,6 +265,32 @@ impl SessionManager {
         })
     }
 
+    /// [`SessionManager::resume`], then waits (up to `timeout`) until the agent is at its
+    /// prompt. If the agent ends instead (it reported the conversation is gone, say), fails
+    /// with [`Error::NotResumable`] carrying the session's reason.
+    pub fn resume_and_wait(
+        &self,
+        session_id: &str,
+        opts: &ResumeOptions,
+        timeout: Option<Duration>,
+    ) -> Result<SessionRecord> {
+        self.resume(session_id, opts)?;
+        match self.wait_for(session_id, State::WaitingInput, timeout) {
+            Err(Error::StateUnreachable { .. }) => {
+                let rec = self.get(session_id)?;
+                Err(Error::NotResumable {
+                    id: rec.session_id,
+                    reason: format!(
+                        "the agent ended ({}) right after resuming: {}",
+                        rec.state,
+                        rec.state_reason.as_deref().unwrap_or("no reason given")
+                    ),
+                })
+            }
+            other => other,
+        }
+    }
+
     /// Starts an ended session's agent again on the same conversation, under the same
     /// session id: same folder, terminal size, task, phase and history. Returns once the
     /// agent runs. If the agent then reports that the conversation is gone, the session

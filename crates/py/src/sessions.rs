@@ -570,15 +570,19 @@ impl PySession {
     /// same conversation, under the same session id, and returns the session once the agent
     /// runs. `args` replaces the arguments it was started with (repeated by default); `env`
     /// is passed again since values are never stored; `agent_session_id` gives the agent's
-    /// own session id when it never showed it. Raises SessionNotRunningError, with the
+    /// own session id when it never showed it. With `wait`, returns only once the agent is
+    /// at its prompt (up to `timeout` seconds). Raises SessionNotRunningError, with the
     /// reason, when the session cannot be resumed (still live, no resume command for its
-    /// agent type, no known conversation).
-    #[pyo3(signature = (args=None, env=None, agent_session_id=None))]
+    /// agent type, no known conversation) or, with `wait`, when the agent ends instead (it
+    /// reported the conversation is gone).
+    #[pyo3(signature = (args=None, env=None, agent_session_id=None, wait=false, timeout=None))]
     fn resume<'py>(
         slf: Bound<'py, Self>,
         args: Option<&Bound<'py, PyAny>>,
         env: Option<&Bound<'py, PyAny>>,
         agent_session_id: Option<String>,
+        wait: bool,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, Self>> {
         let py = slf.py();
         let this = slf.get();
@@ -590,7 +594,13 @@ impl PySession {
             env: env_pairs(env)?,
             agent_session_id,
         };
-        let rec = py.detach(|| this.mgr().resume(&this.id, &opts)).py_err()?;
+        let timeout = secs(timeout, "timeout")?;
+        let rec = py
+            .detach(|| match wait {
+                true => this.mgr().resume_and_wait(&this.id, &opts, timeout),
+                false => this.mgr().resume(&this.id, &opts),
+            })
+            .py_err()?;
         this.set(rec);
         Ok(slf)
     }

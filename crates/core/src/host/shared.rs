@@ -316,19 +316,14 @@ impl Shared {
     /// Records text the user sent (with Enter) as a `user` message, and any input as an
     /// `input` event.
     pub fn record_input(&self, text: &str, enter: bool, keys: bool) {
-        let store = self.store.lock();
         let data = if keys {
             serde_json::json!({"keys": text})
         } else {
             serde_json::json!({"text": text, "enter": enter})
         };
-        if let Err(e) = store.record_event(self.id(), "user", crate::events::kind::INPUT, &data) {
+        let message = (enter && !keys && !text.trim().is_empty()).then_some(text);
+        if let Err(e) = self.store.lock().record_input(self.id(), &data, message) {
             eprintln!("agent-sessions host: recording input: {e}");
-        }
-        if enter && !keys && !text.trim().is_empty() {
-            if let Err(e) = store.add_message(self.id(), "user", text) {
-                eprintln!("agent-sessions host: recording input: {e}");
-            }
         }
     }
 
