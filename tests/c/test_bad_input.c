@@ -20,6 +20,7 @@ struct racer {
     int calls;
     int bad;
     int saw_freed;
+    int last_bad_rc; /* what an unexpected result was, for the failure message */
 };
 
 static void *race_free(void *arg) {
@@ -34,13 +35,17 @@ static void *race_free(void *arg) {
             r->saw_freed = 1;
             return NULL;
         }
-        if (rc != AS_OK) r->bad++;
+        if (rc != AS_OK) {
+            r->bad++;
+            r->last_bad_rc = (int)rc;
+        }
         /* Let the freeing thread in: the registry's mutex is not fair, and under valgrind
            (one thread at a time) four busy racers could starve it for minutes. */
         sched_yield();
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - start.tv_sec > 60) { /* the free never came: a failure, not a hang */
             r->bad++;
+            r->last_bad_rc = -1;
             return NULL;
         }
     }
@@ -352,7 +357,7 @@ int main(void) {
         OK(as_manager_open_session(mgr, id, &shared));
         for (i = 0; i < 4; i++) {
             r[i].s = shared;
-            r[i].calls = r[i].bad = r[i].saw_freed = 0;
+            r[i].calls = r[i].bad = r[i].saw_freed = r[i].last_bad_rc = 0;
             pthread_create(&t[i], NULL, race_free, &r[i]);
         }
         /* Free only once every racer is inside its loop: a fixed pause is not enough when
@@ -369,6 +374,11 @@ int main(void) {
             calls += r[i].calls;
             bad += r[i].bad;
             freed += r[i].saw_freed;
+        }
+        if (!(bad == 0 && freed == 4 && calls > 4)) {
+            for (i = 0; i < 4; i++)
+                fprintf(stderr, "racer %d: calls %d, bad %d (last result %d), saw freed %d\n", i,
+                        r[i].calls, r[i].bad, r[i].last_bad_rc, r[i].saw_freed);
         }
         CHECK(bad == 0 && freed == 4 && calls > 4,
               "a free racing with calls: each call succeeds or reports the handle freed");
