@@ -695,17 +695,34 @@ impl SessionManager {
         wanted: State,
         timeout: Option<Duration>,
     ) -> Result<SessionRecord> {
+        self.wait_for_any(session_id, &[wanted], timeout)
+    }
+
+    /// Waits until the session is in any of `wanted` (for example running or waiting_input:
+    /// "ready"). Fails at once when none of them can come any more, and with
+    /// [`Error::Timeout`] after `timeout`. An empty `wanted` is an error.
+    pub fn wait_for_any(
+        &self,
+        session_id: &str,
+        wanted: &[State],
+        timeout: Option<Duration>,
+    ) -> Result<SessionRecord> {
+        let Some(&first) = wanted.first() else {
+            return Err(Error::InvalidArgument(
+                "wait needs at least one state to wait for".into(),
+            ));
+        };
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
             let rec = self.get(session_id)?;
-            if rec.state == wanted {
+            if wanted.contains(&rec.state) {
                 return Ok(rec);
             }
-            if !reachable(rec.state, wanted) {
+            if !wanted.iter().any(|&w| reachable(rec.state, w)) {
                 return Err(Error::StateUnreachable {
                     id: rec.session_id,
-                    wanted,
+                    wanted: first,
                     current: rec.state,
                 });
             }
@@ -713,7 +730,7 @@ impl SessionManager {
                 if start.elapsed() >= t {
                     return Err(Error::Timeout {
                         id: rec.session_id,
-                        wanted,
+                        wanted: first,
                         current: rec.state,
                         secs: t.as_secs_f64(),
                     });
