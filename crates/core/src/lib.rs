@@ -24,44 +24,28 @@
 //!
 //! The API is synchronous; the CLI, the Python module and the C ABI are thin layers over it.
 
-pub mod agent_config;
-pub mod agents;
-pub mod attach;
-pub mod claude_hooks;
-pub mod client;
-pub mod clock;
-pub mod detect;
-pub mod error;
-pub mod events;
-pub mod history;
-pub mod home;
+pub mod api;
+pub mod config;
 pub mod host;
-pub mod id;
-pub mod keys;
-mod launcher;
-pub mod lifecycle;
-pub mod manager;
-pub mod protocol;
-pub mod record;
-pub mod resources;
-mod resume;
-pub mod retention;
-pub mod state;
-pub mod status_hooks;
+pub mod model;
+pub mod services;
 pub mod store;
-pub mod tasks;
-pub mod telemetry;
-pub mod usage;
+
+// Paths kept while the bindings move to the curated surface below.
+pub use api::{attach, events, history, lifecycle, manager, retention, tasks};
+pub use config::{agent_config, agents, detect, home, keys};
+pub use model::{clock, error, id, protocol, record, state};
+pub use services::{claude_hooks, client, resources, status_hooks, telemetry, usage};
 
 pub use agent_config::AgentDef;
+pub use api::manager::resume::ResumeOptions;
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventCursor};
 pub use history::{HistoryPage, Message};
-pub use launcher::{find_host_binary, HOST_BIN_ENV};
 pub use manager::{DetectOptions, SessionManager, StartOptions};
 pub use record::{SessionKind, SessionRecord, Transition};
-pub use resume::ResumeOptions;
 pub use retention::{CleanupOptions, CleanupReport};
+pub use services::launcher::{find_host_binary, HOST_BIN_ENV};
 pub use state::State;
 pub use store::ListFilter;
 pub use tasks::TaskSummary;

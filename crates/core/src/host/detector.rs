@@ -14,10 +14,10 @@
 //! (a Stop hook can arrive while the last busy frame is still on screen). When the hold ends,
 //! a deferred change is applied only if the screen still shows it and nothing else is pending.
 
-use crate::detect::{
+use crate::config::detect::{
     classify, find_agent_session_id, Debouncer, ScreenRules, ScreenVerdict, WaitReason,
 };
-use crate::state::State;
+use crate::model::state::State;
 use std::time::{Duration, Instant};
 
 /// How long a state pinned by a hook or a submitted input outranks a contradicting screen.

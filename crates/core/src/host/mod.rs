@@ -30,9 +30,9 @@ pub(crate) mod trim;
 pub use reader::{read_log_base, LOG_BASE_NAME, LOG_NAME, OLD_LOG_NAME};
 pub use screen::render_stream;
 
-use crate::error::{Error, Result};
-use crate::home::Home;
-use crate::state::State;
+use crate::config::home::Home;
+use crate::model::error::{Error, Result};
+use crate::model::state::State;
 use crate::store::{self, Column, Guard, Store};
 use portable_pty::{CommandBuilder, PtySize};
 use shared::Shared;
@@ -150,10 +150,10 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         cmd.env("TERM", "xterm-256color");
     }
     // Hooks the agent runs (Claude Code's) find their session through these.
-    cmd.env(crate::claude_hooks::SESSION_ENV, &id);
-    cmd.env(crate::home::HOME_ENV, home.root());
+    cmd.env(crate::services::claude_hooks::SESSION_ENV, &id);
+    cmd.env(crate::config::home::HOME_ENV, home.root());
     if let Some(task) = &spec.task_id {
-        cmd.env(crate::tasks::TASK_ENV, task);
+        cmd.env(crate::api::tasks::TASK_ENV, task);
     }
     for (k, v) in &spec.env {
         cmd.env(k, v);
@@ -180,7 +180,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         reason: format!("taking the PTY writer: {e}"),
     })?;
 
-    let started_at = crate::clock::now_iso();
+    let started_at = crate::model::clock::now_iso();
     // Report first: the starter records `running` with its open connection, so `start`
     // returns without waiting for this process to open the store.
     report(
@@ -204,8 +204,8 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         &running_updates(&started_at, std::process::id(), agent_pid),
     )?;
 
-    let telemetry_stop = crate::telemetry::StopSignal::new();
-    let telemetry = crate::telemetry::spawn_sampler(
+    let telemetry_stop = crate::services::telemetry::StopSignal::new();
+    let telemetry = crate::services::telemetry::spawn_sampler(
         &home,
         &id,
         agent_pid,
@@ -216,7 +216,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     .map_err(|e| eprintln!("agent-sessions host: no telemetry: {e}"))
     .ok();
     // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
-    let usage_env = crate::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
+    let usage_env = crate::services::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
     let shared = Arc::new(Shared::new(spec, store, pty.master, writer, agent_pid));
     let reader_done = reader::spawn(shared.clone(), reader, log);
     timer::spawn(shared.clone());
@@ -240,7 +240,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     // Final token figures, read with the session's own environment.
     if let Ok(store) = Store::open(&home) {
         if let Ok(Some(rec)) = store.get(&id) {
-            let _ = crate::telemetry::usage_for_with(&store, &home, &rec, &usage_env);
+            let _ = crate::services::telemetry::usage_for_with(&store, &home, &rec, &usage_env);
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! terminal queries TUIs send at start-up (cursor position, device attributes) when no
 //! interactive client is attached to answer them.
 
-use crate::protocol::ScreenReply;
+use crate::model::protocol::ScreenReply;
 use std::num::NonZeroU16;
 
 /// Collects answers to terminal queries seen in the output.

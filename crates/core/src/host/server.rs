@@ -1,13 +1,13 @@
 //! The host's Unix socket: accepts only its own user, then serves attach streams and
-//! one-shot requests (see [`crate::protocol`]).
+//! one-shot requests (see [`crate::model::protocol`]).
 
 use super::shared::{ClientMsg, Shared};
 use super::stop;
-use crate::protocol::{
+use crate::model::protocol::{
     read_frame, write_frame, AgentEventRequest, AttachRequest, ResizeRequest, SendRequest,
     StopRequest, Tag,
 };
-use crate::state::State;
+use crate::model::state::State;
 use serde_json::json;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// first; only the holder of the session lock gets here, so it cannot be a live socket.
 pub fn bind(path: &Path) -> io::Result<UnixListener> {
     if let Some(parent) = path.parent() {
-        crate::home::make_private_dir(parent).map_err(io::Error::other)?;
+        crate::config::home::make_private_dir(parent).map_err(io::Error::other)?;
     }
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;

@@ -4,10 +4,10 @@ use super::detector::Detector;
 use super::screen::Screen;
 use super::spec::LaunchSpec;
 use super::AgentExit;
-use crate::clock::now_iso;
-use crate::detect::ScreenVerdict;
-use crate::protocol::{AgentEventRequest, ScreenReply};
-use crate::state::State;
+use crate::config::detect::ScreenVerdict;
+use crate::model::clock::now_iso;
+use crate::model::protocol::{AgentEventRequest, ScreenReply};
+use crate::model::state::State;
 use crate::store::{self, Column, Guard, Store, Updates};
 use parking_lot::{Condvar, Mutex};
 use portable_pty::MasterPty;
@@ -142,7 +142,7 @@ pub struct Shared {
     pub suspend_requested: AtomicBool,
     pub escalation_started: AtomicBool,
     /// Input was submitted and its turn has not settled yet: the next settle records the
-    /// screen as the turn's reply (see [`crate::history`]).
+    /// screen as the turn's reply (see [`crate::api::history`]).
     turn_open: AtomicBool,
     /// Set once the final state is recorded.
     ended: Mutex<Option<State>>,
@@ -600,7 +600,7 @@ impl Shared {
         self.poke_screen();
     }
 
-    /// An event the agent reported through its own hook (see [`crate::claude_hooks`]).
+    /// An event the agent reported through its own hook (see [`crate::services::claude_hooks`]).
     pub fn on_agent_event(&self, ev: &AgentEventRequest) {
         if let Some(id) = ev.agent_session_id.as_deref() {
             let new = self.detector.lock().note_session_id(id, true);
@@ -608,7 +608,7 @@ impl Shared {
                 self.update(vec![(Column::AgentSessionId, store::text(id))]);
             }
         }
-        let Some((to, reason, cause)) = crate::claude_hooks::interpret(ev) else {
+        let Some((to, reason, cause)) = crate::services::claude_hooks::interpret(ev) else {
             return;
         };
         let mut d = self.detector.lock();

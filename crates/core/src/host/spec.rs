@@ -1,7 +1,7 @@
 //! What the library hands a new host on its standard input. Environment values travel this
 //! way, never on the command line or in the store, so secrets stay out of `ps` and records.
 
-use crate::detect::ScreenRules;
+use crate::config::detect::ScreenRules;
 use serde::{Deserialize, Serialize};
 
 /// Everything a host needs to launch and drive one agent.
@@ -66,7 +66,10 @@ impl LaunchSpec {
     /// The parts that come from the agent type (quit and interrupt keys, screen rules,
     /// debounce, where its session id shows), with the rest empty: callers fill in the
     /// session's own fields with struct update syntax.
-    pub fn for_agent(spec: &crate::agents::AgentSpec, debounce: std::time::Duration) -> Self {
+    pub fn for_agent(
+        spec: &crate::config::agents::AgentSpec,
+        debounce: std::time::Duration,
+    ) -> Self {
         LaunchSpec {
             session_id: String::new(),
             agent_type: spec.name.clone(),
@@ -93,10 +96,10 @@ impl LaunchSpec {
     }
 
     /// The sampler's settings for this session.
-    pub fn telemetry_config(&self) -> crate::telemetry::SamplerConfig {
+    pub fn telemetry_config(&self) -> crate::services::telemetry::SamplerConfig {
         self.telemetry_ms
             .map_or_else(Default::default, |(r, w, f)| {
-                crate::telemetry::SamplerConfig::from_millis(r, w, f)
+                crate::services::telemetry::SamplerConfig::from_millis(r, w, f)
             })
     }
 }
@@ -106,7 +109,7 @@ fn one() -> u32 {
 }
 
 fn default_debounce_ms() -> u64 {
-    crate::manager::DEFAULT_DEBOUNCE.as_millis() as u64
+    crate::api::manager::DEFAULT_DEBOUNCE.as_millis() as u64
 }
 
 /// The host's first and only message on the readiness pipe.

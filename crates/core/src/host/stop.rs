@@ -2,9 +2,9 @@
 //! group, and SIGKILL once the timeout has passed.
 
 use super::shared::Shared;
-use crate::detect::{ScreenVerdict, WaitReason};
-use crate::protocol::StopRequest;
-use crate::state::State;
+use crate::config::detect::{ScreenVerdict, WaitReason};
+use crate::model::protocol::StopRequest;
+use crate::model::state::State;
 use nix::sys::signal::Signal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

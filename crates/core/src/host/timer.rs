@@ -5,8 +5,8 @@
 //! an idle host costs no CPU.
 
 use super::shared::Shared;
-use crate::detect::ScreenVerdict;
-use crate::state::State;
+use crate::config::detect::ScreenVerdict;
+use crate::model::state::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

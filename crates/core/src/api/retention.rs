@@ -1,0 +1,286 @@
+//! Retention: removing old ended sessions and their files (`agent-sessions cleanup`).
+//! Output logs are capped per session by the host (see `host::reader::OutputLog`).
+//!
+//! Safety rules:
+//! - only sessions whose state has ended (stopped, failed, unknown by default; suspended
+//!   only when asked for) are candidates, and each row is deleted with a compare-and-set on
+//!   its state, so a session resumed meanwhile stays;
+//! - a folder is removed only after its row was deleted, and only folders of rows: a
+//!   session that is just starting (folder and lock created, row not yet written) is never
+//!   touched;
+//! - a live-looking session is first checked against its host's lock, so a dead one can be
+//!   cleaned, but a running one never is.
+
+use crate::model::error::{Error, Result};
+use crate::model::record::SessionKind;
+use crate::model::state::State;
+use crate::SessionManager;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// Rows deleted per transaction: big enough to be fast, small enough that other writers
+/// (hosts recording states) never wait long.
+const BATCH: usize = 500;
+
+/// What to clean.
+#[derive(Debug, Clone)]
+pub struct CleanupOptions {
+    /// Sessions that ended (or, without an end time, were last updated) longer ago than
+    /// this.
+    pub older_than: Duration,
+    /// Only these states; empty means stopped, failed and unknown. Only ended states are
+    /// accepted.
+    pub states: Vec<State>,
+    /// Remove the records but leave the output logs (`output.log*`, `screen.txt`) on disk.
+    pub keep_logs: bool,
+    /// Report what would be removed, remove nothing.
+    pub dry_run: bool,
+}
+
+impl Default for CleanupOptions {
+    fn default() -> Self {
+        CleanupOptions {
+            older_than: Duration::from_secs(7 * 86_400),
+            states: Vec::new(),
+            keep_logs: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// One removed (or, in a dry run, removable) session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanedSession {
+    pub session_id: String,
+    pub state: State,
+    pub ended_at: Option<String>,
+    /// Bytes of its folder that were (or would be) freed.
+    pub bytes: u64,
+}
+
+/// What a cleanup did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    pub dry_run: bool,
+    pub sessions: Vec<CleanedSession>,
+    /// Total of `sessions[].bytes`.
+    pub bytes_freed: u64,
+    /// Candidates that changed state while cleaning (resumed, say) and were kept.
+    pub skipped: u64,
+}
+
+impl CleanupReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a cleanup report always serializes")
+    }
+}
+
+/// Parses durations such as `30s`, `15m`, `12h`, `7d`, `2w` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad_duration(text))?;
+    let secs = match unit.trim() {
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 7.0 * 86_400.0,
+        _ => return Err(bad_duration(text)),
+    };
+    if !n.is_finite() || n < 0.0 || n * secs > 1e11 {
+        return Err(bad_duration(text));
+    }
+    Ok(Duration::from_secs_f64(n * secs))
+}
+
+fn bad_duration(text: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "invalid duration {text:?}: use a number with s, m, h, d or w, e.g. 7d or 12h"
+    ))
+}
+
+impl SessionManager {
+    /// Removes ended sessions older than `opts.older_than`, with their files; reports what
+    /// was freed. A running session is never removed.
+    pub fn cleanup(&self, opts: &CleanupOptions) -> Result<CleanupReport> {
+        let states = if opts.states.is_empty() {
+            vec![State::Stopped, State::Failed, State::Unknown]
+        } else {
+            opts.states.clone()
+        };
+        if let Some(s) = states.iter().find(|s| !s.is_ended()) {
+            return Err(Error::InvalidArgument(format!(
+                "cleanup removes only ended sessions (stopped, failed, unknown, suspended), never {s} ones"
+            )));
+        }
+        let cutoff = crate::model::clock::to_iso(
+            chrono::Utc::now()
+                - chrono::Duration::from_std(opts.older_than)
+                    .map_err(|_| bad_duration("older-than"))?,
+        );
+        self.settle_dead_hosts(&cutoff)?;
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let candidates: Vec<(String, String, Option<String>)> = self.with_store(|store| {
+            let mut st = store
+                .connection()
+                .prepare(
+                    "SELECT id, state, ended_at FROM sessions
+                     WHERE state IN (SELECT value FROM json_each(?1))
+                       AND COALESCE(ended_at, updated_at) < ?2
+                     ORDER BY created_at",
+                )
+                .map_err(|e| store.err(e))?;
+            let names_json = serde_json::to_string(&names).expect("strings serialize");
+            let rows = st
+                .query_map(rusqlite::params![names_json, cutoff], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(|e| store.err(e))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| store.err(e))
+        })?;
+
+        let mut report = CleanupReport {
+            dry_run: opts.dry_run,
+            sessions: Vec::new(),
+            bytes_freed: 0,
+            skipped: 0,
+        };
+        for chunk in candidates.chunks(BATCH) {
+            let deleted: Vec<bool> = if opts.dry_run {
+                vec![true; chunk.len()]
+            } else {
+                self.with_store(|store| {
+                    store.write(|tx| {
+                        let mut del =
+                            tx.prepare_cached("DELETE FROM sessions WHERE id = ?1 AND state = ?2")?;
+                        chunk
+                            .iter()
+                            .map(|(id, state, _)| del.execute([id, state]).map(|n| n > 0))
+                            .collect()
+                    })
+                })?
+            };
+            for ((id, state, ended_at), gone) in chunk.iter().zip(deleted) {
+                if !gone {
+                    report.skipped += 1;
+                    continue;
+                }
+                let dir = self.home.session_dir(id)?;
+                let bytes = if opts.dry_run {
+                    folder_bytes(&dir, opts.keep_logs)
+                } else {
+                    remove_folder(&dir, opts.keep_logs)?
+                };
+                report.bytes_freed += bytes;
+                report.sessions.push(CleanedSession {
+                    session_id: id.clone(),
+                    state: state.parse().unwrap_or(State::Unknown),
+                    ended_at: ended_at.clone(),
+                    bytes,
+                });
+            }
+        }
+        Ok(report)
+    }
+
+    /// Old sessions that still read as live are checked against their host's lock, so one
+    /// whose host died becomes unknown (and so cleanable); a running one is left alone.
+    fn settle_dead_hosts(&self, cutoff: &str) -> Result<()> {
+        let ids: Vec<String> = self.with_store(|store| {
+            let mut st = store
+                .connection()
+                .prepare(
+                    "SELECT id FROM sessions
+                     WHERE state IN ('starting', 'running', 'waiting_input', 'stopping', 'paused')
+                       AND kind = ?1 AND updated_at < ?2",
+                )
+                .map_err(|e| store.err(e))?;
+            let rows = st
+                .query_map([SessionKind::Hosted.as_str(), cutoff], |r| r.get(0))
+                .map_err(|e| store.err(e))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| store.err(e))
+        })?;
+        for id in ids {
+            self.state(&id)?;
+        }
+        Ok(())
+    }
+}
+
+fn is_log(name: &str) -> bool {
+    name.starts_with("output.log") || name == "screen.txt"
+}
+
+/// Bytes a removal of `dir` would free.
+fn folder_bytes(dir: &Path, keep_logs: bool) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| !(keep_logs && is_log(&e.file_name().to_string_lossy())))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| if m.is_dir() { 0 } else { m.len() })
+        .sum()
+}
+
+/// Removes a session folder (all of it, or all but its logs); returns the bytes freed. One
+/// pass over the folder: each entry is measured and removed, then the folder itself.
+fn remove_folder(dir: &Path, keep_logs: bool) -> Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+    };
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    let mut bytes = 0;
+    let result = (|| -> std::io::Result<()> {
+        for e in entries.flatten() {
+            if keep_logs && is_log(&e.file_name().to_string_lossy()) {
+                continue;
+            }
+            let meta = e.metadata();
+            if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+                gone(std::fs::remove_dir_all(e.path()))?;
+            } else {
+                bytes += meta.map_or(0, |m| m.len());
+                gone(std::fs::remove_file(e.path()))?;
+            }
+        }
+        if !keep_logs {
+            gone(std::fs::remove_dir(dir))?;
+        }
+        Ok(())
+    })();
+    result
+        .map(|()| bytes)
+        .map_err(|e| Error::io(format!("removing {}", dir.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1d").is_err());
+        assert!(parse_duration("3y").is_err());
+    }
+}

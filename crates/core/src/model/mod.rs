@@ -1,0 +1,10 @@
+//! Layer 1, the model: plain data every other layer speaks (states, records, ids, errors,
+//! events, messages, telemetry figures, the host protocol's messages). It depends on nothing
+//! else in the crate.
+
+pub mod clock;
+pub mod error;
+pub mod id;
+pub mod protocol;
+pub mod record;
+pub mod state;

@@ -1,0 +1,113 @@
+//! The session record: what `show --json`, Python's `record()` and the C ABI return.
+//! Field names follow the product's telemetry schema wherever one applies.
+
+use crate::model::state::State;
+use serde::{Deserialize, Serialize};
+
+/// Whether a session runs a hosted agent process or is a lifecycle record only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// An agent CLI running in a pseudo-terminal under a session host.
+    Hosted,
+    /// A lifecycle record with no process; its state derives from its phase.
+    Record,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Hosted => "hosted",
+            SessionKind::Record => "record",
+        }
+    }
+}
+
+/// One step in a session's state history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The state before; `null` for the first entry.
+    pub from: Option<State>,
+    pub to: State,
+    /// ISO 8601 UTC.
+    pub at: String,
+    /// Human-readable cause, e.g. "process spawned", "exited with status 3".
+    pub cause: String,
+    /// What decided the transition: user, process, quiet_timer, liveness, screen, agent_hook, phase.
+    pub source: String,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub kind: SessionKind,
+    /// `claude`, `codex`, `gemini`, `opencode`, `custom`, or a user-defined type; `null` for
+    /// lifecycle records.
+    pub agent_type: Option<String>,
+    pub name: Option<String>,
+    pub task_id: Option<String>,
+    pub state: State,
+    /// Why the session is waiting (`prompt`: at its input; `permission`: a tool-approval
+    /// dialog; `trust`: a folder-trust dialog; `login`: a sign-in screen; `other`: decided by
+    /// output silence, not by a recognised screen), or why it failed; `null` otherwise.
+    pub state_reason: Option<String>,
+    /// What decided the current state, most certain first: `agent_hook` (the agent reported
+    /// it, Claude Code hooks), `process` (spawn, exit), `user` (a request: send, stop),
+    /// `screen` (the agent's screen matched its rules, debounced), `quiet_timer` (output
+    /// silence only), `liveness` (the host vanished).
+    pub state_source: Option<String>,
+    /// Lifecycle phase, when the session carries one.
+    pub phase: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    pub workspace_path: Option<String>,
+    pub attached: bool,
+    /// How many clients are attached right now.
+    pub attached_clients: u32,
+    pub last_input_at: Option<String>,
+    pub last_output_at: Option<String>,
+    /// argv: the program, then its arguments. Never run through a shell.
+    pub command: Vec<String>,
+    /// Names of the variables given with `--env`; their values are never stored.
+    pub env_keys: Vec<String>,
+    pub cols: u16,
+    pub rows: u16,
+    pub host_pid: Option<u32>,
+    pub agent_pid: Option<u32>,
+    /// The agent's own session id (Claude session id, Codex thread id) once known.
+    pub agent_session_id: Option<String>,
+    /// Seconds of output silence after which a running session reads as waiting_input.
+    pub idle_after_secs: f64,
+    /// The arguments the user gave the agent (without what the library adds); a resume
+    /// repeats them unless given new ones.
+    #[serde(default)]
+    pub agent_args: Vec<String>,
+    /// Output log cap in bytes (the log rotates at half of it, keeping one older part);
+    /// `null` for the default (50 MiB).
+    #[serde(default)]
+    pub max_log_bytes: Option<u64>,
+    /// True when `resume` can start this session again now: it has ended (suspended,
+    /// stopped, failed or unknown), the agent's own session id is known and its agent type
+    /// knows how to resume.
+    #[serde(default)]
+    pub resumable: bool,
+    /// Oldest first.
+    pub transitions: Vec<Transition>,
+    /// Resources and tokens: duration_ms, avg_cpu_percent, peak_memory_rss_bytes, the last
+    /// sample, workspace size, tokens and cost with their source (see
+    /// [`crate::services::telemetry::Telemetry`]); figures not measured are `null`.
+    #[serde(default)]
+    pub telemetry: Option<crate::services::telemetry::Telemetry>,
+}
+
+impl SessionRecord {
+    /// The record as the JSON every interface prints.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a record always serializes")
+    }
+}

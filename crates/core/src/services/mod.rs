@@ -1,0 +1,11 @@
+//! Layer 4, services: the state machine and everything that acts on the system for the API
+//! and the host: status hooks, usage and telemetry, launching hosts, talking to them, agent
+//! hooks. Uses the model, config and the store.
+
+pub mod claude_hooks;
+pub mod client;
+pub mod launcher;
+pub mod resources;
+pub mod status_hooks;
+pub mod telemetry;
+pub mod usage;

@@ -1,0 +1,185 @@
+//! Status hooks: a user's command run when a session changes state.
+//!
+//! Defined in `hooks.toml` in the sessions home:
+//!
+//! ```toml
+//! [[on_state]]
+//! states = ["waiting_input", "failed"]   # new states that fire it; all when absent
+//! from = ["running"]                     # old states; any when absent
+//! agent = "claude"                       # only sessions of this agent type (optional)
+//! task = "T-42"                          # only sessions of this task (optional)
+//! command = ["notify-send", "agent needs you"]   # argv, never a shell
+//! ```
+//!
+//! The command gets the session in its environment: `AGENT_SESSIONS_ID`,
+//! `AGENT_SESSIONS_OLD_STATE`, `AGENT_SESSIONS_NEW_STATE`, `AGENT_SESSIONS_CAUSE`,
+//! `AGENT_SESSIONS_SOURCE`, `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
+//! `AGENT_SESSIONS_HOME`; its output goes to `status-hooks.log` in the home.
+//!
+//! Whichever process records a transition (a session host, the CLI, a Python or C caller)
+//! runs the hooks right after the commit, detached: a slow hook never delays a session,
+//! and a broken `hooks.toml` is reported in `status-hooks.log` rather than failing the transition.
+
+use crate::model::state::State;
+use crate::store::Store;
+use serde::Deserialize;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// File name of the hook definitions inside the sessions home.
+pub const HOOKS_FILE: &str = "hooks.toml";
+/// Where hooks' output and hook errors go, inside the sessions home.
+pub const HOOKS_LOG: &str = "status-hooks.log";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct HooksFile {
+    #[serde(default)]
+    on_state: Vec<StateHook>,
+}
+
+/// One `[[on_state]]` entry.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StateHook {
+    #[serde(default)]
+    pub states: Option<Vec<String>>,
+    #[serde(default)]
+    pub from: Option<Vec<String>>,
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub task: Option<String>,
+    pub command: Vec<String>,
+}
+
+/// The hooks defined in `home`'s `hooks.toml`, or why they cannot be read. No file: none.
+pub fn load(home_root: &Path) -> std::result::Result<Vec<StateHook>, String> {
+    let path = home_root.join(HOOKS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let file: HooksFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (i, h) in file.on_state.iter().enumerate() {
+        if h.command.is_empty() || h.command[0].is_empty() {
+            return Err(format!(
+                "{}: on_state[{i}].command must name a program",
+                path.display()
+            ));
+        }
+        for s in h.states.iter().flatten().chain(h.from.iter().flatten()) {
+            if s.parse::<State>().is_err() {
+                return Err(format!(
+                    "{}: on_state[{i}]: unknown state '{s}'",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(file.on_state)
+}
+
+/// Runs the hooks that match a transition just committed. Never fails: problems go to
+/// `status-hooks.log`.
+pub fn fire(
+    home_root: &Path,
+    store: &Store,
+    session_id: &str,
+    from: State,
+    to: State,
+    cause: &str,
+    source: &str,
+) {
+    // The common case, no file, costs one failed open.
+    let hooks = match load(home_root) {
+        Ok(h) if h.is_empty() => return,
+        Ok(h) => h,
+        Err(e) => {
+            log(home_root, &format!("hooks not run: {e}"));
+            return;
+        }
+    };
+    let (agent, task) = store
+        .connection()
+        .query_row(
+            "SELECT agent_type, task_id FROM sessions WHERE id = ?1",
+            [session_id],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                ))
+            },
+        )
+        .unwrap_or((None, None));
+    for h in hooks {
+        let wanted = |list: &Option<Vec<String>>, s: State| {
+            list.as_ref()
+                .is_none_or(|l| l.iter().any(|x| x == s.as_str()))
+        };
+        if !wanted(&h.states, to)
+            || !wanted(&h.from, from)
+            || h.agent.as_ref().is_some_and(|a| Some(a) != agent.as_ref())
+            || h.task.as_ref().is_some_and(|t| Some(t) != task.as_ref())
+        {
+            continue;
+        }
+        run(
+            home_root,
+            &h.command,
+            &[
+                ("AGENT_SESSIONS_ID", session_id),
+                ("AGENT_SESSIONS_OLD_STATE", from.as_str()),
+                ("AGENT_SESSIONS_NEW_STATE", to.as_str()),
+                ("AGENT_SESSIONS_CAUSE", cause),
+                ("AGENT_SESSIONS_SOURCE", source),
+                ("AGENT_SESSIONS_AGENT", agent.as_deref().unwrap_or("")),
+                ("AGENT_SESSIONS_TASK", task.as_deref().unwrap_or("")),
+            ],
+        );
+    }
+}
+
+fn open_log(home_root: &Path) -> Option<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(home_root.join(HOOKS_LOG))
+        .ok()
+}
+
+fn log(home_root: &Path, line: &str) {
+    if let Some(mut f) = open_log(home_root) {
+        let _ = writeln!(f, "{} {line}", crate::model::clock::now_iso());
+    }
+}
+
+fn run(home_root: &Path, argv: &[String], env: &[(&str, &str)]) {
+    let out = open_log(home_root);
+    let err = out.as_ref().and_then(|f| f.try_clone().ok());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .envs(env.iter().copied())
+        .env(crate::config::home::HOME_ENV, home_root)
+        .stdin(Stdio::null())
+        .stdout(out.map_or_else(Stdio::null, Stdio::from))
+        .stderr(err.map_or_else(Stdio::null, Stdio::from))
+        // Its own process group: a Ctrl-C meant for the caller does not reach it.
+        .process_group(0);
+    match cmd.spawn() {
+        Ok(mut child) => {
+            // Reaped in the background, so a long-lived caller (a host, a Python process)
+            // collects no zombies and never waits for the hook.
+            let _ = std::thread::Builder::new()
+                .name("status-hook".into())
+                .spawn(move || child.wait());
+        }
+        Err(e) => log(home_root, &format!("cannot run {:?}: {e}", argv[0])),
+    }
+}
