@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 use agent_sessions::home::Home;
 use agent_sessions::record::SessionKind;
 use agent_sessions::store::{NewSession, Store};
-use agent_sessions::telemetry::{
-    ensure_schema, samples, spawn_sampler, telemetry_for, SamplerConfig, StopSignal,
-};
+use agent_sessions::telemetry::{samples, spawn_sampler, telemetry_for, SamplerConfig, StopSignal};
 use agent_sessions::State;
 
 fn cpu_secs() -> f64 {
@@ -69,7 +67,6 @@ struct Phase {
 fn phase(root: &Path, tag: &str, n: usize, secs: u64) -> Phase {
     let home = Home::resolve(Some(&root.join(format!("home-{tag}")))).expect("home");
     let store = Store::open(&home).expect("store");
-    ensure_schema(&store).expect("schema");
     // a small project: 200 files in 10 folders
     let ws = root.join(format!("ws-{tag}"));
     for d in 0..10 {

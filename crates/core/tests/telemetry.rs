@@ -15,9 +15,9 @@ use agent_sessions::home::Home;
 use agent_sessions::record::SessionKind;
 use agent_sessions::store::{self, Column, NewSession, Store};
 use agent_sessions::telemetry::{
-    cached_usage, enforce_retention, ensure_schema, parse_output_log, print_mode, samples,
-    session_telemetry, session_usage, spawn_sampler, telemetry_for, usage_for_with, CleanReader,
-    PrintMode, SampleRow, SamplerConfig, StopSignal, UsageEnv, MAX_ROWS_PER_SESSION, MIGRATION,
+    cached_usage, enforce_retention, parse_output_log, print_mode, samples, session_telemetry,
+    session_usage, spawn_sampler, telemetry_for, usage_for_with, CleanReader, PrintMode, SampleRow,
+    SamplerConfig, StopSignal, UsageEnv, MAX_ROWS_PER_SESSION,
 };
 use agent_sessions::usage::TokenUsage;
 use agent_sessions::{SessionManager, SessionRecord, State};
@@ -40,7 +40,6 @@ fn read(name: &str) -> String {
 fn open_home(dir: &Path) -> (Home, Store) {
     let home = Home::resolve(Some(&dir.join("home"))).unwrap();
     let store = Store::open(&home).unwrap();
-    ensure_schema(&store).unwrap();
     (home, store)
 }
 
@@ -139,11 +138,11 @@ fn assert_monotonic(rows: &[SampleRow]) {
 // ------------------------------------------------------------------------------- sampler
 
 #[test]
-fn migration_is_idempotent() {
+fn reopening_the_store_migrates_nothing_twice() {
     let dir = TempDir::new("schema");
-    let (_home, store) = open_home(dir.path());
-    store.write(|tx| tx.execute_batch(MIGRATION)).unwrap();
-    ensure_schema(&store).unwrap();
+    let (home, first) = open_home(dir.path());
+    drop(first);
+    let store = agent_sessions::store::Store::open(&home).unwrap();
     let rec = new_session(&store, "s-empty", "custom", &["true"], "/tmp");
     // a session without samples or usage: nulls, not zeros
     let t = telemetry_for(&store, &rec).unwrap();

@@ -11,10 +11,10 @@
 //! - a live-looking session is first checked against its host's lock, so a dead one can be
 //!   cleaned, but a running one never is.
 
+use crate::api::manager::SessionManager;
 use crate::model::error::{Error, Result};
 use crate::model::record::SessionKind;
 use crate::model::state::State;
-use crate::SessionManager;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;

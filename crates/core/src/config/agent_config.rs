@@ -1,5 +1,5 @@
 //! User-defined agent types: `agents.toml` in the sessions home, and definitions made through
-//! the API ([`crate::SessionManager::define_agent`]).
+//! the API (`SessionManager::define_agent`).
 //!
 //! ```toml
 //! [agents.aider]
@@ -43,7 +43,7 @@ pub const AGENTS_FILE: &str = "agents.toml";
 /// Longest screen pattern accepted; longer ones are almost certainly pasted screens.
 const MAX_PATTERN_LEN: usize = 200;
 
-/// A user-defined agent type, as given to [`crate::SessionManager::define_agent`] or read from
+/// A user-defined agent type, as given to `SessionManager::define_agent` or read from
 /// `agents.toml`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentDef {

@@ -15,7 +15,7 @@ pub enum AgentOrigin {
     Builtin,
     /// `agents.toml` at this path.
     File(PathBuf),
-    /// [`crate::SessionManager::define_agent`].
+    /// `SessionManager::define_agent`.
     Api,
 }
 
@@ -50,7 +50,7 @@ pub struct AgentSpec {
     /// Screen patterns; `None` means no screen detection (the quiet timer decides).
     pub rules: Option<ScreenRules>,
     /// How long a waiting screen must hold before the session reads waiting_input; `None`
-    /// for the default ([`crate::api::manager::DEFAULT_DEBOUNCE`]).
+    /// for the default ([`crate::config::defaults::DEFAULT_DEBOUNCE`]).
     pub debounce: Option<Duration>,
     /// Name under which [`detect::find_agent_session_id`] knows this agent's session id.
     pub session_id_agent: Option<String>,

@@ -3,6 +3,7 @@
 
 pub mod agent_config;
 pub mod agents;
+pub mod defaults;
 pub mod detect;
 pub mod home;
 pub mod keys;

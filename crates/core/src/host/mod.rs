@@ -22,10 +22,8 @@ mod reader;
 mod screen;
 mod server;
 mod shared;
-pub mod spec;
 mod stop;
 mod timer;
-pub(crate) mod trim;
 
 pub use reader::{read_log_base, LOG_BASE_NAME, LOG_NAME, OLD_LOG_NAME};
 pub use screen::render_stream;
@@ -33,21 +31,17 @@ pub use screen::render_stream;
 use crate::config::home::Home;
 use crate::model::error::{Error, Result};
 use crate::model::state::State;
+use crate::services::launch_spec::{LaunchSpec, ReadyReport};
 use crate::store::{self, Column, Guard, Store};
 use portable_pty::{CommandBuilder, PtySize};
 use shared::Shared;
-use spec::{LaunchSpec, ReadyReport};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
-/// File descriptor on which a new host reports readiness.
-pub const READY_FD: i32 = 3;
-/// File descriptor of the session's lock file, locked by the starter, held by the host for
-/// its whole life. A free lock on a live-looking session means the host is gone.
-pub const LOCK_FD: i32 = 4;
+pub use crate::services::launch_spec::{LOCK_FD, READY_FD};
 
 /// Entry point of the hidden `agent-sessions __host` command. Reads the [`LaunchSpec`] from
 /// standard input, detaches into its own process session, runs the session to its end and
@@ -153,7 +147,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     cmd.env(crate::services::claude_hooks::SESSION_ENV, &id);
     cmd.env(crate::config::home::HOME_ENV, home.root());
     if let Some(task) = &spec.task_id {
-        cmd.env(crate::api::tasks::TASK_ENV, task);
+        cmd.env(crate::model::task::TASK_ENV, task);
     }
     for (k, v) in &spec.env {
         cmd.env(k, v);

@@ -2,12 +2,12 @@
 
 use super::detector::Detector;
 use super::screen::Screen;
-use super::spec::LaunchSpec;
 use super::AgentExit;
 use crate::config::detect::ScreenVerdict;
 use crate::model::clock::now_iso;
 use crate::model::protocol::{AgentEventRequest, ScreenReply};
 use crate::model::state::State;
+use crate::services::launch_spec::LaunchSpec;
 use crate::store::{self, Column, Guard, Store, Updates};
 use parking_lot::{Condvar, Mutex};
 use portable_pty::MasterPty;
@@ -560,7 +560,7 @@ impl Shared {
             // The screen has settled on waiting (even if a hook said so first): idle from
             // here on, let the host shrink to what waiting needs.
             if dec.to == State::WaitingInput {
-                super::trim::release_code_pages();
+                crate::services::trim::release_code_pages();
             }
         }
     }
@@ -631,7 +631,7 @@ impl Shared {
         drop(d);
         self.poke_screen();
         if went_idle {
-            super::trim::release_code_pages();
+            crate::services::trim::release_code_pages();
         }
     }
 

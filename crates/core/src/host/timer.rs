@@ -59,7 +59,7 @@ fn run(shared: &Shared) {
                     ) {
                         idle_seq = Some(shared.activity_seq());
                         // Idle from here on: let the host shrink to what waiting needs.
-                        super::trim::release_code_pages();
+                        crate::services::trim::release_code_pages();
                     }
                     continue;
                 }

@@ -4,7 +4,11 @@
 
 pub mod clock;
 pub mod error;
+pub mod event;
 pub mod id;
+pub mod message;
 pub mod protocol;
 pub mod record;
 pub mod state;
+pub mod task;
+pub mod telemetry;

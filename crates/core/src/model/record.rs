@@ -100,9 +100,9 @@ pub struct SessionRecord {
     pub transitions: Vec<Transition>,
     /// Resources and tokens: duration_ms, avg_cpu_percent, peak_memory_rss_bytes, the last
     /// sample, workspace size, tokens and cost with their source (see
-    /// [`crate::services::telemetry::Telemetry`]); figures not measured are `null`.
+    /// [`crate::model::telemetry::Telemetry`]); figures not measured are `null`.
     #[serde(default)]
-    pub telemetry: Option<crate::services::telemetry::Telemetry>,
+    pub telemetry: Option<crate::model::telemetry::Telemetry>,
 }
 
 impl SessionRecord {

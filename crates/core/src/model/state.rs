@@ -82,13 +82,13 @@ impl fmt::Display for State {
 }
 
 impl FromStr for State {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> crate::Result<State> {
+    type Err = crate::model::error::Error;
+    fn from_str(s: &str) -> crate::model::error::Result<State> {
         State::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| {
-                crate::Error::InvalidArgument(format!(
+                crate::model::error::Error::InvalidArgument(format!(
                     "unknown state '{s}': states are starting, running, waiting_input, stopping, stopped, failed, unknown, paused, suspended"
                 ))
             })

@@ -2,9 +2,9 @@
 //! and wait for its readiness report.
 
 use crate::config::home::Home;
-use crate::host::spec::{LaunchSpec, ReadyReport};
-use crate::host::{LOCK_FD, READY_FD};
 use crate::model::error::{Error, Result};
+use crate::services::launch_spec::{LaunchSpec, ReadyReport};
+use crate::services::launch_spec::{LOCK_FD, READY_FD};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -4,8 +4,11 @@
 
 pub mod claude_hooks;
 pub mod client;
+pub mod history;
+pub mod launch_spec;
 pub mod launcher;
 pub mod resources;
 pub mod status_hooks;
 pub mod telemetry;
+pub mod trim;
 pub mod usage;

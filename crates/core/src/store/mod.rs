@@ -5,6 +5,12 @@
 //! on SQLite's lock (with a generous busy timeout) instead of failing or losing updates.
 
 use crate::config::home::Home;
+pub mod events;
+pub mod messages;
+mod migrations;
+pub mod tasks;
+pub mod telemetry;
+
 use crate::model::clock::now_iso;
 use crate::model::error::{Error, Result};
 use crate::model::record::{SessionKind, SessionRecord, Transition};
@@ -13,86 +19,6 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Schema migrations, applied in order and tracked with `PRAGMA user_version`.
-/// Append new steps; never edit a step that has shipped.
-const MIGRATIONS: &[&str] = &[
-    // 1: sessions and their state transitions.
-    "CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        agent_type TEXT,
-        name TEXT,
-        task_id TEXT,
-        state TEXT NOT NULL,
-        state_reason TEXT,
-        state_source TEXT,
-        phase TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        started_at TEXT,
-        ended_at TEXT,
-        exit_code INTEGER,
-        exit_signal INTEGER,
-        workspace_path TEXT,
-        attached_clients INTEGER NOT NULL DEFAULT 0,
-        last_input_at TEXT,
-        last_output_at TEXT,
-        command TEXT NOT NULL DEFAULT '[]',
-        env_keys TEXT NOT NULL DEFAULT '[]',
-        cols INTEGER NOT NULL DEFAULT 120,
-        rows INTEGER NOT NULL DEFAULT 35,
-        host_pid INTEGER,
-        agent_pid INTEGER,
-        agent_session_id TEXT,
-        idle_after_secs REAL NOT NULL DEFAULT 2.0
-    );
-    CREATE INDEX sessions_by_state ON sessions(state);
-    CREATE INDEX sessions_by_task ON sessions(task_id);
-    CREATE INDEX sessions_by_updated ON sessions(updated_at);
-    CREATE TABLE transitions (
-        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        seq INTEGER NOT NULL,
-        from_state TEXT,
-        to_state TEXT NOT NULL,
-        at TEXT NOT NULL,
-        cause TEXT NOT NULL,
-        source TEXT NOT NULL,
-        PRIMARY KEY (session_id, seq)
-    ) WITHOUT ROWID;",
-    // 2: lifecycle documents (the reference hook library's state.json records) and their
-    // phase history; see `crate::api::lifecycle`. `doc` holds the document's top-level fields
-    // except `history`, exactly as last written; the other columns are copies for queries.
-    "CREATE TABLE lifecycle (
-        id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
-        doc TEXT NOT NULL,
-        agent_name TEXT,
-        phase TEXT,
-        created_at TEXT,
-        last_updated TEXT,
-        last_updated_us INTEGER,
-        resume_ready INTEGER NOT NULL DEFAULT 0,
-        error_count INTEGER NOT NULL DEFAULT 0,
-        has_history INTEGER NOT NULL DEFAULT 1
-    );
-    -- Covers list_sessions: read in order, without the documents and without sorting.
-    CREATE INDEX lifecycle_recent ON lifecycle(last_updated_us DESC, id DESC, agent_name,
-        phase, created_at, last_updated, resume_ready, error_count);
-    CREATE TABLE lifecycle_history (
-        session_id TEXT NOT NULL REFERENCES lifecycle(id) ON DELETE CASCADE,
-        seq INTEGER NOT NULL,
-        from_phase TEXT,
-        to_phase TEXT,
-        timestamp TEXT,
-        raw TEXT,
-        PRIMARY KEY (session_id, seq)
-    ) WITHOUT ROWID;",
-    // 3: telemetry: resource samples and the per-session summary; see crate::services::telemetry.
-    crate::services::telemetry::MIGRATION,
-    // 4: events, conversation messages, what a resume needs; see crate::api::events and
-    // crate::api::history.
-    crate::api::events::MIGRATION,
-];
 
 /// Columns a caller may set through [`Store::update`] and [`Store::transition`]. Listing them
 /// keeps SQL text static: values are always bound parameters.
@@ -234,13 +160,17 @@ impl Store {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        if version as usize >= MIGRATIONS.len() {
+        if version as usize >= migrations::MIGRATIONS.len() {
             return Ok(());
         }
         self.write(|tx| {
             // Re-read inside the write lock: another process may have migrated meanwhile.
             let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            for (i, step) in migrations::MIGRATIONS
+                .iter()
+                .enumerate()
+                .skip(version as usize)
+            {
                 tx.execute_batch(step)?;
                 tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             }

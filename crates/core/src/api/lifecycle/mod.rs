@@ -1002,7 +1002,7 @@ fn persist(
                               WHERE session_id = ?1), ?2, ?3, ?4)",
             )?
             .execute(params![id, from, to, at])?;
-            crate::api::events::insert(
+            crate::store::events::insert(
                 tx,
                 id,
                 "lifecycle",

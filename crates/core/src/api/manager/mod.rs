@@ -3,13 +3,13 @@
 use crate::config::agent_config::{self, AgentDef};
 use crate::config::agents::{self, AgentOrigin, AgentSpec};
 use crate::config::home::Home;
-use crate::host::spec::LaunchSpec;
 use crate::model::error::{Error, Result};
 use crate::model::id;
 use crate::model::protocol::{ScreenReply, SendRequest, StopRequest, Tag};
 use crate::model::record::{SessionKind, SessionRecord};
 use crate::model::state::State;
 use crate::services::client;
+use crate::services::launch_spec::LaunchSpec;
 use crate::services::launcher;
 use crate::store::{self, Column, Guard, ListFilter, NewSession, Store};
 pub mod resume;
@@ -19,19 +19,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Default terminal size: what the real CLIs were captured at.
-pub const DEFAULT_COLS: u16 = 120;
-pub const DEFAULT_ROWS: u16 = 35;
-/// Default output silence before a running session reads as waiting_input.
-pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(2);
-/// Default time a stop waits for the agent before SIGKILL.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time a waiting screen (prompt, dialog) must stay on screen before a session with
-/// screen rules reads waiting_input. Busy is reported at once. Long enough to ride over the
-/// moments between tool calls when an agent's busy line is briefly gone, short enough that a
-/// script waiting for the end of a turn is not kept waiting (ccmanager uses 1.5 s, agentapi
-/// 2 s of stability).
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(1000);
+pub use crate::config::defaults::{
+    DEFAULT_COLS, DEFAULT_DEBOUNCE, DEFAULT_IDLE_AFTER, DEFAULT_ROWS, DEFAULT_STOP_TIMEOUT,
+};
 
 /// Detection settings for [`SessionManager::start_with`] (kept apart from [`StartOptions`]
 /// so that struct stays as the bindings build it).
@@ -198,7 +188,7 @@ impl SessionManager {
         };
         let max_log_bytes = opts
             .max_log_bytes
-            .unwrap_or(crate::host::spec::DEFAULT_MAX_LOG_BYTES);
+            .unwrap_or(crate::services::launch_spec::DEFAULT_MAX_LOG_BYTES);
         if max_log_bytes < 8192 {
             return Err(Error::InvalidArgument(
                 "the output log cap must be at least 8 KiB".into(),
@@ -317,7 +307,7 @@ impl SessionManager {
     pub(crate) fn record_launch(
         &self,
         session_id: &str,
-        launched: Result<crate::host::spec::ReadyReport>,
+        launched: Result<crate::services::launch_spec::ReadyReport>,
     ) -> Result<SessionRecord> {
         let session_id = session_id.to_string();
         match launched {

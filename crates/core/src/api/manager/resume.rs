@@ -10,16 +10,16 @@
 //! the lifecycle resume decision use the same function, so they always agree.
 
 use crate::api::events::kind;
+use crate::api::manager::SessionManager;
 use crate::config::agents::{self, AgentOrigin, AgentSpec};
 use crate::config::home::Home;
-use crate::host::spec::LaunchSpec;
 use crate::model::error::{Error, Result};
 use crate::model::protocol::{StopRequest, Tag};
 use crate::model::record::{SessionKind, SessionRecord};
 use crate::model::state::State;
+use crate::services::launch_spec::LaunchSpec;
 use crate::services::launcher;
 use crate::store::{self, Column, Guard};
-use crate::SessionManager;
 use rusqlite::types::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -234,7 +234,7 @@ impl SessionManager {
         }
         let req = StopRequest {
             timeout_secs: timeout
-                .unwrap_or(crate::api::manager::DEFAULT_STOP_TIMEOUT)
+                .unwrap_or(crate::config::defaults::DEFAULT_STOP_TIMEOUT)
                 .as_secs_f64(),
             force: false,
             suspend: true,
@@ -396,7 +396,7 @@ impl SessionManager {
         )?;
         let debounce = spec
             .debounce
-            .unwrap_or(crate::api::manager::DEFAULT_DEBOUNCE);
+            .unwrap_or(crate::config::defaults::DEFAULT_DEBOUNCE);
         let launch = LaunchSpec {
             session_id: session_id.to_string(),
             argv,
@@ -409,7 +409,7 @@ impl SessionManager {
             resuming: true,
             max_log_bytes: rec
                 .max_log_bytes
-                .unwrap_or(crate::host::spec::DEFAULT_MAX_LOG_BYTES),
+                .unwrap_or(crate::config::defaults::DEFAULT_MAX_LOG_BYTES),
             task_id: rec.task_id.clone(),
             ..LaunchSpec::for_agent(&spec, debounce)
         };

@@ -52,31 +52,9 @@ use std::fs::File;
 use std::io::Read;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
 pub use workspace::{workspace_bytes, WorkspaceBudget, WorkspaceSize};
 
-/// One sample of a process tree. Byte and I/O figures are cumulative totals since the sampler
-/// was created (I/O: since each process started); `cpu_percent` is the average over the
-/// interval since the previous sample (100 = one core fully busy; 0 on the first sample).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct ResourceSample {
-    /// Unix time in milliseconds.
-    pub at_ms: i64,
-    pub cpu_percent: f64,
-    pub memory_rss_bytes: u64,
-    pub memory_vsz_bytes: u64,
-    /// Bytes fetched from storage (`read_bytes`).
-    pub io_read_bytes: u64,
-    /// Bytes sent to storage (`write_bytes`).
-    pub io_write_bytes: u64,
-    /// Bytes passed to read-like syscalls (`rchar`, includes pipes/ttys/page cache).
-    pub io_read_chars: u64,
-    /// Bytes passed to write-like syscalls (`wchar`).
-    pub io_write_chars: u64,
-    /// Live (non-zombie) processes in the tree.
-    pub process_count: u32,
-}
+pub use crate::model::telemetry::ResourceSample;
 
 /// Cumulative per-process counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

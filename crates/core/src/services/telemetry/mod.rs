@@ -49,7 +49,7 @@
 //! `null` resource figures.
 
 mod sampler;
-mod schema;
+
 mod summary;
 mod tokens;
 
@@ -57,7 +57,7 @@ pub use sampler::{
     spawn_sampler, SamplerConfig, StopSignal, FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_BUCKET,
     WORKSPACE_DUTY_FACTOR,
 };
-pub use schema::{ensure_schema, tables_exist, MIGRATION};
+
 pub use summary::{duration_ms, samples, telemetry_for, SampleRow, Telemetry};
 pub use tokens::{
     cached_usage, compute_usage, find_claude_transcript_in_window, parse_output_log, print_mode,
@@ -78,8 +78,7 @@ pub const USAGE_MAX_AGE: Duration = Duration::from_secs(10);
 /// Applies the retention rule (see the module docs) to one session's stored samples as if
 /// the newest sample were taken at `newest_ms`. The sampler does this at every flush.
 pub fn enforce_retention(store: &Store, session_id: &str, newest_ms: i64) -> Result<()> {
-    ensure_schema(store)?;
-    store.write(|tx| sampler::apply_retention(tx, session_id, newest_ms))
+    store.enforce_telemetry_retention(session_id, newest_ms)
 }
 
 /// The full telemetry of a session through a manager: the stored summary, with the token

@@ -6,10 +6,8 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
-use super::schema::{ensure_schema, store_err, tables_exist};
 use crate::api::manager::SessionManager;
 use crate::config::home::Home;
 use crate::model::error::Result;
@@ -513,77 +511,12 @@ pub fn usage_for_with(
 
 /// Writes computed token figures to the session's summary row.
 pub fn store_usage(store: &Store, session_id: &str, u: &TokenUsage) -> Result<()> {
-    ensure_schema(store)?;
-    let n = |v: Option<u64>| v.map(|x| i64::try_from(x).unwrap_or(i64::MAX));
-    store.write(|tx| {
-        tx.prepare_cached(
-            "INSERT INTO telemetry (session_id, tokens_input, tokens_output, tokens_cache_read,
-                tokens_cache_write, cost_usd, cost_estimated, usage_source, usage_model,
-                usage_skipped_lines, usage_at_ms)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
-             WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)
-             ON CONFLICT(session_id) DO UPDATE SET
-                tokens_input = excluded.tokens_input,
-                tokens_output = excluded.tokens_output,
-                tokens_cache_read = excluded.tokens_cache_read,
-                tokens_cache_write = excluded.tokens_cache_write,
-                cost_usd = excluded.cost_usd,
-                cost_estimated = excluded.cost_estimated,
-                usage_source = excluded.usage_source,
-                usage_model = excluded.usage_model,
-                usage_skipped_lines = excluded.usage_skipped_lines,
-                usage_at_ms = excluded.usage_at_ms",
-        )?
-        .execute(params![
-            session_id,
-            n(u.tokens_input),
-            n(u.tokens_output),
-            n(u.tokens_cache_read),
-            n(u.tokens_cache_write),
-            u.cost_usd,
-            u.cost_estimated as i64,
-            u.source,
-            u.model,
-            n(Some(u.skipped_lines)),
-            now_ms(),
-        ])?;
-        Ok(())
-    })
+    store.store_usage(session_id, u, now_ms())
 }
 
 /// The token figures last stored for a session, with the unix ms they were computed at.
 pub fn cached_usage(store: &Store, session_id: &str) -> Result<Option<(TokenUsage, i64)>> {
-    if !tables_exist(store)? {
-        return Ok(None);
-    }
-    let u = |v: Option<i64>| v.map(|x| x.max(0) as u64);
-    store
-        .connection()
-        .prepare_cached(
-            "SELECT tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, cost_usd,
-                cost_estimated, usage_source, usage_model, usage_skipped_lines, usage_at_ms
-             FROM telemetry WHERE session_id = ?1 AND usage_at_ms IS NOT NULL",
-        )
-        .and_then(|mut st| {
-            st.query_row([session_id], |r| {
-                Ok((
-                    TokenUsage {
-                        tokens_input: u(r.get(0)?),
-                        tokens_output: u(r.get(1)?),
-                        tokens_cache_read: u(r.get(2)?),
-                        tokens_cache_write: u(r.get(3)?),
-                        cost_usd: r.get(4)?,
-                        cost_estimated: r.get::<_, Option<i64>>(5)?.unwrap_or(0) != 0,
-                        source: r.get(6)?,
-                        model: r.get(7)?,
-                        skipped_lines: u(r.get(8)?).unwrap_or(0),
-                    },
-                    r.get(9)?,
-                ))
-            })
-            .optional()
-        })
-        .map_err(|e| store_err(store, e))
+    store.cached_usage(session_id)
 }
 
 /// The usage of a session through a manager, recomputed only when needed: a cached result is

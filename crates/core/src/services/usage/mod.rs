@@ -53,8 +53,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::model::telemetry::TokenUsage;
 pub use claude::{
     claude_project_slug, claude_transcript_path, claude_transcript_usage, find_claude_transcript,
     parse_claude_print_json, parse_claude_stream_json,
@@ -66,49 +65,7 @@ pub use opencode::{
 };
 pub use prices::{estimate_cost, fill_cost, price_table, ModelPrice, PriceTable};
 
-/// Token counts and cost of one session. See the module documentation for the conventions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TokenUsage {
-    pub tokens_input: Option<u64>,
-    pub tokens_output: Option<u64>,
-    pub tokens_cache_read: Option<u64>,
-    pub tokens_cache_write: Option<u64>,
-    pub cost_usd: Option<f64>,
-    pub cost_estimated: bool,
-    /// e.g. "claude-print-json", "claude-transcript", "codex-rollout",
-    /// "claude-transcript+price-table:2026-11-01"
-    pub source: Option<String>,
-    pub model: Option<String>,
-    pub skipped_lines: u64,
-}
-
 impl TokenUsage {
-    /// True when at least one token figure is known.
-    pub fn has_tokens(&self) -> bool {
-        self.tokens_input.is_some()
-            || self.tokens_output.is_some()
-            || self.tokens_cache_read.is_some()
-            || self.tokens_cache_write.is_some()
-    }
-
-    /// Sum of all known token figures (prompt incl. cache, plus output).
-    pub fn total_tokens(&self) -> Option<u64> {
-        if !self.has_tokens() {
-            return None;
-        }
-        Some(
-            [
-                self.tokens_input,
-                self.tokens_output,
-                self.tokens_cache_read,
-                self.tokens_cache_write,
-            ]
-            .iter()
-            .map(|v| v.unwrap_or(0))
-            .fold(0u64, u64::saturating_add),
-        )
-    }
-
     fn with_source(source: &str) -> Self {
         TokenUsage {
             source: Some(source.to_string()),

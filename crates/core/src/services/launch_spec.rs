@@ -4,6 +4,12 @@
 use crate::config::detect::ScreenRules;
 use serde::{Deserialize, Serialize};
 
+/// File descriptor on which a new host reports readiness.
+pub const READY_FD: i32 = 3;
+/// File descriptor of the session's lock file, locked by the starter, held by the host for
+/// its whole life. A free lock on a live-looking session means the host is gone.
+pub const LOCK_FD: i32 = 4;
+
 /// Everything a host needs to launch and drive one agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LaunchSpec {
@@ -55,8 +61,7 @@ pub struct LaunchSpec {
     pub task_id: Option<String>,
 }
 
-/// Default output log cap: 50 MiB per session.
-pub const DEFAULT_MAX_LOG_BYTES: u64 = 50 << 20;
+pub use crate::config::defaults::DEFAULT_MAX_LOG_BYTES;
 
 fn default_max_log() -> u64 {
     DEFAULT_MAX_LOG_BYTES
@@ -109,7 +114,7 @@ fn one() -> u32 {
 }
 
 fn default_debounce_ms() -> u64 {
-    crate::api::manager::DEFAULT_DEBOUNCE.as_millis() as u64
+    crate::config::defaults::DEFAULT_DEBOUNCE.as_millis() as u64
 }
 
 /// The host's first and only message on the readiness pipe.

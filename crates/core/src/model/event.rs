@@ -1,0 +1,56 @@
+//! Session events: every change of state or phase, every input, stop, pause, suspend and
+//! resume, numbered per session (`seq` 1, 2, ...) with time and source.
+//!
+//! State changes become events through a trigger on `transitions`, so no writer (host,
+//! starter, liveness check, lifecycle record) can forget one; requests (input, stop, ...)
+//! are written by whoever handles them. Readers page with `seq > since`, which the primary
+//! key serves directly, so the first page of a session with 100,000 events costs the same
+//! as one of ten.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Event kinds, as stored in `kind`.
+pub mod kind {
+    /// A state change: `{"from", "to", "cause"}`.
+    pub const STATE: &str = "state";
+    /// A lifecycle phase change: `{"from", "to"}`.
+    pub const PHASE: &str = "phase";
+    /// Input sent to the agent: `{"text", "enter"}` or `{"bytes"}` (keys, as text).
+    pub const INPUT: &str = "input";
+    /// A stop request: `{"force", "timeout_secs"}`.
+    pub const STOP: &str = "stop";
+    pub const PAUSE: &str = "pause";
+    pub const CONTINUE: &str = "continue";
+    /// A suspend request: `{"timeout_secs"}`.
+    pub const SUSPEND: &str = "suspend";
+    /// A resume: `{"agent_session_id", "argv"}`.
+    pub const RESUME: &str = "resume";
+}
+
+/// Most events one read returns.
+pub const MAX_PAGE: usize = 10_000;
+
+/// One event of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub session_id: String,
+    /// 1 for a session's first event, then one more for each.
+    pub seq: i64,
+    /// ISO 8601 UTC, milliseconds.
+    pub at: String,
+    /// Who caused it: `user`, `process`, `screen`, `agent_hook`, `quiet_timer`, `liveness`,
+    /// `phase`, `lifecycle`.
+    pub source: String,
+    /// See [`kind`].
+    pub kind: String,
+    /// Details, by kind.
+    pub data: Value,
+}
+
+impl Event {
+    /// The event as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an event always serializes")
+    }
+}

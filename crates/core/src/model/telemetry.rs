@@ -1,0 +1,201 @@
+//! Telemetry figures: token usage and cost, process-tree resource samples, and the
+//! per-session summary, as every interface serializes them.
+
+use serde::{Deserialize, Serialize};
+
+/// Token counts and cost of one session. See the module documentation for the conventions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub tokens_input: Option<u64>,
+    pub tokens_output: Option<u64>,
+    pub tokens_cache_read: Option<u64>,
+    pub tokens_cache_write: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub cost_estimated: bool,
+    /// e.g. "claude-print-json", "claude-transcript", "codex-rollout",
+    /// "claude-transcript+price-table:2026-11-01"
+    pub source: Option<String>,
+    pub model: Option<String>,
+    pub skipped_lines: u64,
+}
+
+impl TokenUsage {
+    /// True when at least one token figure is known.
+    pub fn has_tokens(&self) -> bool {
+        self.tokens_input.is_some()
+            || self.tokens_output.is_some()
+            || self.tokens_cache_read.is_some()
+            || self.tokens_cache_write.is_some()
+    }
+
+    /// Sum of all known token figures (prompt incl. cache, plus output).
+    pub fn total_tokens(&self) -> Option<u64> {
+        if !self.has_tokens() {
+            return None;
+        }
+        Some(
+            [
+                self.tokens_input,
+                self.tokens_output,
+                self.tokens_cache_read,
+                self.tokens_cache_write,
+            ]
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .fold(0u64, u64::saturating_add),
+        )
+    }
+}
+
+/// One sample of a process tree. Byte and I/O figures are cumulative totals since the sampler
+/// was created (I/O: since each process started); `cpu_percent` is the average over the
+/// interval since the previous sample (100 = one core fully busy; 0 on the first sample).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// Unix time in milliseconds.
+    pub at_ms: i64,
+    pub cpu_percent: f64,
+    pub memory_rss_bytes: u64,
+    pub memory_vsz_bytes: u64,
+    /// Bytes fetched from storage (`read_bytes`).
+    pub io_read_bytes: u64,
+    /// Bytes sent to storage (`write_bytes`).
+    pub io_write_bytes: u64,
+    /// Bytes passed to read-like syscalls (`rchar`, includes pipes/ttys/page cache).
+    pub io_read_chars: u64,
+    /// Bytes passed to write-like syscalls (`wchar`).
+    pub io_write_chars: u64,
+    /// Live (non-zombie) processes in the tree.
+    pub process_count: u32,
+}
+
+/// What a session cost and how it behaved. Every figure is `null` when nothing measured it
+/// (no sampler ran, no token source was found); nothing is a made-up 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Telemetry {
+    /// `started_at` to `ended_at` (to now while the session runs).
+    pub duration_ms: Option<i64>,
+    /// Time-weighted average CPU of the process tree over the sampled time (100 = one core).
+    pub avg_cpu_percent: Option<f64>,
+    /// Highest tree RSS seen in any sample.
+    pub peak_memory_rss_bytes: Option<u64>,
+    pub exit_code: Option<i32>,
+    /// Samples taken (including ones since thinned out of `resource_samples`).
+    pub sample_count: u64,
+    /// Cumulative CPU time of the tree, including what it used before the first sample.
+    pub cpu_time_ms: Option<u64>,
+    /// Cumulative I/O of the tree as of the last sample (never decreasing).
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
+    pub io_read_chars: Option<u64>,
+    pub io_write_chars: Option<u64>,
+    /// The last sample taken while the tree had live processes.
+    pub last_sample: Option<ResourceSample>,
+    pub workspace_bytes_used: Option<u64>,
+    /// False when the walk's budget cut it short (`workspace_bytes_used` is a lower bound).
+    pub workspace_complete: Option<bool>,
+    /// Unix ms of the workspace walk.
+    pub workspace_at_ms: Option<i64>,
+    pub tokens_input: Option<u64>,
+    pub tokens_output: Option<u64>,
+    pub tokens_cache_read: Option<u64>,
+    pub tokens_cache_write: Option<u64>,
+    pub cost_usd: Option<f64>,
+    /// True when `cost_usd` comes from the price table rather than from the agent.
+    pub cost_estimated: bool,
+    /// Where the token figures come from, e.g. `claude-transcript+price-table:2026-11-01`.
+    pub usage_source: Option<String>,
+    pub usage_model: Option<String>,
+    /// Unix ms at which the token figures were read; `null` when never computed.
+    pub usage_at_ms: Option<i64>,
+}
+
+impl Telemetry {
+    /// Sum of the known token figures, `None` when none is known.
+    pub fn total_tokens(&self) -> Option<u64> {
+        let f = [
+            self.tokens_input,
+            self.tokens_output,
+            self.tokens_cache_read,
+            self.tokens_cache_write,
+        ];
+        if f.iter().all(Option::is_none) {
+            return None;
+        }
+        Some(
+            f.iter()
+                .map(|v| v.unwrap_or(0))
+                .fold(0, u64::saturating_add),
+        )
+    }
+
+    /// The token part as a [`TokenUsage`].
+    pub fn usage(&self) -> TokenUsage {
+        TokenUsage {
+            tokens_input: self.tokens_input,
+            tokens_output: self.tokens_output,
+            tokens_cache_read: self.tokens_cache_read,
+            tokens_cache_write: self.tokens_cache_write,
+            cost_usd: self.cost_usd,
+            cost_estimated: self.cost_estimated,
+            source: self.usage_source.clone(),
+            model: self.usage_model.clone(),
+            skipped_lines: 0,
+        }
+    }
+}
+
+/// One stored sample, with the workspace size when a walk was done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SampleRow {
+    #[serde(flatten)]
+    pub sample: ResourceSample,
+    pub workspace_bytes_used: Option<u64>,
+}
+
+/// A figure set of one session as the interfaces return it: the figures plus `session_id`
+/// and `total_tokens` (the sum of the known token figures, `null` when none is known), so
+/// the CLI's `--json`, Python's dicts and the C ABI's JSON are one shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report<T> {
+    pub session_id: String,
+    #[serde(flatten)]
+    pub figures: T,
+    pub total_tokens: Option<u64>,
+}
+
+/// `agent-sessions usage --json`, `Session.usage()`, `as_session_usage`.
+pub type UsageReport = Report<TokenUsage>;
+/// `agent-sessions telemetry`, `Session.telemetry()`, `as_session_telemetry`.
+pub type TelemetryReport = Report<Telemetry>;
+
+impl UsageReport {
+    /// The usage of `session_id` with its total.
+    pub fn new(session_id: impl Into<String>, figures: TokenUsage) -> Self {
+        let total_tokens = figures.total_tokens();
+        Report {
+            session_id: session_id.into(),
+            figures,
+            total_tokens,
+        }
+    }
+}
+
+impl TelemetryReport {
+    /// The telemetry of `session_id` with its total.
+    pub fn new(session_id: impl Into<String>, figures: Telemetry) -> Self {
+        let total_tokens = figures.total_tokens();
+        Report {
+            session_id: session_id.into(),
+            figures,
+            total_tokens,
+        }
+    }
+}
+
+impl<T: Serialize> Report<T> {
+    /// The JSON text every interface prints.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
