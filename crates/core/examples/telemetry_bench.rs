@@ -79,24 +79,30 @@ fn phase(root: &Path, tag: &str, n: usize, secs: u64) -> Phase {
     let mut agents = Vec::with_capacity(n);
     for i in 0..n {
         let id = format!("bench-{tag}-{i}");
-        store
-            .insert(&NewSession {
+        agent_sessions::services::state_machine::insert_on(
+            &store,
+            &NewSession {
                 id: id.clone(),
                 kind: SessionKind::Hosted,
                 agent_type: Some("custom".into()),
                 name: None,
                 task_id: None,
-                state: State::Running,
+                state: State::Starting,
                 cause: "bench".into(),
+                reason: None,
                 phase: None,
+                created_at: None,
                 workspace_path: Some(ws.display().to_string()),
                 command: vec!["sh".into()],
                 env_keys: vec![],
                 cols: 80,
                 rows: 24,
                 idle_after_secs: 2.0,
-            })
-            .expect("insert");
+            },
+            agent_sessions::Source::User,
+            &vec![],
+        )
+        .expect("insert");
         agents.push((id, spawn_agent()));
     }
     // let the trees form (the shells start their sleeps)

@@ -46,6 +46,6 @@ pub use manager::{DetectOptions, SessionManager, StartOptions};
 pub use record::{SessionKind, SessionRecord, Transition};
 pub use retention::{CleanupOptions, CleanupReport};
 pub use services::launcher::{find_host_binary, HOST_BIN_ENV};
-pub use state::State;
+pub use state::{Source, State};
 pub use store::ListFilter;
 pub use tasks::TaskSummary;

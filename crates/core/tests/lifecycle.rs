@@ -2,7 +2,9 @@
 
 use agent_sessions::lifecycle::hooks::{run_hook, Hook, HookOptions};
 use agent_sessions::lifecycle::{Lifecycle, NewLifecycle, ResumePolicy, Update};
+use agent_sessions::services::state_machine;
 use agent_sessions::store::Store;
+use agent_sessions::Source;
 use agent_sessions::{ErrorKind, SessionKind, SessionManager, State};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -385,25 +387,36 @@ fn hosted_session_carries_a_phase_without_state_change() {
     // A hosted row as the manager would insert it (no process needed for this test).
     let store =
         Store::open(&agent_sessions::home::Home::resolve(Some(home.path())).unwrap()).unwrap();
-    store
-        .insert(&agent_sessions::store::NewSession {
+    let id = "agent-20260101-000000-0000abcd";
+    state_machine::insert_on(
+        &store,
+        &agent_sessions::store::NewSession {
             id: "agent-20260101-000000-0000abcd".into(),
             kind: SessionKind::Hosted,
             agent_type: Some("custom".into()),
             name: Some("worker".into()),
             task_id: None,
-            state: State::Stopped,
+            state: State::Starting,
             cause: "test".into(),
+            reason: None,
             phase: None,
+            created_at: None,
             workspace_path: None,
             command: vec!["cat".into()],
             env_keys: vec![],
             cols: 80,
             rows: 24,
             idle_after_secs: 2.0,
-        })
-        .unwrap();
-    let id = "agent-20260101-000000-0000abcd";
+        },
+        Source::User,
+        &vec![],
+    )
+    .unwrap();
+    state_machine::apply_on(
+        &store,
+        &state_machine::Change::new(id, State::Stopped, Source::Process, "test"),
+    )
+    .unwrap();
     assert!(lc.get_session(id).unwrap().is_none());
     assert!(lc.update_state(id, Some("validating"), None, None).unwrap());
     let d = doc(&lc, id);

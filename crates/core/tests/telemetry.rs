@@ -13,6 +13,7 @@ use common::{at, set_mtime, write, TempDir, Tree};
 
 use agent_sessions::home::Home;
 use agent_sessions::record::SessionKind;
+use agent_sessions::services::state_machine;
 use agent_sessions::store::{self, Column, NewSession, Store};
 use agent_sessions::telemetry::{
     cached_usage, enforce_retention, parse_output_log, print_mode, samples, session_telemetry,
@@ -20,6 +21,7 @@ use agent_sessions::telemetry::{
     SamplerConfig, StopSignal, UsageEnv, MAX_ROWS_PER_SESSION,
 };
 use agent_sessions::usage::TokenUsage;
+use agent_sessions::Source;
 use agent_sessions::{SessionManager, SessionRecord, State};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -45,8 +47,9 @@ fn open_home(dir: &Path) -> (Home, Store) {
 
 /// Inserts a session row and returns its record.
 fn new_session(store: &Store, id: &str, agent: &str, command: &[&str], cwd: &str) -> SessionRecord {
-    store
-        .insert(&NewSession {
+    state_machine::insert_on(
+        store,
+        &NewSession {
             id: id.into(),
             kind: SessionKind::Hosted,
             agent_type: Some(agent.into()),
@@ -54,15 +57,20 @@ fn new_session(store: &Store, id: &str, agent: &str, command: &[&str], cwd: &str
             task_id: None,
             state: State::Starting,
             cause: "test".into(),
+            reason: None,
             phase: None,
+            created_at: None,
             workspace_path: Some(cwd.into()),
             command: command.iter().map(|s| s.to_string()).collect(),
             env_keys: vec![],
             cols: 80,
             rows: 24,
             idle_after_secs: 2.0,
-        })
-        .unwrap();
+        },
+        Source::User,
+        &vec![],
+    )
+    .unwrap();
     store.get(id).unwrap().unwrap()
 }
 
@@ -70,16 +78,11 @@ fn set_times(store: &Store, id: &str, started: &str, ended: Option<&str>) -> Ses
     let mut up = vec![(Column::StartedAt, store::text(started))];
     if let Some(e) = ended {
         up.push((Column::EndedAt, store::text(e)));
-        store
-            .transition(
-                id,
-                State::Stopped,
-                "test",
-                "process",
-                store::Guard::Any,
-                &up,
-            )
-            .unwrap();
+        state_machine::apply_on(
+            store,
+            &state_machine::Change::new(id, State::Stopped, Source::Process, "test").updates(up),
+        )
+        .unwrap();
     } else {
         store.update(id, &up).unwrap();
     }

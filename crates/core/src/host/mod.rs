@@ -32,7 +32,7 @@ use crate::config::home::Home;
 use crate::model::error::{Error, Result};
 use crate::model::state::State;
 use crate::services::launch_spec::{LaunchSpec, ReadyReport};
-use crate::store::{self, Column, Guard, Store};
+use crate::store::{self, Column, Store};
 use portable_pty::{CommandBuilder, PtySize};
 use shared::Shared;
 use std::fs::File;
@@ -189,13 +189,15 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     let store = Store::open(&home)?;
     // The same transition, in case the starter died before recording it; whichever comes
     // second changes nothing.
-    store.transition(
-        &id,
-        State::Running,
-        "process spawned",
-        "process",
-        Guard::From(&[State::Starting]),
-        &running_updates(&started_at, std::process::id(), agent_pid),
+    crate::services::state_machine::apply_on(
+        &store,
+        &crate::services::state_machine::Change::new(
+            &id,
+            State::Running,
+            crate::model::state::Source::Process,
+            "process spawned",
+        )
+        .updates(running_updates(&started_at, std::process::id(), agent_pid)),
     )?;
 
     let telemetry_stop = crate::services::telemetry::StopSignal::new();

@@ -4,6 +4,7 @@
 use super::shared::Shared;
 use crate::config::detect::{ScreenVerdict, WaitReason};
 use crate::model::protocol::StopRequest;
+use crate::model::state::Source;
 use crate::model::state::State;
 use nix::sys::signal::Signal;
 use std::sync::atomic::Ordering;
@@ -44,7 +45,7 @@ pub fn request(shared: &Arc<Shared>, req: StopRequest) -> State {
     } else {
         "stop requested"
     };
-    shared.set_state(&[], State::Stopping, cause, "user", vec![]);
+    shared.set_state(&[], State::Stopping, cause, Source::User, vec![]);
     if !shared.escalation_started.swap(true, Ordering::SeqCst) {
         let s = shared.clone();
         std::thread::Builder::new()

@@ -6,6 +6,7 @@
 
 use super::shared::Shared;
 use crate::config::detect::ScreenVerdict;
+use crate::model::state::Source;
 use crate::model::state::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +45,12 @@ fn run(shared: &Shared) {
             last_flush = Some(now);
         }
         let flush_due = (seq != flushed_seq).then(|| last_flush.map_or(now, |t| t + FLUSH_EVERY));
+        // A state change the store could not take: try again every second until it lands.
+        let flush_due = if shared.has_pending() && !shared.retry_pending() {
+            earliest(flush_due, Some(now + FLUSH_EVERY))
+        } else {
+            flush_due
+        };
         match (shared.state(), idle_after) {
             (State::Running, Some(idle_after)) if !screen_rules || unrecognised() => {
                 let deadline = shared.last_activity() + idle_after;
@@ -54,7 +61,7 @@ fn run(shared: &Shared) {
                         State::WaitingInput,
                         Some("other"),
                         &cause,
-                        "quiet_timer",
+                        Source::QuietTimer,
                         vec![],
                     ) {
                         idle_seq = Some(shared.activity_seq());
@@ -71,14 +78,14 @@ fn run(shared: &Shared) {
                     // Without screen rules any activity ends the quiet period. With them, only
                     // a wait this timer declared, and only while the screen is still
                     // unrecognised (otherwise the screen decides).
-                    let wake =
-                        !screen_rules || (shared.state_source() == "quiet_timer" && unrecognised());
+                    let wake = !screen_rules
+                        || (shared.state_source() == Source::QuietTimer && unrecognised());
                     if wake
                         && shared.set_state(
                             &[State::WaitingInput],
                             State::Running,
                             "output or input after a quiet period",
-                            "process",
+                            Source::QuietTimer,
                             vec![],
                         )
                     {

@@ -1,4 +1,6 @@
-//! The session state machine's states.
+//! The session state machine, declared in one place: the states, the sources that may change
+//! them, and the table of legal moves. [`crate::services::state_machine`] is the one function
+//! that commits a move; it refuses anything this table does not list.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -93,4 +95,142 @@ impl FromStr for State {
                 ))
             })
     }
+}
+
+/// What decided a state change. Stored as its name in `transitions.source`, `events.source`
+/// and `sessions.state_source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A request: start, stop, pause, continue, suspend, resume, input.
+    User,
+    /// The agent process itself: spawned, exited, killed, failed to launch.
+    Process,
+    /// The screen rules' debounced verdict.
+    Screen,
+    /// The agent's own hook (Claude Code's UserPromptSubmit, Stop, Notification, ...).
+    AgentHook,
+    /// Output silence (agents without screen rules, or screens the rules do not know), and
+    /// the first activity after it.
+    QuietTimer,
+    /// A reader found a live-looking session whose host holds no lock: the host is gone.
+    Liveness,
+    /// A lifecycle record's phase (records have no process; their state follows the phase).
+    Phase,
+}
+
+impl Source {
+    /// All sources.
+    pub const ALL: [Source; 7] = [
+        Source::User,
+        Source::Process,
+        Source::Screen,
+        Source::AgentHook,
+        Source::QuietTimer,
+        Source::Liveness,
+        Source::Phase,
+    ];
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::User => "user",
+            Source::Process => "process",
+            Source::Screen => "screen",
+            Source::AgentHook => "agent_hook",
+            Source::QuietTimer => "quiet_timer",
+            Source::Liveness => "liveness",
+            Source::Phase => "phase",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of [`TRANSITIONS`]: `to` may be reached from any state in `from` (from nothing,
+/// the session's first state, when `from` is empty) by any of `sources`, for sessions of
+/// kind `kind`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub kind: crate::model::record::SessionKind,
+    pub from: &'static [State],
+    pub to: State,
+    pub sources: &'static [Source],
+    /// Why this move exists, for the docs' table.
+    pub why: &'static str,
+}
+
+use crate::model::record::SessionKind::{Hosted, Record};
+use Source::{AgentHook, Liveness, Phase, Process, QuietTimer, Screen, User};
+use State::{
+    Failed, Paused, Running, Starting, Stopped, Stopping, Suspended, Unknown, WaitingInput,
+};
+
+/// States in which a hosted agent process may be alive.
+const LIVE: &[State] = &[Starting, Running, WaitingInput, Paused, Stopping];
+/// Ended states a resume may start again.
+const RESUMABLE: &[State] = &[Stopped, Failed, Unknown, Suspended];
+/// The states a lifecycle record's phase maps to.
+const RECORD_STATES: &[State] = &[Running, WaitingInput, Stopped, Failed, Unknown];
+
+/// Every legal move. Anything else is refused by the state machine, whoever asks.
+pub const TRANSITIONS: &[Rule] = &[
+    Rule { kind: Hosted, from: &[], to: Starting, sources: &[User], why: "start requested" },
+    Rule { kind: Hosted, from: &[Starting], to: Running, sources: &[Process], why: "the agent process was spawned" },
+    Rule { kind: Hosted, from: &[Starting, Running, WaitingInput], to: WaitingInput, sources: &[Screen, AgentHook, QuietTimer], why: "the agent waits: a prompt or dialog on screen, its Stop/Notification hook, or output silence" },
+    Rule { kind: Hosted, from: &[Starting, WaitingInput], to: Running, sources: &[Screen, AgentHook, QuietTimer, User], why: "the agent works again: busy screen, its prompt hook, activity after silence, or input submitted" },
+    Rule { kind: Hosted, from: &[Paused], to: Running, sources: &[User], why: "continue requested" },
+    Rule { kind: Hosted, from: &[Starting, Running, WaitingInput], to: Paused, sources: &[User], why: "pause requested (SIGSTOP)" },
+    Rule { kind: Hosted, from: &[Starting, Running, WaitingInput, Paused], to: Stopping, sources: &[User], why: "stop or suspend requested" },
+    Rule { kind: Hosted, from: LIVE, to: Stopped, sources: &[Process], why: "the agent exited with status 0, or on request" },
+    Rule { kind: Hosted, from: LIVE, to: Failed, sources: &[Process], why: "the agent exited non-zero, was killed, or could not be launched" },
+    Rule { kind: Hosted, from: LIVE, to: Suspended, sources: &[Process], why: "the agent quit on a suspend request with its conversation kept" },
+    Rule { kind: Hosted, from: LIVE, to: Unknown, sources: &[Liveness], why: "the host is gone without recording an ending" },
+    Rule { kind: Hosted, from: RESUMABLE, to: Starting, sources: &[User], why: "resume requested" },
+    Rule { kind: Record, from: &[], to: Running, sources: &[Phase], why: "record created in a working phase" },
+    Rule { kind: Record, from: &[], to: WaitingInput, sources: &[Phase], why: "record created in phase approval" },
+    Rule { kind: Record, from: &[], to: Stopped, sources: &[Phase], why: "record created completed or abandoned" },
+    Rule { kind: Record, from: &[], to: Failed, sources: &[Phase], why: "record created failed" },
+    Rule { kind: Record, from: &[], to: Unknown, sources: &[Phase], why: "record created without a known phase" },
+    Rule { kind: Record, from: RECORD_STATES, to: Running, sources: &[Phase], why: "phase set to a working phase" },
+    Rule { kind: Record, from: RECORD_STATES, to: WaitingInput, sources: &[Phase], why: "phase set to approval" },
+    Rule { kind: Record, from: RECORD_STATES, to: Stopped, sources: &[Phase], why: "phase set to completed or abandoned (finalized)" },
+    Rule { kind: Record, from: RECORD_STATES, to: Failed, sources: &[Phase], why: "phase set to failed" },
+    Rule { kind: Record, from: RECORD_STATES, to: Unknown, sources: &[Phase], why: "phase cleared or not a known phase" },
+];
+
+/// Whether `source` may move a session of `kind` from `from` (`None`: a new session) to
+/// `to`. Staying in the same state is not a move and is not listed.
+pub fn is_legal(
+    kind: crate::model::record::SessionKind,
+    from: Option<State>,
+    to: State,
+    source: Source,
+) -> bool {
+    TRANSITIONS.iter().any(|r| {
+        r.kind == kind
+            && r.to == to
+            && r.sources.contains(&source)
+            && match from {
+                None => r.from.is_empty(),
+                Some(f) => r.from.contains(&f),
+            }
+    })
+}
+
+/// A move that was committed; the status hooks get it after the commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub session_id: String,
+    /// `None` for a new session.
+    pub from: Option<State>,
+    pub to: State,
+    pub cause: String,
+    pub source: Source,
+    pub agent_type: Option<String>,
+    pub task_id: Option<String>,
 }

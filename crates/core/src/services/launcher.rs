@@ -87,8 +87,10 @@ pub fn lock_existing_session(home: &Home, id: &str, wait: Duration) -> Result<Fi
 
 /// Launches the host for a session whose record already exists in state `starting`, handing
 /// it the lock from [`lock_new_session`]. Returns once the agent runs, or with the host's
-/// reason when it could not start it.
-pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: File) -> Result<ReadyReport> {
+/// reason when it could not start it. The caller keeps its descriptor of the lock until it
+/// has recorded the outcome, and closes it then: the host's inherited descriptor of the same
+/// open file keeps the lock held for as long as the host lives.
+pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: &File) -> Result<ReadyReport> {
     let id = &spec.session_id;
     let dir = home.session_dir(id)?;
     let host_err = |reason: String| Error::Host {
@@ -151,9 +153,6 @@ pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: File) -> Re
     }
     let report = read_report(ready_r)
         .map_err(|reason| host_err(format!("{reason}; see {}", dir.join("host.log").display())))?;
-    // Closing ours keeps the lock: the host's inherited descriptor of the same open file
-    // still holds it.
-    drop(lock);
     match report {
         r @ ReadyReport {
             ok: true,

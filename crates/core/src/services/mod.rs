@@ -8,6 +8,7 @@ pub mod history;
 pub mod launch_spec;
 pub mod launcher;
 pub mod resources;
+pub mod state_machine;
 pub mod status_hooks;
 pub mod telemetry;
 pub mod trim;

@@ -14,14 +14,14 @@
 //! The command gets the session in its environment: `AGENT_SESSIONS_ID`,
 //! `AGENT_SESSIONS_OLD_STATE`, `AGENT_SESSIONS_NEW_STATE`, `AGENT_SESSIONS_CAUSE`,
 //! `AGENT_SESSIONS_SOURCE`, `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
-//! `AGENT_SESSIONS_HOME`; its output goes to `status-hooks.log` in the home.
+//! `AGENT_SESSIONS_HOME` (`AGENT_SESSIONS_OLD_STATE` is `none` for a new session's first
+//! state); its output goes to `status-hooks.log` in the home.
 //!
 //! Whichever process records a transition (a session host, the CLI, a Python or C caller)
 //! runs the hooks right after the commit, detached: a slow hook never delays a session,
 //! and a broken `hooks.toml` is reported in `status-hooks.log` rather than failing the transition.
 
-use crate::model::state::State;
-use crate::store::Store;
+use crate::model::state::{Committed, State};
 use serde::Deserialize;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -86,15 +86,7 @@ pub fn load(home_root: &Path) -> std::result::Result<Vec<StateHook>, String> {
 
 /// Runs the hooks that match a transition just committed. Never fails: problems go to
 /// `status-hooks.log`.
-pub fn fire(
-    home_root: &Path,
-    store: &Store,
-    session_id: &str,
-    from: State,
-    to: State,
-    cause: &str,
-    source: &str,
-) {
+pub fn fire(home_root: &Path, c: &Committed) {
     // The common case, no file, costs one failed open.
     let hooks = match load(home_root) {
         Ok(h) if h.is_empty() => return,
@@ -104,28 +96,21 @@ pub fn fire(
             return;
         }
     };
-    let (agent, task) = store
-        .connection()
-        .query_row(
-            "SELECT agent_type, task_id FROM sessions WHERE id = ?1",
-            [session_id],
-            |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                ))
-            },
-        )
-        .unwrap_or((None, None));
+    let (agent, task) = (c.agent_type.as_ref(), c.task_id.as_ref());
+    // A new session's first state comes from nothing; `from` filters match "none".
+    let from_name = c.from.map_or("none", State::as_str);
     for h in hooks {
         let wanted = |list: &Option<Vec<String>>, s: State| {
             list.as_ref()
                 .is_none_or(|l| l.iter().any(|x| x == s.as_str()))
         };
-        if !wanted(&h.states, to)
-            || !wanted(&h.from, from)
-            || h.agent.as_ref().is_some_and(|a| Some(a) != agent.as_ref())
-            || h.task.as_ref().is_some_and(|t| Some(t) != task.as_ref())
+        if !wanted(&h.states, c.to)
+            || !h
+                .from
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|x| x == from_name))
+            || h.agent.as_ref().is_some_and(|a| Some(a) != agent)
+            || h.task.as_ref().is_some_and(|t| Some(t) != task)
         {
             continue;
         }
@@ -133,13 +118,13 @@ pub fn fire(
             home_root,
             &h.command,
             &[
-                ("AGENT_SESSIONS_ID", session_id),
-                ("AGENT_SESSIONS_OLD_STATE", from.as_str()),
-                ("AGENT_SESSIONS_NEW_STATE", to.as_str()),
-                ("AGENT_SESSIONS_CAUSE", cause),
-                ("AGENT_SESSIONS_SOURCE", source),
-                ("AGENT_SESSIONS_AGENT", agent.as_deref().unwrap_or("")),
-                ("AGENT_SESSIONS_TASK", task.as_deref().unwrap_or("")),
+                ("AGENT_SESSIONS_ID", &c.session_id),
+                ("AGENT_SESSIONS_OLD_STATE", from_name),
+                ("AGENT_SESSIONS_NEW_STATE", c.to.as_str()),
+                ("AGENT_SESSIONS_CAUSE", &c.cause),
+                ("AGENT_SESSIONS_SOURCE", c.source.as_str()),
+                ("AGENT_SESSIONS_AGENT", agent.map_or("", String::as_str)),
+                ("AGENT_SESSIONS_TASK", task.map_or("", String::as_str)),
             ],
         );
     }

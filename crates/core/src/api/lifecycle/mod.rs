@@ -50,8 +50,10 @@ use crate::model::clock::now_iso;
 use crate::model::error::{Error, Result};
 use crate::model::id;
 use crate::model::record::SessionKind;
+use crate::model::state::Source;
 use crate::model::state::State;
-use crate::store::Store;
+use crate::services::state_machine::{self, Change, Outcome};
+use crate::store::{self, Column, NewSession, Store, Updates};
 use doc::{int_field, str_field, truthy};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -161,6 +163,8 @@ struct Conn {
 enum AfterCommit {
     Rename(PathBuf, PathBuf),
     RemoveDir(PathBuf),
+    /// Status hooks of a committed state change, run once the writer lock is released.
+    Fire(state_machine::Committed),
 }
 
 /// Holds an exclusive flock until dropped.
@@ -305,6 +309,7 @@ impl Lifecycle {
             out
         };
         let out = run().map_err(self.serr()).map_err(untunnel)?;
+        let mut fire = Vec::new();
         for a in after {
             match a {
                 AfterCommit::Rename(from, to) => mirror::replace(&from, &to)
@@ -312,7 +317,12 @@ impl Lifecycle {
                 AfterCommit::RemoveDir(dir) => {
                     let _ = std::fs::remove_dir_all(dir);
                 }
+                AfterCommit::Fire(c) => fire.push(c),
             }
+        }
+        drop(_lock);
+        for c in &fire {
+            state_machine::after_commit(self.home.root(), c);
         }
         Ok(out)
     }
@@ -961,7 +971,7 @@ fn persist(
     new_folder: bool,
 ) -> rusqlite::Result<()> {
     // The sessions row first: the lifecycle row references it.
-    sync_session_row(tx, id, found, doc, now)?;
+    sync_session_row(tx, after, id, found, doc, now)?;
     let phase = str_field(doc, "phase");
     let last_updated = str_field(doc, "last_updated");
     let doc_text = serde_json::to_string(doc).expect("JSON values serialize");
@@ -1057,10 +1067,11 @@ fn persist(
     write_state_file(after, home, id, doc, history, new_folder)
 }
 
-/// Creates or updates the `sessions` row: record sessions follow their phase; hosted ones
-/// only get the phase.
+/// Creates or updates the `sessions` row: record sessions follow their phase (through the
+/// state machine, like every state change); hosted ones only get the phase.
 fn sync_session_row(
     tx: &Connection,
+    after: &mut Vec<AfterCommit>,
     id: &str,
     found: Option<&Found>,
     doc: &Map<String, Value>,
@@ -1080,27 +1091,28 @@ fn sync_session_row(
             let created = str_field(doc, "created_at")
                 .and_then(time::parse_us)
                 .map_or_else(|| now.to_string(), time::format_us);
-            tx.prepare_cached(
-                "INSERT INTO sessions (id, kind, name, task_id, state, state_reason, state_source,
-                    phase, created_at, updated_at, ended_at)
-                 VALUES (?1, 'record', ?2, ?3, ?4, ?5, 'phase', ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                id,
-                name,
-                task_id,
-                state.as_str(),
-                reason,
-                phase,
-                created,
-                now,
-                ended_at
-            ])?;
-            tx.prepare_cached(
-                "INSERT INTO transitions (session_id, seq, from_state, to_state, at, cause, source)
-                 VALUES (?1, 1, NULL, ?2, ?3, 'lifecycle record created', 'phase')",
-            )?
-            .execute(params![id, state.as_str(), now])?;
+            let new = NewSession {
+                id: id.to_string(),
+                kind: SessionKind::Record,
+                agent_type: None,
+                name: name.map(str::to_string),
+                task_id: task_id.map(str::to_string),
+                state,
+                cause: "lifecycle record created".into(),
+                reason: reason.clone(),
+                phase: phase.map(str::to_string),
+                created_at: Some(created),
+                workspace_path: None,
+                command: Vec::new(),
+                env_keys: Vec::new(),
+                cols: crate::config::defaults::DEFAULT_COLS,
+                rows: crate::config::defaults::DEFAULT_ROWS,
+                idle_after_secs: crate::config::defaults::DEFAULT_IDLE_AFTER.as_secs_f64(),
+            };
+            match state_machine::insert_in(tx, &new, Source::Phase, &Updates::new())? {
+                Ok(committed) => after.push(AfterCommit::Fire(committed)),
+                Err(illegal) => return Err(refused(format!("{illegal:?}"))),
+            }
         }
         Some(f)
             if f.kind == SessionKind::Record
@@ -1109,35 +1121,30 @@ fn sync_session_row(
                     || f.name.as_deref() != name
                     || f.task_id.as_deref() != task_id) =>
         {
-            tx.prepare_cached(
-                "UPDATE sessions SET name = ?2, task_id = ?3, phase = ?4, state = ?5,
-                    state_reason = ?6, state_source = 'phase', updated_at = ?7, ended_at = ?8
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                name,
-                task_id,
-                phase,
-                state.as_str(),
-                reason,
-                now,
-                ended_at
-            ])?;
-            if f.state != state {
-                tx.prepare_cached(
-                    "INSERT INTO transitions (session_id, seq, from_state, to_state, at, cause,
-                        source)
-                     VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions
-                                  WHERE session_id = ?1), ?2, ?3, ?4, ?5, 'phase')",
-                )?
-                .execute(params![
-                    id,
-                    f.state.as_str(),
-                    state.as_str(),
-                    now,
-                    reason.as_deref().unwrap_or("phase cleared")
-                ])?;
+            let cause = reason.clone().unwrap_or_else(|| "phase cleared".into());
+            let change = Change {
+                session_id: id,
+                to: state,
+                source: Source::Phase,
+                cause: &cause,
+                reason: reason.as_deref(),
+                only_from: None,
+                updates: vec![
+                    (Column::Name, store::opt_text(name)),
+                    (Column::TaskId, store::opt_text(task_id)),
+                    (Column::Phase, store::opt_text(phase)),
+                    (Column::EndedAt, store::opt_text(ended_at)),
+                ],
+            };
+            match state_machine::commit_in(tx, &change)? {
+                Some(Outcome::Moved(committed)) => after.push(AfterCommit::Fire(committed)),
+                Some(Outcome::Same) => {}
+                Some(Outcome::Refused(stored)) => {
+                    return Err(refused(format!(
+                        "record {id} is {stored}; the state machine refused {state}"
+                    )))
+                }
+                None => return Err(rusqlite::Error::QueryReturnedNoRows),
             }
         }
         // A record whose row already says all this: leave the row (and its indexes) alone.
@@ -1150,6 +1157,15 @@ fn sync_session_row(
         }
     }
     Ok(())
+}
+
+/// A state change the state machine refused, carried out of the transaction as an error (it
+/// cannot happen for phases, which map onto states every record may take).
+fn refused(message: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+        Some(message),
+    )
 }
 
 /// Mirrors the document into `<home>/<id>/state.json`: writes a temporary file now (so a

@@ -7,11 +7,13 @@ use crate::model::error::{Error, Result};
 use crate::model::id;
 use crate::model::protocol::{ScreenReply, SendRequest, StopRequest, Tag};
 use crate::model::record::{SessionKind, SessionRecord};
+use crate::model::state::Source;
 use crate::model::state::State;
 use crate::services::client;
 use crate::services::launch_spec::LaunchSpec;
 use crate::services::launcher;
-use crate::store::{self, Column, Guard, ListFilter, NewSession, Store};
+use crate::services::state_machine::{self, Change};
+use crate::store::{self, Column, ListFilter, NewSession, Store};
 pub mod resume;
 
 use parking_lot::Mutex;
@@ -254,7 +256,8 @@ impl SessionManager {
         if let Some(asid) = &agent_session_id {
             extra.push((Column::AgentSessionId, store::text(asid.clone())));
         }
-        self.store.lock().insert_with(
+        state_machine::insert(
+            &self.store,
             &NewSession {
                 id: session_id.clone(),
                 kind: SessionKind::Hosted,
@@ -263,7 +266,9 @@ impl SessionManager {
                 task_id: task_id.clone(),
                 state: State::Starting,
                 cause: "start requested".into(),
+                reason: None,
                 phase: None,
+                created_at: None,
                 workspace_path: Some(cwd.display().to_string()),
                 command: shown_command,
                 env_keys,
@@ -271,6 +276,7 @@ impl SessionManager {
                 rows,
                 idle_after_secs: idle_after,
             },
+            Source::User,
             &extra,
         )?;
 
@@ -297,9 +303,13 @@ impl SessionManager {
                 ..LaunchSpec::for_agent(&spec, debounce)
             };
             let bin = host_bin.expect("resolved when argv is");
-            launcher::launch(&self.home, &bin, &launch, lock)
+            launcher::launch(&self.home, &bin, &launch, &lock)
         });
-        self.record_launch(&session_id, launched)
+        // The lock is let go only once the outcome is recorded: until then no reader may
+        // take this starting session for abandoned (on success the host holds its own copy).
+        let recorded = self.record_launch(&session_id, launched);
+        drop(lock);
+        recorded
     }
 
     /// Records the outcome of a host launch for a session in state starting: running with
@@ -314,19 +324,21 @@ impl SessionManager {
             Ok(ready) => {
                 let (host_pid, agent_pid) =
                     (ready.host_pid.unwrap_or(0), ready.agent_pid.unwrap_or(0));
-                // Compare-and-set from starting: if the agent already ended and the host
-                // recorded it, that ending stands.
-                self.store.lock().transition(
-                    &session_id,
-                    State::Running,
-                    "process spawned",
-                    "process",
-                    Guard::From(&[State::Starting]),
-                    &crate::host::running_updates(
+                // The table allows running only from starting: if the agent already ended
+                // and the host recorded it, that ending stands.
+                state_machine::apply(
+                    &self.store,
+                    &Change::new(
+                        &session_id,
+                        State::Running,
+                        Source::Process,
+                        "process spawned",
+                    )
+                    .updates(crate::host::running_updates(
                         &crate::model::clock::now_iso(),
                         host_pid,
                         agent_pid,
-                    ),
+                    )),
                 )?;
                 self.get(&session_id)
             }
@@ -334,16 +346,14 @@ impl SessionManager {
                 // Keep the failed attempt visible with its reason: the host reports failures
                 // before the agent runs and leaves recording them to the starter.
                 let reason = e.to_string();
-                self.store.lock().transition(
-                    &session_id,
-                    State::Failed,
-                    &reason,
-                    "process",
-                    Guard::NotEnded,
-                    &vec![
-                        (Column::StateReason, store::text(reason.clone())),
-                        (Column::EndedAt, store::text(crate::model::clock::now_iso())),
-                    ],
+                state_machine::apply(
+                    &self.store,
+                    &Change::new(&session_id, State::Failed, Source::Process, &reason)
+                        .reason(Some(&reason))
+                        .updates(vec![(
+                            Column::EndedAt,
+                            store::text(crate::model::clock::now_iso()),
+                        )]),
                 )?;
                 Err(e)
             }
@@ -428,17 +438,20 @@ impl SessionManager {
             return Ok(rec);
         }
         let id = rec.session_id.clone();
-        let store = self.store.lock();
         // Compare-and-set: if the host recorded an ending meanwhile, that ending wins.
-        store.transition(
-            &id,
-            State::Unknown,
-            "session host vanished without recording an ending",
-            "liveness",
-            Guard::From(&[rec.state]),
-            &vec![(Column::StateReason, store::text("host vanished"))],
+        state_machine::apply(
+            &self.store,
+            &Change::new(
+                &id,
+                State::Unknown,
+                Source::Liveness,
+                "session host vanished without recording an ending",
+            )
+            .reason(Some("host vanished"))
+            .only_from(&[rec.state]),
         )?;
-        store
+        self.store
+            .lock()
             .get(&id)?
             .ok_or_else(|| Error::SessionNotFound(id.clone()))
     }

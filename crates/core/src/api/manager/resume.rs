@@ -16,10 +16,12 @@ use crate::config::home::Home;
 use crate::model::error::{Error, Result};
 use crate::model::protocol::{StopRequest, Tag};
 use crate::model::record::{SessionKind, SessionRecord};
+use crate::model::state::Source;
 use crate::model::state::State;
 use crate::services::launch_spec::LaunchSpec;
 use crate::services::launcher;
-use crate::store::{self, Column, Guard};
+use crate::services::state_machine::{self, Change, Outcome};
+use crate::store::{self, Column};
 use rusqlite::types::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -358,17 +360,19 @@ impl SessionManager {
             Err(e) => return Err(e),
         };
         let cleared = |c: Column| (c, Value::Null);
-        let moved = self.store.lock().transition(
-            session_id,
-            State::Starting,
-            "resume requested",
-            "user",
-            Guard::From(&[rec.state]),
-            &vec![
+        let moved = state_machine::apply(
+            &self.store,
+            &Change::new(
+                session_id,
+                State::Starting,
+                Source::User,
+                "resume requested",
+            )
+            .only_from(&[rec.state])
+            .updates(vec![
                 cleared(Column::EndedAt),
                 cleared(Column::ExitCode),
                 cleared(Column::ExitSignal),
-                cleared(Column::StateReason),
                 cleared(Column::HostPid),
                 cleared(Column::AgentPid),
                 (Column::AgentSessionId, store::text(asid.clone())),
@@ -380,9 +384,9 @@ impl SessionManager {
                     Column::Command,
                     store::text(serde_json::to_string(&argv).expect("strings serialize")),
                 ),
-            ],
+            ]),
         )?;
-        if moved.is_none() {
+        if !matches!(moved, Outcome::Moved(_)) {
             let now = self.get(session_id)?;
             return Err(Error::NotResumable {
                 id: now.session_id,
@@ -413,8 +417,10 @@ impl SessionManager {
             task_id: rec.task_id.clone(),
             ..LaunchSpec::for_agent(&spec, debounce)
         };
-        let launched = launcher::launch(&self.home, &host_bin, &launch, lock);
-        self.record_launch(session_id, launched)
+        let launched = launcher::launch(&self.home, &host_bin, &launch, &lock);
+        let recorded = self.record_launch(session_id, launched);
+        drop(lock);
+        recorded
     }
 }
 

@@ -6,9 +6,10 @@ use super::AgentExit;
 use crate::config::detect::ScreenVerdict;
 use crate::model::clock::now_iso;
 use crate::model::protocol::{AgentEventRequest, ScreenReply};
+use crate::model::state::Source;
 use crate::model::state::State;
 use crate::services::launch_spec::LaunchSpec;
-use crate::store::{self, Column, Guard, Store, Updates};
+use crate::store::{self, Column, Store, Updates};
 use parking_lot::{Condvar, Mutex};
 use portable_pty::MasterPty;
 use std::io::Write;
@@ -34,6 +35,9 @@ const CLIENT_QUEUE: usize = 4096;
 const FEED_TAIL: usize = 32 * 1024;
 /// Shortest interval between two emulator passes while output flows.
 pub const SCREEN_TICK: Duration = Duration::from_millis(25);
+
+/// How long a host whose final state cannot be written keeps trying before it gives up.
+const FINAL_WRITE_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Pause between two presses of an interrupt key (opencode needs Esc twice).
 const INTERRUPT_GAP: Duration = Duration::from_millis(200);
@@ -93,12 +97,8 @@ struct Client {
     read_only: bool,
 }
 
-/// The state as the host last recorded it.
-struct Current {
-    state: State,
-    reason: Option<String>,
-    source: String,
-}
+mod state;
+use state::{Current, Pending};
 
 /// Everything the host's threads share.
 pub struct Shared {
@@ -126,6 +126,9 @@ pub struct Shared {
     /// The current state, its reason and source; held while the store is written so
     /// transitions stay ordered.
     state: Mutex<Current>,
+    /// A change the store could not take (disk full, locked too long): retried by the idle
+    /// timer and before the host exits, so the store catches up with what the host saw.
+    pending: Mutex<Option<Pending>>,
     /// Nanoseconds since `epoch` of the last output or input.
     last_activity: AtomicU64,
     /// Bumped on every output or input; lets the idle timer see activity it slept through.
@@ -183,8 +186,9 @@ impl Shared {
             state: Mutex::new(Current {
                 state: State::Running,
                 reason: None,
-                source: "process".into(),
+                source: Source::Process,
             }),
+            pending: Mutex::new(None),
             last_activity: AtomicU64::new(0),
             activity_seq: AtomicU64::new(0),
             last_output_at: Mutex::new(None),
@@ -210,94 +214,9 @@ impl Shared {
         self.state.lock().state
     }
 
-    /// What decided the current state (`screen`, `agent_hook`, `quiet_timer`, ...).
-    pub fn state_source(&self) -> String {
-        self.state.lock().source.clone()
-    }
-
-    /// Records a transition if the current state is one of `from` (any non-ended state when
-    /// `from` is empty), clearing the state reason unless `updates` sets one. Returns whether
-    /// it happened.
-    pub fn set_state(
-        &self,
-        from: &[State],
-        to: State,
-        cause: &str,
-        source: &str,
-        updates: Updates,
-    ) -> bool {
-        self.set_state_with(from, to, None, cause, source, updates)
-    }
-
-    /// [`Shared::set_state`] with a state reason (the waiting reason). When the state is
-    /// already `to` but the reason differs (waiting for a prompt, now for a permission), the
-    /// reason and source are updated without a history entry. Returns whether the state
-    /// changed.
-    pub fn set_state_with(
-        &self,
-        from: &[State],
-        to: State,
-        reason: Option<&str>,
-        cause: &str,
-        source: &str,
-        mut updates: Updates,
-    ) -> bool {
-        let mut current = self.state.lock();
-        let allowed = if from.is_empty() {
-            !current.state.is_ended()
-        } else {
-            from.contains(&current.state)
-        };
-        if !allowed {
-            return false;
-        }
-        let explicit_reason = updates.iter().any(|(c, _)| *c == Column::StateReason);
-        if !explicit_reason {
-            updates.push((Column::StateReason, store::opt_text(reason)));
-        }
-        if current.state == to {
-            if reason.is_some() && current.reason.as_deref() != reason {
-                updates.push((Column::StateSource, store::text(source)));
-                if let Err(e) = self.store.lock().update(self.id(), &updates) {
-                    eprintln!("agent-sessions host: updating the state reason: {e}");
-                }
-                current.reason = reason.map(str::to_string);
-                current.source = source.to_string();
-            }
-            return false;
-        }
-        if let Some(t) = self.last_output_at.lock().clone() {
-            updates.push((Column::LastOutputAt, store::text(t)));
-        }
-        if let Some(t) = self.last_input_at.lock().clone() {
-            updates.push((Column::LastInputAt, store::text(t)));
-        }
-        let guard = if from.is_empty() {
-            Guard::NotEnded
-        } else {
-            Guard::From(from)
-        };
-        match self
-            .store
-            .lock()
-            .transition(self.id(), to, cause, source, guard, &updates)
-        {
-            Ok(_) => {}
-            // The store is the source of truth, but a failed write must not kill the session:
-            // log it; the next transition will try again.
-            Err(e) => eprintln!("agent-sessions host: recording {to}: {e}"),
-        }
-        *current = Current {
-            state: to,
-            reason: reason.map(str::to_string),
-            source: source.to_string(),
-        };
-        drop(current);
-        self.wake_timer();
-        if to == State::WaitingInput && self.turn_open.swap(false, Ordering::AcqRel) {
-            self.record_reply();
-        }
-        true
+    /// What decided the current state.
+    pub fn state_source(&self) -> Source {
+        self.state.lock().source
     }
 
     /// The turn has settled: its reply, for agents whose own records we cannot read, is
@@ -347,7 +266,7 @@ impl Shared {
             &[State::Starting, State::Running, State::WaitingInput],
             State::Paused,
             "pause requested",
-            "user",
+            Source::User,
             vec![],
         );
         Ok(())
@@ -373,7 +292,7 @@ impl Shared {
             &[State::Paused],
             State::Running,
             "continue requested",
-            "user",
+            Source::User,
             vec![],
         );
         // Let the detector look at the screen afresh.
@@ -553,7 +472,7 @@ impl Shared {
                 dec.to,
                 dec.reason.map(|r| r.as_str()),
                 &dec.cause,
-                "screen",
+                Source::Screen,
                 vec![],
             );
             drop(d);
@@ -592,7 +511,7 @@ impl Shared {
             &[State::WaitingInput],
             State::Running,
             "input submitted",
-            "user",
+            Source::User,
             vec![],
         );
         d.pin(ScreenVerdict::Busy, State::Running, Instant::now());
@@ -617,7 +536,7 @@ impl Shared {
             to,
             reason.map(|r| r.as_str()),
             &cause,
-            "agent_hook",
+            Source::AgentHook,
             vec![],
         ) && to == State::WaitingInput;
         let now = Instant::now();
@@ -821,7 +740,16 @@ impl Shared {
         if let Some(id) = final_id {
             updates.push((Column::AgentSessionId, store::text(id)));
         }
-        self.set_state(&[], to, &cause, "process", updates);
+        self.set_state(&[], to, &cause, Source::Process, updates);
+        // The ending must reach the store: an exit code lost here would read `unknown` later.
+        // While the store cannot take it (a full disk), retry with backoff; the host holds
+        // the session lock meanwhile, so no reader takes the session for abandoned.
+        let deadline = Instant::now() + FINAL_WRITE_PATIENCE;
+        let mut pause = Duration::from_millis(50);
+        while !self.retry_pending() && Instant::now() < deadline {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
 
         *self.ended.lock() = Some(to);
         self.ended_cv.notify_all();

@@ -1,0 +1,198 @@
+//! The host's side of the state machine: the state it last recorded, how it asks the store
+//! for a change, and what it does when the store refuses or fails.
+//!
+//! The store is the truth. A change the store refused (the table or another writer said no)
+//! leaves the host following the stored state. A change the store could not write (disk
+//! full, busy past the timeout) is still what the host saw, so the host keeps it in memory
+//! and retries the write until it lands (see [`Shared::retry_pending`]); the state history
+//! then shows it late rather than never.
+
+use super::Shared;
+use crate::model::state::{Source, State};
+use crate::services::state_machine::{self, Change, Outcome};
+use crate::store::{self, Column, Updates};
+use std::sync::atomic::Ordering;
+
+/// The state as the host last recorded it.
+pub(super) struct Current {
+    pub(super) state: State,
+    pub(super) reason: Option<String>,
+    pub(super) source: Source,
+}
+
+/// A change still to be written.
+pub(super) struct Pending {
+    to: State,
+    reason: Option<String>,
+    cause: String,
+    source: Source,
+    updates: Updates,
+}
+
+impl Shared {
+    /// Records a transition if the current state is one of `from` (any non-ended state when
+    /// `from` is empty), clearing the state reason unless `updates` sets one. Returns whether
+    /// it happened.
+    pub fn set_state(
+        &self,
+        from: &[State],
+        to: State,
+        cause: &str,
+        source: Source,
+        updates: Updates,
+    ) -> bool {
+        self.set_state_with(from, to, None, cause, source, updates)
+    }
+
+    /// [`Shared::set_state`] with a state reason (the waiting reason). When the state is
+    /// already `to` but the reason differs (waiting for a prompt, now for a permission), the
+    /// reason and source are updated without a history entry. Returns whether the state
+    /// changed.
+    pub fn set_state_with(
+        &self,
+        from: &[State],
+        to: State,
+        reason: Option<&str>,
+        cause: &str,
+        source: Source,
+        mut updates: Updates,
+    ) -> bool {
+        let mut current = self.state.lock();
+        let allowed = if from.is_empty() {
+            !current.state.is_ended()
+        } else {
+            from.contains(&current.state)
+        };
+        if !allowed {
+            return false;
+        }
+        if current.state == to && (reason.is_none() || current.reason.as_deref() == reason) {
+            return false;
+        }
+        if current.state != to {
+            if let Some(t) = self.last_output_at.lock().clone() {
+                updates.push((Column::LastOutputAt, store::text(t)));
+            }
+            if let Some(t) = self.last_input_at.lock().clone() {
+                updates.push((Column::LastInputAt, store::text(t)));
+            }
+        }
+        let change = Change {
+            session_id: self.id(),
+            to,
+            source,
+            cause,
+            reason,
+            // What the host saw is compared with what the store holds: it must agree on the
+            // state the host is moving from.
+            only_from: Some(std::slice::from_ref(&current.state)),
+            updates,
+        };
+        let written = self
+            .store
+            .lock()
+            .write(|tx| state_machine::commit_in(tx, &change));
+        let moved = match written {
+            Ok(Some(Outcome::Moved(committed))) => Some(committed),
+            Ok(Some(Outcome::Same)) => {
+                current.reason = reason.map(str::to_string);
+                current.source = source;
+                return false;
+            }
+            Ok(Some(Outcome::Refused(stored))) => {
+                // Another writer got there first (a stop, the lifecycle): follow the store.
+                eprintln!("agent-sessions host: {to} by {source} refused, the session is {stored}");
+                if stored != current.state {
+                    *current = Current {
+                        state: stored,
+                        reason: None,
+                        source,
+                    };
+                }
+                return false;
+            }
+            Ok(None) => {
+                eprintln!("agent-sessions host: the session's record is gone; {to} not recorded");
+                return false;
+            }
+            Err(e) => {
+                eprintln!("agent-sessions host: recording {to}: {e}; will retry");
+                *self.pending.lock() = Some(Pending {
+                    to,
+                    reason: reason.map(str::to_string),
+                    cause: format!("{cause} (recorded late: {e})"),
+                    source,
+                    updates: change.updates.clone(),
+                });
+                None
+            }
+        };
+        *current = Current {
+            state: to,
+            reason: reason.map(str::to_string),
+            source,
+        };
+        drop(current);
+        if let Some(c) = moved {
+            // A newer change supersedes one still waiting to be written.
+            self.pending.lock().take();
+            state_machine::after_commit(&self.home_root(), &c);
+        }
+        self.wake_timer();
+        if to == State::WaitingInput && self.turn_open.swap(false, Ordering::AcqRel) {
+            self.record_reply();
+        }
+        true
+    }
+
+    /// Whether a change is still waiting to be written.
+    pub fn has_pending(&self) -> bool {
+        self.pending.lock().is_some()
+    }
+
+    /// Tries once more to write the change the store could not take. Returns true when
+    /// nothing is left to write.
+    pub fn retry_pending(&self) -> bool {
+        let current = self.state.lock();
+        let mut pending = self.pending.lock();
+        let Some(p) = pending.as_ref() else {
+            return true;
+        };
+        let change = Change {
+            session_id: self.id(),
+            to: p.to,
+            source: p.source,
+            cause: &p.cause,
+            reason: p.reason.as_deref(),
+            only_from: None,
+            updates: p.updates.clone(),
+        };
+        match self
+            .store
+            .lock()
+            .write(|tx| state_machine::commit_in(tx, &change))
+        {
+            Ok(outcome) => {
+                let committed = outcome.as_ref().and_then(|o| o.moved().cloned());
+                if let Some(Outcome::Refused(stored)) = outcome {
+                    eprintln!(
+                        "agent-sessions host: late {} refused, the session is {stored}",
+                        p.to
+                    );
+                }
+                pending.take();
+                drop(pending);
+                drop(current);
+                if let Some(c) = committed {
+                    state_machine::after_commit(&self.home_root(), &c);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn home_root(&self) -> std::path::PathBuf {
+        self.store.lock().home_root().to_path_buf()
+    }
+}
