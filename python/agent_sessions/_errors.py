@@ -16,6 +16,10 @@ __all__ = [
     "UnsupportedAgentError",
     "SessionNotFoundError",
     "SessionNotRunningError",
+    "TaskNotFoundError",
+    "SessionActiveError",
+    "NoProcessError",
+    "NotResumableError",
     "InvalidSessionIdError",
     "InvalidPhaseError",
     "InvalidArgumentError",
@@ -50,6 +54,30 @@ class SessionNotRunningError(AgentSessionsError):
     """The operation needs a live agent (or an ended one) and the session is not."""
 
     kind = "SessionNotRunning"
+
+
+class TaskNotFoundError(SessionNotFoundError):
+    """No session carries this task id. A ``SessionNotFoundError`` too."""
+
+    kind = "TaskNotFound"
+
+
+class SessionActiveError(SessionNotRunningError):
+    """The operation needs an ended session (rm, cleanup) and this one still runs."""
+
+    kind = "SessionActive"
+
+
+class NoProcessError(SessionNotRunningError):
+    """The session is a lifecycle record with no agent process to act on."""
+
+    kind = "NoProcess"
+
+
+class NotResumableError(SessionNotRunningError):
+    """The session cannot be resumed: no resume command, no agent session id, or still live."""
+
+    kind = "NotResumable"
 
 
 class InvalidSessionIdError(AgentSessionsError, ValueError):
@@ -109,6 +137,10 @@ _BY_KIND: dict[str, type[AgentSessionsError]] = {
         UnsupportedAgentError,
         SessionNotFoundError,
         SessionNotRunningError,
+        TaskNotFoundError,
+        SessionActiveError,
+        NoProcessError,
+        NotResumableError,
         InvalidSessionIdError,
         InvalidPhaseError,
         InvalidArgumentError,

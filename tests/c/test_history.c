@@ -284,14 +284,14 @@ static void bash_session(as_manager *mgr) {
     as_string_free(json);
     json = NULL;
     json = MARKER_NONE;
-    EXPECT(AS_SESSION_NOT_FOUND, as_manager_task(mgr, "no-such-task", &json), "no-such-task");
+    EXPECT(AS_TASK_NOT_FOUND, as_manager_task(mgr, "no-such-task", &json), "no-such-task");
     EXPECT(AS_INVALID_ARGUMENT, as_manager_task(mgr, "", &json), "task id");
     CHECK(json == MARKER_NONE, "out_task_json untouched by failures");
     json = NULL;
 
     /* ---- Suspend and resume are refused for this session ----------------------------- */
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_resume(s, NULL, &json), "can be resumed");
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_suspend(s, 5.0, &json), "no resume command");
+    EXPECT(AS_NOT_RESUMABLE, as_session_resume(s, NULL, &json), "can be resumed");
+    EXPECT(AS_NOT_RESUMABLE, as_session_suspend(s, 5.0, &json), "no resume command");
     CHECK(json == NULL, "no record written by refusals");
     OK(as_session_state(s, &st));
     CHECK(st == AS_STATE_RUNNING || st == AS_STATE_WAITING_INPUT,
@@ -308,7 +308,7 @@ static void bash_session(as_manager *mgr) {
     json = NULL;
     EXPECT(AS_SESSION_NOT_RUNNING, as_session_pause(s, NULL), "stopped");
     EXPECT(AS_SESSION_NOT_RUNNING, as_session_continue(s, NULL), "stopped");
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_resume(s, "{}", NULL), "no resume command");
+    EXPECT(AS_NOT_RESUMABLE, as_session_resume(s, "{}", NULL), "no resume command");
     EXPECT(AS_INVALID_JSON, as_session_resume(s, "{\"argv\":[]}", NULL), "argv");
 
     json = cleanup_until(mgr, "{\"older_than_secs\":0,\"dry_run\":true}", id);
@@ -339,7 +339,7 @@ static void bash_session(as_manager *mgr) {
     EXPECT(AS_SESSION_NOT_FOUND, as_session_events(s, 0, 10, &json, &next2), id);
     EXPECT(AS_SESSION_NOT_FOUND, as_session_events_wait(s, 0, 10, 1.0, &json, &next2), id);
     EXPECT(AS_SESSION_NOT_FOUND, as_session_history(s, 0, 10, &json), id);
-    EXPECT(AS_SESSION_NOT_FOUND, as_manager_task(mgr, TASK, &json), TASK);
+    EXPECT(AS_TASK_NOT_FOUND, as_manager_task(mgr, TASK, &json), TASK);
 
     as_string_free(id);
     as_session_free(s);
@@ -474,10 +474,10 @@ static void bad_input(as_manager *mgr) {
     CHECK(out == MARKER_NONE && next == 999, "out-parameters untouched by failures");
 
     /* A record-only session has no process: pause, suspend and resume say so. */
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_pause(s, &out), "no agent process");
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_continue(s, &out), "no agent process");
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_suspend(s, 1.0, &out), "no agent process");
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_resume(s, NULL, &out), "lifecycle record");
+    EXPECT(AS_NO_PROCESS, as_session_pause(s, &out), "no agent process");
+    EXPECT(AS_NO_PROCESS, as_session_continue(s, &out), "no agent process");
+    EXPECT(AS_NO_PROCESS, as_session_suspend(s, 1.0, &out), "no agent process");
+    EXPECT(AS_NOT_RESUMABLE, as_session_resume(s, NULL, &out), "lifecycle record");
     CHECK(out == MARKER_NONE, "out_record_json untouched by failures");
     /* But its events (the lifecycle record's creation) and empty history read fine. */
     OK(as_session_events(s, 0, 10, &out, &next));

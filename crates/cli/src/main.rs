@@ -73,8 +73,11 @@ pub fn exit_code(e: &Error) -> u8 {
         | ErrorKind::InvalidSessionId
         | ErrorKind::InvalidArgument
         | ErrorKind::InvalidPhase => 2,
-        ErrorKind::SessionNotFound => 3,
-        ErrorKind::SessionNotRunning => 4,
+        ErrorKind::SessionNotFound | ErrorKind::TaskNotFound => 3,
+        ErrorKind::SessionNotRunning
+        | ErrorKind::SessionActive
+        | ErrorKind::NoProcess
+        | ErrorKind::NotResumable => 4,
         ErrorKind::Timeout => 5,
         ErrorKind::StateUnreachable => 6,
         _ => 1,

@@ -13,29 +13,19 @@ const TOP_ENDED_ROWS: usize = 10;
 /// `agent-sessions usage <id> [--json]`: tokens and cost with their source. The agent's
 /// records are read again unless the figures were computed after the session ended.
 pub fn usage(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
-    let rec = mgr.get(id)?;
-    let u = telemetry::session_usage(mgr, &rec, Duration::ZERO)?;
+    let report = mgr.usage(id)?;
     if json {
-        println!("{}", usage_json(&rec, &u));
+        println!("{}", report.to_json());
     } else {
-        print!("{}", usage_text(&rec, &u));
+        print!("{}", usage_text(&report.session_id, &report.figures));
     }
     Ok(())
 }
 
-fn usage_json(rec: &SessionRecord, u: &TokenUsage) -> serde_json::Value {
-    let mut v = serde_json::to_value(u).expect("usage serializes");
-    if let Some(o) = v.as_object_mut() {
-        o.insert("session_id".into(), rec.session_id.clone().into());
-        o.insert("total_tokens".into(), u.total_tokens().into());
-    }
-    v
-}
-
-fn usage_text(rec: &SessionRecord, u: &TokenUsage) -> String {
+fn usage_text(session_id: &str, u: &TokenUsage) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<19} {v}\n"));
-    line("session_id", rec.session_id.clone());
+    line("session_id", session_id.to_string());
     match &u.source {
         Some(s) => line("source", s.clone()),
         None => line(
@@ -90,10 +80,13 @@ struct TopRow {
 }
 
 fn top_row(mgr: &SessionManager, rec: &SessionRecord) -> TopRow {
-    let t = telemetry::session_telemetry(mgr, rec, USAGE_MAX_AGE).unwrap_or_else(|_| Telemetry {
-        duration_ms: telemetry::duration_ms(rec),
-        ..Default::default()
-    });
+    let t = mgr
+        .telemetry_of(rec, USAGE_MAX_AGE)
+        .map(|r| r.figures)
+        .unwrap_or_else(|_| Telemetry {
+            duration_ms: telemetry::duration_ms(rec),
+            ..Default::default()
+        });
     let live = (!rec.state.is_ended()).then_some(t.last_sample).flatten();
     TopRow {
         session_id: rec.session_id.clone(),
@@ -278,8 +271,8 @@ pub fn top(mgr: &SessionManager, once: bool, interval: Duration, json: bool) -> 
 /// Telemetry lines for `show` (same `key value` layout as the record's lines). Never fails:
 /// an unreadable figure is shown as unavailable.
 pub fn show_extra(mgr: &SessionManager, rec: &SessionRecord) -> String {
-    match telemetry::session_telemetry(mgr, rec, USAGE_MAX_AGE) {
-        Ok(t) => telemetry_lines(rec, &t),
+    match mgr.telemetry_of(rec, USAGE_MAX_AGE) {
+        Ok(t) => telemetry_lines(rec, &t.figures),
         Err(e) => format!("{:<17} unavailable: {e}\n", "telemetry"),
     }
 }

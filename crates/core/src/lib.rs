@@ -32,9 +32,10 @@ pub mod services;
 pub mod store;
 
 // Paths kept while the bindings move to the curated surface below.
-pub use api::{attach, events, history, lifecycle, manager, retention, tasks};
+pub use api::manager::{cleanup as retention, events, history, tasks};
+pub use api::{attach, lifecycle, manager};
 pub use config::{agent_config, agents, detect, home, keys};
-pub use model::{clock, error, id, protocol, record, state};
+pub use model::{clock, duration, error, id, protocol, record, state};
 pub use services::{claude_hooks, client, resources, status_hooks, telemetry, usage};
 
 pub use agent_config::AgentDef;

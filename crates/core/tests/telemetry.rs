@@ -16,9 +16,9 @@ use agent_sessions::record::SessionKind;
 use agent_sessions::services::state_machine;
 use agent_sessions::store::{self, Column, NewSession, Store};
 use agent_sessions::telemetry::{
-    cached_usage, enforce_retention, parse_output_log, print_mode, samples, session_telemetry,
-    session_usage, spawn_sampler, telemetry_for, usage_for_with, CleanReader, PrintMode, SampleRow,
-    SamplerConfig, StopSignal, UsageEnv, MAX_ROWS_PER_SESSION,
+    cached_usage, enforce_retention, parse_output_log, print_mode, samples, spawn_sampler,
+    telemetry_for, usage_for_with, CleanReader, PrintMode, SampleRow, SamplerConfig, StopSignal,
+    UsageEnv, MAX_ROWS_PER_SESSION,
 };
 use agent_sessions::usage::TokenUsage;
 use agent_sessions::Source;
@@ -811,16 +811,25 @@ fn session_usage_through_a_manager_is_cached() {
         &d.join("output.log"),
         pty_bytes(&read("claude-print-json.json")),
     );
-    let u = session_usage(&mgr, &rec, Duration::from_secs(3600)).unwrap();
+    let u = mgr
+        .usage_with_max_age("s-mgr", Duration::from_secs(3600))
+        .unwrap()
+        .figures;
     assert_eq!(tokens(&u), STANDIN);
     // while cached and fresh, the log is not read again
     fs::remove_file(d.join("output.log")).unwrap();
-    let u2 = session_usage(&mgr, &rec, Duration::from_secs(3600)).unwrap();
+    let u2 = mgr
+        .usage_with_max_age("s-mgr", Duration::from_secs(3600))
+        .unwrap()
+        .figures;
     assert_eq!(u2, u);
-    let t = session_telemetry(&mgr, &rec, Duration::from_secs(3600)).unwrap();
+    let t = mgr
+        .telemetry_of(&rec, Duration::from_secs(3600))
+        .unwrap()
+        .figures;
     assert_eq!(t.cost_usd, Some(0.009795));
     // stale: recomputed (now without a log: no source)
-    let u3 = session_usage(&mgr, &rec, Duration::ZERO).unwrap();
+    let u3 = mgr.usage("s-mgr").unwrap().figures;
     assert_eq!(tokens(&u3), NONE);
 }
 

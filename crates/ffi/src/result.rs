@@ -50,12 +50,20 @@ pub enum as_result {
     AS_IO = 7020,
     /// The session host answered with something this library does not understand.
     AS_PROTOCOL = 7021,
+    /// No session carries this task id.
+    AS_TASK_NOT_FOUND = 7022,
+    /// The session still runs, for an action that needs it ended (remove, cleanup).
+    AS_SESSION_ACTIVE = 7023,
+    /// The session is a lifecycle record with no agent process to act on.
+    AS_NO_PROCESS = 7024,
+    /// The session cannot be resumed (no resume command, no agent session id, still live).
+    AS_NOT_RESUMABLE = 7025,
 }
 
 use as_result::*;
 
 /// Every value, for `as_result_name` and the tests (private, so cbindgen leaves it out).
-const ALL: [as_result; 18] = [
+const ALL: [as_result; 22] = [
     AS_OK,
     AS_NULL_ARGUMENT,
     AS_INVALID_UTF8,
@@ -74,6 +82,10 @@ const ALL: [as_result; 18] = [
     AS_STORE,
     AS_IO,
     AS_PROTOCOL,
+    AS_TASK_NOT_FOUND,
+    AS_SESSION_ACTIVE,
+    AS_NO_PROCESS,
+    AS_NOT_RESUMABLE,
 ];
 
 impl as_result {
@@ -98,6 +110,10 @@ impl as_result {
             AS_STORE => c"AS_STORE",
             AS_IO => c"AS_IO",
             AS_PROTOCOL => c"AS_PROTOCOL",
+            AS_TASK_NOT_FOUND => c"AS_TASK_NOT_FOUND",
+            AS_SESSION_ACTIVE => c"AS_SESSION_ACTIVE",
+            AS_NO_PROCESS => c"AS_NO_PROCESS",
+            AS_NOT_RESUMABLE => c"AS_NOT_RESUMABLE",
         }
     }
 }
@@ -109,6 +125,10 @@ pub fn code_for(kind: ErrorKind) -> as_result {
         ErrorKind::InvalidSessionId => AS_INVALID_SESSION_ID,
         ErrorKind::SessionNotFound => AS_SESSION_NOT_FOUND,
         ErrorKind::SessionNotRunning => AS_SESSION_NOT_RUNNING,
+        ErrorKind::TaskNotFound => AS_TASK_NOT_FOUND,
+        ErrorKind::SessionActive => AS_SESSION_ACTIVE,
+        ErrorKind::NoProcess => AS_NO_PROCESS,
+        ErrorKind::NotResumable => AS_NOT_RESUMABLE,
         ErrorKind::Launch => AS_LAUNCH,
         ErrorKind::Timeout => AS_TIMEOUT,
         ErrorKind::StateUnreachable => AS_STATE_UNREACHABLE,

@@ -6,9 +6,7 @@ use crate::args::out;
 use crate::guard::guard;
 use crate::handles::{self, as_session};
 use crate::result::as_result;
-use agent_sessions::telemetry::{self, USAGE_MAX_AGE};
 use std::ffi::c_char;
-use std::time::Duration;
 
 /// The session's token usage and cost as JSON, the CLI's `usage --json`:
 /// `{"session_id", "tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write",
@@ -31,21 +29,13 @@ pub unsafe extern "C" fn as_session_usage(
     guard("as_session_usage", || {
         let s = handles::session(session, "session")?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        let mgr = &s.shared.mgr;
-        let rec = mgr.get(&s.id)?;
-        let usage = telemetry::session_usage(mgr, &rec, Duration::ZERO)?;
-        let mut v = serde_json::to_value(&usage).expect("usage serializes");
-        if let Some(o) = v.as_object_mut() {
-            o.insert("session_id".into(), rec.session_id.clone().into());
-            o.insert("total_tokens".into(), usage.total_tokens().into());
-        }
-        out_json.set(alloc::string(&v.to_string()));
+        out_json.set(alloc::string(&s.shared.mgr.usage(&s.id)?.to_json()));
         Ok(())
     })
 }
 
-/// The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`):
-/// duration_ms, avg_cpu_percent, peak_memory_rss_bytes, exit_code, cpu_time_ms, io_*,
+/// The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`, with
+/// `session_id` and `total_tokens`): duration_ms, avg_cpu_percent, peak_memory_rss_bytes, exit_code, cpu_time_ms, io_*,
 /// last_sample, workspace_bytes_used, tokens_*, cost_usd, usage_source, ... in `*out_json`
 /// (free it with `as_string_free`). Figures nothing measured are null. Token figures of a
 /// running session are at most 10 s old.
@@ -62,12 +52,7 @@ pub unsafe extern "C" fn as_session_telemetry(
     guard("as_session_telemetry", || {
         let s = handles::session(session, "session")?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        let mgr = &s.shared.mgr;
-        let rec = mgr.get(&s.id)?;
-        let t = telemetry::session_telemetry(mgr, &rec, USAGE_MAX_AGE)?;
-        out_json.set(alloc::string(
-            &serde_json::to_string(&t).expect("telemetry serializes"),
-        ));
+        out_json.set(alloc::string(&s.shared.mgr.telemetry(&s.id)?.to_json()));
         Ok(())
     })
 }

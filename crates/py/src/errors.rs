@@ -1,10 +1,9 @@
 //! Core errors as Python exceptions. The classes live in `agent_sessions/_errors.py`
 //! (multiple inheritance with builtins is simpler there); this side picks the kind and errno.
 
-use agent_sessions::{Error, ErrorKind};
+use agent_sessions::Error;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use std::io;
 
 static MAKE_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -41,69 +40,5 @@ impl<T> IntoPy<T> for Result<T, Error> {
 }
 
 fn classify(e: &Error) -> (&'static str, Option<i32>) {
-    let kind = match e.kind() {
-        ErrorKind::UnsupportedAgent => "UnsupportedAgent",
-        ErrorKind::InvalidSessionId => "InvalidSessionId",
-        ErrorKind::SessionNotFound => "SessionNotFound",
-        ErrorKind::SessionNotRunning => "SessionNotRunning",
-        ErrorKind::Launch => "Launch",
-        ErrorKind::Timeout => "Timeout",
-        ErrorKind::StateUnreachable => "StateUnreachable",
-        ErrorKind::InvalidPhase => "InvalidPhase",
-        ErrorKind::InvalidArgument => "InvalidArgument",
-        ErrorKind::Store => "Store",
-        ErrorKind::Io => "Io",
-        ErrorKind::Protocol => "Protocol",
-    };
-    let errno = match e {
-        Error::Io { source, .. } => io_errno(source),
-        Error::Store { source, .. } => sqlite_errno(source),
-        _ => None,
-    };
-    (kind, errno)
-}
-
-fn io_errno(e: &io::Error) -> Option<i32> {
-    if let Some(n) = e.raw_os_error() {
-        return Some(n);
-    }
-    use io::ErrorKind as K;
-    Some(match e.kind() {
-        K::NotFound => libc_errno::ENOENT,
-        K::PermissionDenied => libc_errno::EACCES,
-        K::AlreadyExists => libc_errno::EEXIST,
-        K::ConnectionRefused => libc_errno::ECONNREFUSED,
-        K::ConnectionReset => libc_errno::ECONNRESET,
-        K::BrokenPipe => libc_errno::EPIPE,
-        K::TimedOut => libc_errno::ETIMEDOUT,
-        K::Interrupted => libc_errno::EINTR,
-        _ => libc_errno::EIO,
-    })
-}
-
-/// SQLite failures whose cause is the operating system.
-fn sqlite_errno(e: &rusqlite_shim::Error) -> Option<i32> {
-    use rusqlite_shim::ErrorCode as C;
-    match e {
-        rusqlite_shim::Error::SqliteFailure(f, _) => match f.code {
-            C::CannotOpen => Some(libc_errno::ENOENT),
-            C::PermissionDenied | C::ReadOnly => Some(libc_errno::EACCES),
-            C::DiskFull => Some(libc_errno::ENOSPC),
-            C::SystemIoFailure => Some(libc_errno::EIO),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// errno values.
-mod libc_errno {
-    pub use libc::{
-        EACCES, ECONNREFUSED, ECONNRESET, EEXIST, EINTR, EIO, ENOENT, ENOSPC, EPIPE, ETIMEDOUT,
-    };
-}
-
-/// `rusqlite`, the same crate the core uses.
-mod rusqlite_shim {
-    pub use rusqlite::{Error, ErrorCode};
+    (e.kind().name(), e.errno())
 }

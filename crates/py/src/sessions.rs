@@ -4,7 +4,7 @@
 //! with the GIL released. `wait_for` and `stream()` wait in short slices and check for
 //! signals between them, so Ctrl-C raises KeyboardInterrupt promptly.
 
-use crate::convert::to_py;
+use crate::convert::{ser_to_py, to_py};
 use crate::errors::{to_pyerr, IntoPy};
 use crate::history::{
     age, event_list, non_negative, page_size, state_list, value, PyEventStream, PyHistoryIterator,
@@ -53,13 +53,7 @@ fn parse_state(s: &str) -> PyResult<State> {
 }
 
 fn secs(v: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
-    match v {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(_) => Err(PyValueError::new_err(format!(
-            "{what} must be a non-negative number of seconds"
-        ))),
-    }
+    agent_sessions::duration::optional_secs(v, what).py_err()
 }
 
 fn size(v: Option<i64>, what: &str) -> PyResult<Option<u16>> {
@@ -692,18 +686,9 @@ impl PySession {
     fn usage<'py>(&self, py: Python<'py>, max_age: f64) -> PyResult<Bound<'py, PyAny>> {
         let age = secs(Some(max_age), "max_age")?.unwrap_or_default();
         let v = py
-            .detach(|| -> agent_sessions::Result<serde_json::Value> {
-                let rec = self.mgr().get(&self.id)?;
-                let u = telemetry::session_usage(self.mgr(), &rec, age)?;
-                let mut v = serde_json::to_value(&u).expect("usage serializes");
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("session_id".into(), rec.session_id.clone().into());
-                    o.insert("total_tokens".into(), u.total_tokens().into());
-                }
-                Ok(v)
-            })
+            .detach(|| self.mgr().usage_with_max_age(&self.id, age))
             .py_err()?;
-        to_py(py, &v)
+        ser_to_py(py, &v)
     }
 
     /// The session's telemetry summary as a dict: duration, CPU and memory figures from the
@@ -713,18 +698,9 @@ impl PySession {
     fn telemetry<'py>(&self, py: Python<'py>, max_age: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let age = secs(max_age, "max_age")?.unwrap_or(telemetry::USAGE_MAX_AGE);
         let v = py
-            .detach(|| -> agent_sessions::Result<serde_json::Value> {
-                let rec = self.mgr().get(&self.id)?;
-                let t = telemetry::session_telemetry(self.mgr(), &rec, age)?;
-                let mut v = serde_json::to_value(&t).expect("telemetry serializes");
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("session_id".into(), rec.session_id.clone().into());
-                    o.insert("total_tokens".into(), t.total_tokens().into());
-                }
-                Ok(v)
-            })
+            .detach(|| self.mgr().telemetry_with_max_age(&self.id, age))
             .py_err()?;
-        to_py(py, &v)
+        ser_to_py(py, &v)
     }
 
     /// Sets the session's lifecycle phase (and merges metadata, records an error) without

@@ -2,9 +2,5 @@
 //! the Python module, the C ABI and the server call. Uses every layer below it.
 
 pub mod attach;
-pub mod events;
-pub mod history;
 pub mod lifecycle;
 pub mod manager;
-pub mod retention;
-pub mod tasks;

@@ -86,11 +86,11 @@ pub enum Error {
     },
 
     /// The SQLite store failed.
-    #[error("session store {path}: {source}; check that the directory is writable and not on a network file system")]
+    #[error("session store {path}: {message}; {}", .code.advice())]
     Store {
         path: String,
-        #[source]
-        source: rusqlite::Error,
+        message: String,
+        code: StoreCode,
     },
 
     /// An operating-system call failed.
@@ -120,16 +120,18 @@ impl Error {
     }
 
     /// A short stable name for the kind of error, used by the bindings to pick an exception
-    /// class or result code.
+    /// class or result code. Each kind maps one to one onto a Python exception and a C
+    /// result code.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::UnsupportedAgent { .. } => ErrorKind::UnsupportedAgent,
             Error::InvalidSessionId { .. } => ErrorKind::InvalidSessionId,
-            Error::SessionNotFound(_) | Error::TaskNotFound(_) => ErrorKind::SessionNotFound,
-            Error::SessionNotRunning { .. }
-            | Error::SessionActive { .. }
-            | Error::NoProcess { .. }
-            | Error::NotResumable { .. } => ErrorKind::SessionNotRunning,
+            Error::SessionNotFound(_) => ErrorKind::SessionNotFound,
+            Error::TaskNotFound(_) => ErrorKind::TaskNotFound,
+            Error::SessionNotRunning { .. } => ErrorKind::SessionNotRunning,
+            Error::SessionActive { .. } => ErrorKind::SessionActive,
+            Error::NoProcess { .. } => ErrorKind::NoProcess,
+            Error::NotResumable { .. } => ErrorKind::NotResumable,
             Error::AgentLaunch { .. } | Error::Host { .. } => ErrorKind::Launch,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::StateUnreachable { .. } => ErrorKind::StateUnreachable,
@@ -140,6 +142,82 @@ impl Error {
             Error::Protocol(_) => ErrorKind::Protocol,
         }
     }
+
+    /// The operating-system error number behind an I/O or store failure, when there is one
+    /// (`ENOSPC` for a full disk, `EACCES`, ...). Python's `OSError.errno` comes from here.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => Some(io_errno(source)),
+            Error::Store { code, .. } => code.errno(),
+            _ => None,
+        }
+    }
+}
+
+fn io_errno(e: &std::io::Error) -> i32 {
+    if let Some(n) = e.raw_os_error() {
+        return n;
+    }
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => libc::ENOENT,
+        K::PermissionDenied => libc::EACCES,
+        K::AlreadyExists => libc::EEXIST,
+        K::ConnectionRefused => libc::ECONNREFUSED,
+        K::ConnectionReset => libc::ECONNRESET,
+        K::BrokenPipe => libc::EPIPE,
+        K::TimedOut => libc::ETIMEDOUT,
+        K::Interrupted => libc::EINTR,
+        _ => libc::EIO,
+    }
+}
+
+/// What kind of store failure an [`Error::Store`] is, so callers can react (retry on
+/// `Busy`, free space on `Full`) without knowing SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreCode {
+    /// Another process held the database locked past the busy timeout.
+    Busy,
+    /// The disk (or the file system's quota) is full.
+    Full,
+    /// The database or its folder cannot be written or opened.
+    ReadOnly,
+    CannotOpen,
+    /// The database file is damaged or not a database.
+    Corrupt,
+    /// The operating system failed an I/O call.
+    Io,
+    /// Anything else (a constraint, a bug).
+    Other,
+}
+
+impl StoreCode {
+    /// What a person can do about it.
+    pub fn advice(self) -> &'static str {
+        match self {
+            StoreCode::Busy => "another process holds the store locked; try again",
+            StoreCode::Full => "the disk is full; free some space and try again (nothing was lost)",
+            StoreCode::ReadOnly | StoreCode::CannotOpen => {
+                "check that the home folder is writable by you and not on a network file system"
+            }
+            StoreCode::Corrupt => {
+                "the database file is damaged; move it aside and let agent-sessions create a new one"
+            }
+            StoreCode::Io | StoreCode::Other => {
+                "check that the home folder is writable and not on a network file system"
+            }
+        }
+    }
+
+    fn errno(self) -> Option<i32> {
+        match self {
+            StoreCode::Full => Some(libc::ENOSPC),
+            StoreCode::ReadOnly => Some(libc::EACCES),
+            StoreCode::CannotOpen => Some(libc::ENOENT),
+            StoreCode::Io => Some(libc::EIO),
+            StoreCode::Busy | StoreCode::Corrupt | StoreCode::Other => None,
+        }
+    }
 }
 
 /// Coarse classification of [`Error`] for bindings and exit codes.
@@ -148,7 +226,16 @@ pub enum ErrorKind {
     UnsupportedAgent,
     InvalidSessionId,
     SessionNotFound,
+    /// A task id no session carries.
+    TaskNotFound,
+    /// The session is not running (ended, paused, stopping) for an action that needs it.
     SessionNotRunning,
+    /// The session still runs, for an action that needs it ended (rm, cleanup).
+    SessionActive,
+    /// A lifecycle record has no agent process to act on.
+    NoProcess,
+    /// The session cannot be resumed (no resume command, no agent session id, still live).
+    NotResumable,
     Launch,
     Timeout,
     StateUnreachable,
@@ -157,4 +244,49 @@ pub enum ErrorKind {
     Store,
     Io,
     Protocol,
+}
+
+impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 16] = [
+        ErrorKind::UnsupportedAgent,
+        ErrorKind::InvalidSessionId,
+        ErrorKind::SessionNotFound,
+        ErrorKind::TaskNotFound,
+        ErrorKind::SessionNotRunning,
+        ErrorKind::SessionActive,
+        ErrorKind::NoProcess,
+        ErrorKind::NotResumable,
+        ErrorKind::Launch,
+        ErrorKind::Timeout,
+        ErrorKind::StateUnreachable,
+        ErrorKind::InvalidPhase,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Store,
+        ErrorKind::Io,
+        ErrorKind::Protocol,
+    ];
+
+    /// The kind's stable name: `SessionNotFound` is Python's `SessionNotFoundError`, C's
+    /// `AS_SESSION_NOT_FOUND`, the server's `"kind": "session_not_found"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::UnsupportedAgent => "UnsupportedAgent",
+            ErrorKind::InvalidSessionId => "InvalidSessionId",
+            ErrorKind::SessionNotFound => "SessionNotFound",
+            ErrorKind::TaskNotFound => "TaskNotFound",
+            ErrorKind::SessionNotRunning => "SessionNotRunning",
+            ErrorKind::SessionActive => "SessionActive",
+            ErrorKind::NoProcess => "NoProcess",
+            ErrorKind::NotResumable => "NotResumable",
+            ErrorKind::Launch => "Launch",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::StateUnreachable => "StateUnreachable",
+            ErrorKind::InvalidPhase => "InvalidPhase",
+            ErrorKind::InvalidArgument => "InvalidArgument",
+            ErrorKind::Store => "Store",
+            ErrorKind::Io => "Io",
+            ErrorKind::Protocol => "Protocol",
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! else in the crate.
 
 pub mod clock;
+pub mod duration;
 pub mod error;
 pub mod event;
 pub mod id;

@@ -186,6 +186,7 @@ pub const TRANSITIONS: &[Rule] = &[
     Rule { kind: Hosted, from: &[Paused], to: Running, sources: &[User], why: "continue requested" },
     Rule { kind: Hosted, from: &[Starting, Running, WaitingInput], to: Paused, sources: &[User], why: "pause requested (SIGSTOP)" },
     Rule { kind: Hosted, from: &[Starting, Running, WaitingInput, Paused], to: Stopping, sources: &[User], why: "stop or suspend requested" },
+    Rule { kind: Hosted, from: &[Running, WaitingInput], to: Stopping, sources: &[AgentHook], why: "the agent reports it is ending (Claude Code's SessionEnd hook)" },
     Rule { kind: Hosted, from: LIVE, to: Stopped, sources: &[Process], why: "the agent exited with status 0, or on request" },
     Rule { kind: Hosted, from: LIVE, to: Failed, sources: &[Process], why: "the agent exited non-zero, was killed, or could not be launched" },
     Rule { kind: Hosted, from: LIVE, to: Suspended, sources: &[Process], why: "the agent quit on a suspend request with its conversation kept" },

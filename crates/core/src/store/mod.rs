@@ -12,7 +12,7 @@ pub mod sessions;
 pub mod tasks;
 pub mod telemetry;
 
-use crate::model::error::{Error, Result};
+use crate::model::error::{Error, Result, StoreCode};
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use sessions::{int, opt_text, text, Column, ListFilter, NewSession, StateRow, Updates};
@@ -110,11 +110,55 @@ impl Store {
     }
 }
 
-fn store_err(path: &std::path::Path, source: rusqlite::Error) -> Error {
+/// The one conversion of a SQLite error into the core's error: I/O errors carried out of a
+/// transaction (see [`io_in_tx`]) come back as [`Error::Io`], the rest as [`Error::Store`]
+/// with a code callers can act on.
+pub(crate) fn store_err(path: &std::path::Path, source: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    if let rusqlite::Error::ToSqlConversionFailure(b) = source {
+        return match b.downcast::<IoInTx>() {
+            Ok(t) => Error::io(t.context, t.source),
+            Err(b) => store_err(path, rusqlite::Error::ToSqlConversionFailure(b)),
+        };
+    }
+    let code = match &source {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            C::DatabaseBusy | C::DatabaseLocked => StoreCode::Busy,
+            C::DiskFull => StoreCode::Full,
+            C::ReadOnly | C::PermissionDenied => StoreCode::ReadOnly,
+            C::CannotOpen => StoreCode::CannotOpen,
+            C::DatabaseCorrupt | C::NotADatabase => StoreCode::Corrupt,
+            C::SystemIoFailure => StoreCode::Io,
+            _ => StoreCode::Other,
+        },
+        _ => StoreCode::Other,
+    };
     Error::Store {
         path: path.display().to_string(),
-        source,
+        message: source.to_string(),
+        code,
     }
+}
+
+/// An I/O error carried out of a SQLite transaction closure (which can only return
+/// `rusqlite::Error`), turned back into [`Error::Io`] by [`store_err`].
+#[derive(Debug)]
+struct IoInTx {
+    context: String,
+    source: std::io::Error,
+}
+
+impl std::fmt::Display for IoInTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.context, self.source)
+    }
+}
+
+impl std::error::Error for IoInTx {}
+
+/// Wraps an I/O error for the return of a transaction closure.
+pub(crate) fn io_in_tx(context: String, source: std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(IoInTx { context, source }))
 }
 
 /// Keeps the database and its WAL files private; SQLite creates them with the umask.

@@ -256,10 +256,7 @@ impl Lifecycle {
 
     /// Maps a SQLite error of a read to [`Error::Store`].
     fn serr(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        move |source| Error::Store {
-            path: self.home.db_path().display().to_string(),
-            source,
-        }
+        move |source| crate::store::store_err(&self.home.db_path(), source)
     }
 
     fn conn(&self) -> Result<parking_lot::MutexGuard<'_, Conn>> {
@@ -308,7 +305,7 @@ impl Lifecycle {
             }
             out
         };
-        let out = run().map_err(self.serr()).map_err(untunnel)?;
+        let out = run().map_err(self.serr())?;
         let mut fire = Vec::new();
         for a in after {
             match a {
@@ -1016,7 +1013,7 @@ fn persist(
                 tx,
                 id,
                 "lifecycle",
-                crate::api::events::kind::PHASE,
+                crate::api::manager::events::kind::PHASE,
                 &serde_json::json!({"from": from, "to": to}),
             )?;
         }
@@ -1212,37 +1209,6 @@ fn write_state_file(
     Ok(())
 }
 
-/// An I/O error carried out of a SQLite transaction closure.
-#[derive(Debug)]
-struct Tunneled {
-    context: String,
-    source: std::io::Error,
-}
-
-impl std::fmt::Display for Tunneled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.context, self.source)
-    }
-}
-
-impl std::error::Error for Tunneled {}
-
 fn tunnel(context: String, source: std::io::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(Tunneled { context, source }))
-}
-
-fn untunnel(e: Error) -> Error {
-    match e {
-        Error::Store {
-            path,
-            source: rusqlite::Error::ToSqlConversionFailure(b),
-        } => match b.downcast::<Tunneled>() {
-            Ok(t) => Error::io(t.context, t.source),
-            Err(b) => Error::Store {
-                path,
-                source: rusqlite::Error::ToSqlConversionFailure(b),
-            },
-        },
-        other => other,
-    }
+    crate::store::io_in_tx(context, source)
 }

@@ -9,7 +9,7 @@
 //! `agents.toml`). [`blocker`] says which is missing; the record's `resumable` field and
 //! the lifecycle resume decision use the same function, so they always agree.
 
-use crate::api::events::kind;
+use crate::api::manager::events::kind;
 use crate::api::manager::SessionManager;
 use crate::config::agents::{self, AgentOrigin, AgentSpec};
 use crate::config::home::Home;

@@ -60,14 +60,12 @@ pub use sampler::{
 
 pub use summary::{duration_ms, samples, telemetry_for, SampleRow, Telemetry};
 pub use tokens::{
-    cached_usage, compute_usage, find_claude_transcript_in_window, parse_output_log, print_mode,
-    session_usage, store_usage, usage_agent, usage_for, usage_for_with, CleanReader, PrintMode,
-    UsageAgent, UsageEnv,
+    cached_usage, compute_usage, find_claude_transcript_in_window, iso_ms, now_ms,
+    parse_output_log, print_mode, store_usage, usage_agent, usage_for, usage_for_with, CleanReader,
+    PrintMode, UsageAgent, UsageEnv,
 };
 
-use crate::api::manager::SessionManager;
 use crate::model::error::Result;
-use crate::model::record::SessionRecord;
 use crate::store::Store;
 use std::time::Duration;
 
@@ -79,15 +77,4 @@ pub const USAGE_MAX_AGE: Duration = Duration::from_secs(10);
 /// the newest sample were taken at `newest_ms`. The sampler does this at every flush.
 pub fn enforce_retention(store: &Store, session_id: &str, newest_ms: i64) -> Result<()> {
     store.enforce_telemetry_retention(session_id, newest_ms)
-}
-
-/// The full telemetry of a session through a manager: the stored summary, with the token
-/// figures refreshed when the cache is stale (see [`session_usage`]).
-pub fn session_telemetry(
-    mgr: &SessionManager,
-    record: &SessionRecord,
-    usage_max_age: Duration,
-) -> Result<Telemetry> {
-    session_usage(mgr, record, usage_max_age)?;
-    mgr.with_store(|s| telemetry_for(s, record))
 }

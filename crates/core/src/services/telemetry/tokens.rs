@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::api::manager::SessionManager;
 use crate::config::home::Home;
 use crate::model::error::Result;
 use crate::model::record::SessionRecord;
@@ -332,7 +331,7 @@ impl<R: Read> Read for CleanReader<R> {
     }
 }
 
-fn iso_ms(s: Option<&str>) -> Option<i64> {
+pub fn iso_ms(s: Option<&str>) -> Option<i64> {
     s.and_then(crate::model::clock::parse_iso)
         .map(|t| t.timestamp_millis())
 }
@@ -345,7 +344,7 @@ fn ms_time(ms: i64) -> SystemTime {
     }
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     usage::system_time_ms(SystemTime::now())
 }
 
@@ -517,30 +516,4 @@ pub fn store_usage(store: &Store, session_id: &str, u: &TokenUsage) -> Result<()
 /// The token figures last stored for a session, with the unix ms they were computed at.
 pub fn cached_usage(store: &Store, session_id: &str) -> Result<Option<(TokenUsage, i64)>> {
     store.cached_usage(session_id)
-}
-
-/// The usage of a session through a manager, recomputed only when needed: a cached result is
-/// reused when it was computed after the session ended (it is final), or, while the session
-/// runs, when it is younger than `max_age`. The files are read without holding the manager's
-/// store lock.
-pub fn session_usage(
-    mgr: &SessionManager,
-    record: &SessionRecord,
-    max_age: Duration,
-) -> Result<TokenUsage> {
-    let cached = mgr.with_store(|s| cached_usage(s, &record.session_id))?;
-    if let Some((u, at)) = cached {
-        let fresh = if record.state.is_ended() {
-            iso_ms(record.ended_at.as_deref()).is_some_and(|end| at >= end)
-                || (record.ended_at.is_none() && now_ms() - at < max_age.as_millis() as i64)
-        } else {
-            now_ms() - at < max_age.as_millis() as i64
-        };
-        if fresh {
-            return Ok(u);
-        }
-    }
-    let u = compute_usage(mgr.home(), record, &UsageEnv::from_env());
-    mgr.with_store(|s| store_usage(s, &record.session_id, &u))?;
-    Ok(u)
 }

@@ -105,6 +105,24 @@ fn bad_duration(text: &str) -> Error {
 }
 
 impl SessionManager {
+    /// Deletes an ended session's record and files.
+    pub fn remove(&self, session_id: &str) -> Result<()> {
+        let rec = self.get(session_id)?;
+        if !rec.state.is_ended() {
+            return Err(Error::SessionActive {
+                id: rec.session_id,
+                state: rec.state,
+            });
+        }
+        let dir = self.home.session_dir(session_id)?;
+        self.store.lock().delete(session_id)?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+
     /// Removes ended sessions older than `opts.older_than`, with their files; reports what
     /// was freed. A running session is never removed.
     pub fn cleanup(&self, opts: &CleanupOptions) -> Result<CleanupReport> {

@@ -1,0 +1,158 @@
+//! Steering a live session: input, interrupts, resizes, stops, and waiting for a state.
+
+use super::SessionManager;
+use crate::config::defaults::DEFAULT_STOP_TIMEOUT;
+use crate::model::error::{Error, Result};
+use crate::model::protocol::{SendRequest, StopRequest, Tag};
+use crate::model::record::{SessionKind, SessionRecord};
+use crate::model::state::State;
+use std::time::{Duration, Instant};
+
+impl SessionManager {
+    /// Types `text`, then Enter unless `enter` is false.
+    pub fn send(&self, session_id: &str, text: &str, enter: bool) -> Result<()> {
+        self.live(session_id, "receive input")?;
+        let req = serde_json::to_vec(&SendRequest {
+            text: text.to_string(),
+            enter,
+        })
+        .expect("send request serializes");
+        self.request(session_id, Tag::Send, &req).map(drop)
+    }
+
+    /// Sends named keys (`Enter`, `Esc`, `C-c`, ...; see [`crate::config::keys`]).
+    pub fn send_keys<S: AsRef<str>>(&self, session_id: &str, keys: &[S]) -> Result<()> {
+        let bytes = crate::config::keys::keys_bytes(keys)?;
+        self.send_bytes(session_id, &bytes)
+    }
+
+    /// Sends raw bytes to the agent's terminal.
+    pub fn send_bytes(&self, session_id: &str, bytes: &[u8]) -> Result<()> {
+        self.live(session_id, "receive input")?;
+        self.request(session_id, Tag::Input, bytes).map(drop)
+    }
+
+    /// Interrupts the agent's current turn (Esc or Ctrl-C, as many presses as the agent
+    /// needs), not the agent. The state follows from the screen (or the agent's hooks).
+    pub fn interrupt(&self, session_id: &str) -> Result<()> {
+        self.live(session_id, "be interrupted")?;
+        self.request(session_id, Tag::Interrupt, b"").map(drop)
+    }
+
+    /// Resizes the session's terminal.
+    pub fn resize(&self, session_id: &str, cols: u16, rows: u16) -> Result<()> {
+        self.live(session_id, "be resized")?;
+        let req = serde_json::json!({"cols": cols, "rows": rows}).to_string();
+        self.request(session_id, Tag::Resize, req.as_bytes())
+            .map(drop)
+    }
+
+    /// Stops a session: the agent's quit sequence, SIGTERM to its process group, SIGKILL
+    /// after `timeout` (at once with `force`). Stopping an ended session succeeds and changes
+    /// nothing.
+    pub fn stop(
+        &self,
+        session_id: &str,
+        timeout: Option<Duration>,
+        force: bool,
+    ) -> Result<SessionRecord> {
+        let rec = self.get(session_id)?;
+        if rec.state.is_ended() {
+            return Ok(rec);
+        }
+        if rec.kind == SessionKind::Record {
+            // Nothing runs; ending a record is finalizing it (lifecycle API).
+            return Err(Error::NoProcess {
+                id: rec.session_id,
+                action: "be stopped (finalize the record instead)",
+            });
+        }
+        let req = StopRequest {
+            timeout_secs: timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).as_secs_f64(),
+            force,
+            suspend: false,
+        };
+        self.store.lock().record_event(
+            session_id,
+            "user",
+            crate::api::manager::events::kind::STOP,
+            &serde_json::json!({"force": force, "timeout_secs": req.timeout_secs}),
+        )?;
+        let payload = serde_json::to_vec(&req).expect("stop request serializes");
+        match self.request(session_id, Tag::Stop, &payload) {
+            Ok(_) => {}
+            // The host ended between our check and the request; the record tells the truth.
+            Err(Error::SessionNotRunning { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.get(session_id)
+    }
+
+    /// Waits until the session is in `wanted`. Fails at once when `wanted` can no longer
+    /// come (the session ended in another state), and with [`Error::Timeout`] after
+    /// `timeout`.
+    pub fn wait_for(
+        &self,
+        session_id: &str,
+        wanted: State,
+        timeout: Option<Duration>,
+    ) -> Result<SessionRecord> {
+        self.wait_for_any(session_id, &[wanted], timeout)
+    }
+
+    /// Waits until the session is in any of `wanted` (for example running or waiting_input:
+    /// "ready"). Fails at once when none of them can come any more, and with
+    /// [`Error::Timeout`] after `timeout`. An empty `wanted` is an error.
+    pub fn wait_for_any(
+        &self,
+        session_id: &str,
+        wanted: &[State],
+        timeout: Option<Duration>,
+    ) -> Result<SessionRecord> {
+        let Some(&first) = wanted.first() else {
+            return Err(Error::InvalidArgument(
+                "wait needs at least one state to wait for".into(),
+            ));
+        };
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let rec = self.get(session_id)?;
+            if wanted.contains(&rec.state) {
+                return Ok(rec);
+            }
+            if !wanted.iter().any(|&w| reachable(rec.state, w)) {
+                return Err(Error::StateUnreachable {
+                    id: rec.session_id,
+                    wanted: first,
+                    current: rec.state,
+                });
+            }
+            if let Some(t) = timeout {
+                if start.elapsed() >= t {
+                    return Err(Error::Timeout {
+                        id: rec.session_id,
+                        wanted: first,
+                        current: rec.state,
+                        secs: t.as_secs_f64(),
+                    });
+                }
+            }
+            // The store is shared by processes with no notification channel; poll it, starting
+            // fast for short waits and backing off to 20 ms.
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Can a session in `current` still reach `wanted` without a new request? (A suspended or
+/// ended session changes only through `resume`, which `wait` does not anticipate.)
+fn reachable(current: State, wanted: State) -> bool {
+    use State::*;
+    match current {
+        Stopped | Failed | Unknown | Suspended => false,
+        Stopping => matches!(wanted, Stopped | Failed | Unknown | Suspended),
+        Starting | Running | WaitingInput | Paused => wanted != Starting,
+    }
+}

@@ -1,0 +1,269 @@
+//! Starting sessions: validating what the caller asked for, inserting the record,
+//! launching the host, and recording the outcome.
+
+use super::SessionManager;
+use crate::config::agents::AgentOrigin;
+use crate::config::defaults::{DEFAULT_COLS, DEFAULT_DEBOUNCE, DEFAULT_IDLE_AFTER, DEFAULT_ROWS};
+use crate::model::error::{Error, Result};
+use crate::model::id;
+use crate::model::record::{SessionKind, SessionRecord};
+use crate::model::state::Source;
+use crate::model::state::State;
+use crate::services::launch_spec::LaunchSpec;
+use crate::services::launcher;
+use crate::services::state_machine::{self, Change};
+use crate::store::{self, Column, NewSession};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Detection settings for [`SessionManager::start_with`] (kept apart from [`StartOptions`]
+/// so that struct stays as the bindings build it).
+#[derive(Debug, Clone, Default)]
+pub struct DetectOptions {
+    /// How long a waiting screen must hold; default: the agent type's own, else
+    /// [`DEFAULT_DEBOUNCE`].
+    pub debounce: Option<Duration>,
+    /// Do not pass Claude Code the hook settings (the screen alone decides).
+    pub no_agent_hooks: bool,
+    /// Telemetry sampling intervals; `None`: resources every 2 s, workspace size every 30 s,
+    /// written to the store every 10 s (see [`crate::services::telemetry`]).
+    pub telemetry: Option<crate::services::telemetry::SamplerConfig>,
+}
+
+/// How to start a session.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Agent type: `claude`, `codex`, `gemini`, `opencode` or `custom`.
+    pub agent: String,
+    /// Arguments for the agent; for `custom`, the program and its arguments.
+    pub args: Vec<String>,
+    /// Working folder; the caller's current folder when `None`.
+    pub cwd: Option<PathBuf>,
+    pub task_id: Option<String>,
+    pub name: Option<String>,
+    /// Extra environment. Values reach only the agent; the record keeps the names.
+    pub env: Vec<(String, String)>,
+    pub cols: Option<u16>,
+    pub rows: Option<u16>,
+    /// Output silence before waiting_input; zero switches quiet detection off.
+    pub idle_after: Option<Duration>,
+    /// Output log cap in bytes (default 50 MiB); the log rotates at half of it, keeping one
+    /// older part.
+    pub max_log_bytes: Option<u64>,
+}
+
+impl SessionManager {
+    /// Starts a session and returns its record once the agent process runs. A binary that
+    /// cannot be found is reported as an error and leaves a record in state failed.
+    pub fn start(&self, opts: &StartOptions) -> Result<SessionRecord> {
+        self.start_with(opts, &DetectOptions::default())
+    }
+
+    /// [`SessionManager::start`] with detection settings.
+    pub fn start_with(&self, opts: &StartOptions, detect: &DetectOptions) -> Result<SessionRecord> {
+        let spec = self.agent(&opts.agent)?;
+        let cols = opts.cols.unwrap_or(DEFAULT_COLS);
+        let rows = opts.rows.unwrap_or(DEFAULT_ROWS);
+        if cols == 0 || rows == 0 {
+            return Err(Error::InvalidArgument(
+                "--cols and --rows must be at least 1".into(),
+            ));
+        }
+        for (k, _) in &opts.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid environment variable name {k:?}: use --env NAME=VALUE"
+                )));
+            }
+        }
+        let cwd = match &opts.cwd {
+            Some(p) => p.clone(),
+            None => {
+                std::env::current_dir().map_err(|e| Error::io("reading the current folder", e))?
+            }
+        };
+        let cwd = std::fs::canonicalize(&cwd)
+            .map_err(|e| Error::io(format!("working folder {}", cwd.display()), e))?;
+        if !cwd.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a folder",
+                cwd.display()
+            )));
+        }
+        let task_id = match &opts.task_id {
+            Some(t) => Some(crate::api::manager::tasks::validate_task_id(t)?.to_string()),
+            // Started from inside another session (a sub-agent, a hook): same task.
+            None => crate::api::manager::tasks::inherited_task(),
+        };
+        let max_log_bytes = opts
+            .max_log_bytes
+            .unwrap_or(crate::services::launch_spec::DEFAULT_MAX_LOG_BYTES);
+        if max_log_bytes < 8192 {
+            return Err(Error::InvalidArgument(
+                "the output log cap must be at least 8 KiB".into(),
+            ));
+        }
+        let idle_after = opts.idle_after.unwrap_or(DEFAULT_IDLE_AFTER).as_secs_f64();
+        let debounce = detect
+            .debounce
+            .or(spec.debounce)
+            .unwrap_or(DEFAULT_DEBOUNCE);
+        if debounce > Duration::from_secs(60) {
+            return Err(Error::InvalidArgument(
+                "the debounce must be at most 60 seconds".into(),
+            ));
+        }
+        // Claude Code: its own hooks report to the host, and it gets a session id we know.
+        let mut args = Vec::new();
+        let mut agent_session_id = None;
+        if spec.name == "claude" && spec.origin == AgentOrigin::Builtin {
+            let hook_bin = if detect.no_agent_hooks {
+                None
+            } else {
+                self.host_binary().ok()
+            };
+            let (pre, id) = crate::services::claude_hooks::launch_args(
+                &opts.args,
+                hook_bin.as_deref().unwrap_or(Path::new("")),
+                hook_bin.is_some(),
+            );
+            args = pre;
+            agent_session_id = id;
+        }
+        if let Some(template) = &spec.session_id_args {
+            let id = crate::services::claude_hooks::new_uuid();
+            args.extend(template.iter().map(|a| a.replace("{id}", &id)));
+            agent_session_id = Some(id);
+        }
+        args.extend(opts.args.iter().cloned());
+        let argv_result = spec.argv(&args);
+        if let Err(Error::InvalidArgument(m)) = &argv_result {
+            return Err(Error::InvalidArgument(m.clone()));
+        }
+        let host_bin = match argv_result.is_ok() {
+            true => Some(self.host_binary()?),
+            false => None,
+        };
+
+        let session_id = id::new_id();
+        let lock = launcher::lock_new_session(&self.home, &session_id)?;
+        let shown_command = match &argv_result {
+            Ok(argv) => argv.clone(),
+            Err(_) => opts.args.clone(),
+        };
+        let mut env_keys: Vec<String> = opts.env.iter().map(|(k, _)| k.clone()).collect();
+        env_keys.dedup();
+        let mut extra = vec![
+            (
+                Column::AgentArgs,
+                store::text(serde_json::to_string(&opts.args).expect("strings serialize")),
+            ),
+            (Column::MaxLogBytes, store::int(max_log_bytes as i64)),
+        ];
+        if let Some(asid) = &agent_session_id {
+            extra.push((Column::AgentSessionId, store::text(asid.clone())));
+        }
+        state_machine::insert(
+            &self.store,
+            &NewSession {
+                id: session_id.clone(),
+                kind: SessionKind::Hosted,
+                agent_type: Some(spec.name.clone()),
+                name: opts.name.clone(),
+                task_id: task_id.clone(),
+                state: State::Starting,
+                cause: "start requested".into(),
+                reason: None,
+                phase: None,
+                created_at: None,
+                workspace_path: Some(cwd.display().to_string()),
+                command: shown_command,
+                env_keys,
+                cols,
+                rows,
+                idle_after_secs: idle_after,
+            },
+            Source::User,
+            &extra,
+        )?;
+
+        let launched = argv_result.and_then(|argv| {
+            let launch = LaunchSpec {
+                session_id: session_id.clone(),
+                argv,
+                cwd: cwd.display().to_string(),
+                env: opts.env.clone(),
+                cols,
+                rows,
+                idle_after_secs: idle_after,
+                agent_session_id: agent_session_id.clone(),
+                telemetry_ms: detect.telemetry.map(|c| {
+                    let ms = |d: Duration| d.as_millis() as u64;
+                    (
+                        ms(c.resource_interval),
+                        ms(c.workspace_interval),
+                        ms(c.flush_interval),
+                    )
+                }),
+                max_log_bytes,
+                task_id: task_id.clone(),
+                ..LaunchSpec::for_agent(&spec, debounce)
+            };
+            let bin = host_bin.expect("resolved when argv is");
+            launcher::launch(&self.home, &bin, &launch, &lock)
+        });
+        // The lock is let go only once the outcome is recorded: until then no reader may
+        // take this starting session for abandoned (on success the host holds its own copy).
+        let recorded = self.record_launch(&session_id, launched);
+        drop(lock);
+        recorded
+    }
+
+    /// Records the outcome of a host launch for a session in state starting: running with
+    /// the pids, or failed with the reason (which is also returned).
+    pub(crate) fn record_launch(
+        &self,
+        session_id: &str,
+        launched: Result<crate::services::launch_spec::ReadyReport>,
+    ) -> Result<SessionRecord> {
+        let session_id = session_id.to_string();
+        match launched {
+            Ok(ready) => {
+                let (host_pid, agent_pid) =
+                    (ready.host_pid.unwrap_or(0), ready.agent_pid.unwrap_or(0));
+                // The table allows running only from starting: if the agent already ended
+                // and the host recorded it, that ending stands.
+                state_machine::apply(
+                    &self.store,
+                    &Change::new(
+                        &session_id,
+                        State::Running,
+                        Source::Process,
+                        "process spawned",
+                    )
+                    .updates(crate::host::running_updates(
+                        &crate::model::clock::now_iso(),
+                        host_pid,
+                        agent_pid,
+                    )),
+                )?;
+                self.get(&session_id)
+            }
+            Err(e) => {
+                // Keep the failed attempt visible with its reason: the host reports failures
+                // before the agent runs and leaves recording them to the starter.
+                let reason = e.to_string();
+                state_machine::apply(
+                    &self.store,
+                    &Change::new(&session_id, State::Failed, Source::Process, &reason)
+                        .reason(Some(&reason))
+                        .updates(vec![(
+                            Column::EndedAt,
+                            store::text(crate::model::clock::now_iso()),
+                        )]),
+                )?;
+                Err(e)
+            }
+        }
+    }
+}
