@@ -38,6 +38,7 @@ mod doc;
 pub mod hooks;
 mod mirror;
 mod time;
+mod transcript_wait;
 
 pub use doc::{
     is_final, normalize_outcome, phase_state, validate_phase, LifecycleDoc, SessionSummary,
