@@ -172,7 +172,8 @@ class AgentSession:
         self, active_only: bool = False, agent_name: Optional[str] = None
     ) -> List[Dict[str, Any]]:
         """Summaries (agent_id, agent_name, phase, created_at, last_updated, resume_ready,
-        error_count), most recently updated first."""
+        error_count), most recently updated first. ``active_only`` keeps only the sessions
+        whose resume_ready is true, as the reference does (not those still initializing)."""
         return self._guarded(
             "list_sessions", None, [], lambda: self._lc.list_sessions(bool(active_only), agent_name)
         )

@@ -181,7 +181,8 @@ def test_list_sessions(store: AgentSession) -> None:
                             "resume_ready", "error_count"}
     ra = rows[1]
     assert ra["phase"] == "approval" and ra["resume_ready"] is True and ra["error_count"] == 0
-    assert [r["agent_id"] for r in store.list_sessions(active_only=True)] == [a, b]
+    # active_only: resume_ready, as in the reference (b is still initializing).
+    assert [r["agent_id"] for r in store.list_sessions(active_only=True)] == [a]
     assert [r["agent_id"] for r in store.list_sessions(agent_name="terraform")] == [c, a]
     assert [r["agent_id"] for r in store.list_sessions(True, "terraform")] == [a]
     assert store.list_sessions(agent_name="nobody") == []

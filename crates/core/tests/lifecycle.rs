@@ -1,7 +1,7 @@
 //! Lifecycle records: the reference hook library's semantics on the shared store.
 
 use agent_sessions::lifecycle::hooks::{run_hook, Hook, HookOptions};
-use agent_sessions::lifecycle::{Lifecycle, NewLifecycle, ResumePolicy, Update};
+use agent_sessions::lifecycle::{Lifecycle, ListFilter, NewLifecycle, ResumePolicy, Update};
 use agent_sessions::services::state_machine;
 use agent_sessions::store::Store;
 use agent_sessions::Source;
@@ -271,13 +271,21 @@ fn list_order_filters_and_cleanup() {
     let all = lc.list_sessions(false, None).unwrap();
     let ids: Vec<&str> = all.iter().map(|s| s.agent_id.as_str()).collect();
     assert_eq!(ids, [b.as_str(), c.as_str(), a.as_str()]);
+    // Active as in the reference: resume_ready (b is still initializing).
     let active: Vec<String> = lc
         .list_sessions(true, None)
         .unwrap()
         .into_iter()
         .map(|s| s.agent_id)
         .collect();
-    assert_eq!(active, [b.clone(), a.clone()]);
+    assert_eq!(active, [a.as_str()]);
+    let unfinished: Vec<String> = lc
+        .list_sessions_filtered(ListFilter::Unfinished, None)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.agent_id)
+        .collect();
+    assert_eq!(unfinished, [b.clone(), a.clone()]);
     let alpha: Vec<String> = lc
         .list_sessions(false, Some("alpha"))
         .unwrap()

@@ -13,6 +13,7 @@ use crate::guard::guard;
 use crate::handles::{self, as_manager};
 use crate::options;
 use crate::result::as_result;
+use agent_sessions::lifecycle::ListFilter;
 use serde_json::Value;
 use std::ffi::c_char;
 
@@ -223,7 +224,13 @@ pub unsafe extern "C" fn as_lifecycle_list(
         let m = handles::manager(manager, "manager")?;
         let name = unsafe { opt_text(agent_name, "agent_name") }?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        let list = m.shared.lifecycle()?.list_sessions(active_only, name)?;
+        // This API's documented active_only: not finalized (unlike the reference's).
+        let filter = if active_only {
+            ListFilter::Unfinished
+        } else {
+            ListFilter::All
+        };
+        let list = m.shared.lifecycle()?.list_sessions_filtered(filter, name)?;
         out_json.set(alloc::string(
             &serde_json::to_string(&list).expect("summaries serialize"),
         ));

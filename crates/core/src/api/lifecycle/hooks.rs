@@ -13,6 +13,12 @@
 //! fields and store failures all give a JSON answer with `reason: "error"` (and exit status 0
 //! in the front ends), and the problem goes to the hook log: `$AGENT_SESSIONS_HOOK_LOG`, else
 //! `<home>/hooks.log`, one JSON object per line.
+//!
+//! For Claude Code's `SubagentStop`, the subagent's usage is read from its transcript
+//! (`agent_transcript_path`) after waiting for Claude Code to append the last message, which
+//! it does only after running the hook: usually no wait at all, at most 3 s
+//! (`$AGENT_SESSIONS_TRANSCRIPT_WAIT` seconds, up to 30). When the usage cannot be had (or may
+//! be incomplete) the record gets a `usage_note` saying why, and so does the log.
 
 use super::{Lifecycle, NewLifecycle, ResumePolicy, Update};
 use crate::config::home::Home;
@@ -29,6 +35,8 @@ pub const HOOK_LOG_ENV: &str = "AGENT_SESSIONS_HOOK_LOG";
 pub const RESUME_MINUTES_ENV: &str = "AGENT_SESSIONS_RESUME_MINUTES";
 pub const MAX_ERRORS_ENV: &str = "AGENT_SESSIONS_MAX_ERRORS";
 pub const RESUMABLE_PHASES_ENV: &str = "AGENT_SESSIONS_RESUMABLE_PHASES";
+/// Environment variable overriding how long `SubagentStop` waits for the transcript.
+pub use super::transcript_wait::TRANSCRIPT_WAIT_ENV;
 
 /// Longest summary taken from a subagent's output or last message.
 const MAX_SUMMARY_CHARS: usize = 4000;
@@ -726,19 +734,21 @@ fn claude_subagent_stop(lc: &Lifecycle, input: &Map<String, Value>) -> Answer {
         }
     };
     let mut fields = Vec::new();
-    if let Some(path) = transcript {
-        match crate::services::usage::claude_transcript_usage(std::path::Path::new(path)) {
-            Ok(Some(mut u)) => {
-                crate::services::usage::fill_cost(&mut u);
-                let mut v = serde_json::to_value(&u).expect("usage serializes");
-                v["total_tokens"] = json!(u.total_tokens());
-                fields.push(("usage", v));
-            }
-            Ok(None) => notes.push(format!("transcript {path} does not exist")),
-            Err(e) => notes.push(format!("cannot read transcript {path}: {e}")),
-        }
-    } else {
-        notes.push("no agent_transcript_path: usage not recorded".into());
+    let usage_note = match transcript {
+        Some(path) => transcript_usage(path, &mut fields, &mut notes),
+        None => Some("no agent_transcript_path: usage not recorded".to_string()),
+    };
+    if let Some(n) = &usage_note {
+        // In the record too, so a missing usage is explained where it is missing.
+        fields.push(("usage_note", json!(n)));
+        notes.push(n.clone());
+    } else if lc
+        .get_session(&id)
+        .map_err(|e| e.to_string())?
+        .is_some_and(|d| d.get("usage_note").is_some_and(|n| !n.is_null()))
+    {
+        // The hook ran again and got the usage this time: the old note is wrong now.
+        fields.push(("usage_note", Value::Null));
     }
     let mut meta = Map::new();
     if let Some(a) = claude_agent {
@@ -766,4 +776,40 @@ fn claude_subagent_stop(lc: &Lifecycle, input: &Map<String, Value>) -> Answer {
         log.push_str(&format!(" ({})", notes.join("; ")));
     }
     Ok((json!({}).boxed(), log))
+}
+
+/// Waits for the subagent's transcript to be complete (see [`super::transcript_wait`]), then
+/// pushes its usage onto `fields`. Returns a note when the usage is missing or may be
+/// incomplete; other remarks go to `notes`.
+fn transcript_usage(
+    path: &str,
+    fields: &mut Vec<(&'static str, Value)>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    use super::transcript_wait::{deadline_from_env, wait_for_final_message, Outcome};
+    let (deadline, warning) = deadline_from_env();
+    notes.extend(warning);
+    let started = std::time::Instant::now();
+    let outcome = wait_for_final_message(std::path::Path::new(path), deadline);
+    let waited = format!("{:.1} s", started.elapsed().as_secs_f64());
+    match crate::usage::claude_transcript_usage(std::path::Path::new(path)) {
+        Ok(Some(mut u)) if u.has_tokens() => {
+            crate::usage::fill_cost(&mut u);
+            let mut v = serde_json::to_value(&u).expect("usage serializes");
+            v["total_tokens"] = json!(u.total_tokens());
+            fields.push(("usage", v));
+            (outcome == Outcome::TimedOut).then(|| {
+                format!(
+                    "usage may be incomplete: transcript {path} did not end with the subagent's final message within {waited}"
+                )
+            })
+        }
+        Ok(Some(_)) => Some(format!(
+            "usage not recorded: transcript {path} had no assistant message with usage after {waited}"
+        )),
+        Ok(None) => Some(format!(
+            "usage not recorded: transcript {path} does not exist (waited {waited})"
+        )),
+        Err(e) => Some(format!("usage not recorded: {e}")),
+    }
 }

@@ -38,6 +38,7 @@ mod doc;
 pub mod hooks;
 mod mirror;
 mod time;
+mod transcript_wait;
 
 pub use doc::{
     is_final, normalize_outcome, phase_state, validate_phase, LifecycleDoc, SessionSummary,
@@ -129,6 +130,36 @@ pub struct SummaryRef<'a> {
     pub last_updated: Option<&'a str>,
     pub resume_ready: bool,
     pub error_count: i64,
+}
+
+/// Which sessions [`Lifecycle::list_sessions_filtered`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFilter {
+    All,
+    /// Those whose `resume_ready` is true: the reference hook library's `active_only` (a
+    /// session still initializing, or finalized, is not active).
+    ResumeReady,
+    /// Those not completed, failed or abandoned (the C API's `active_only`).
+    Unfinished,
+}
+
+impl ListFilter {
+    /// The reference's `active_only` flag.
+    pub fn active_only(active_only: bool) -> ListFilter {
+        if active_only {
+            ListFilter::ResumeReady
+        } else {
+            ListFilter::All
+        }
+    }
+
+    fn code(self) -> i64 {
+        match self {
+            ListFilter::All => 0,
+            ListFilter::ResumeReady => 1,
+            ListFilter::Unfinished => 2,
+        }
+    }
 }
 
 /// Changes for [`Lifecycle::apply`], applied in this order: phase, metadata merge, error,
@@ -655,15 +686,24 @@ impl Lifecycle {
     }
 
     /// Summaries (agent_id, agent_name, phase, created_at, last_updated, resume_ready,
-    /// error_count), most recently updated first. `active_only` leaves out completed, failed
-    /// and abandoned sessions.
+    /// error_count), most recently updated first. `active_only` keeps only the sessions whose
+    /// resume_ready is true, as the reference hook library does.
     pub fn list_sessions(
         &self,
         active_only: bool,
         agent_name: Option<&str>,
     ) -> Result<Vec<SessionSummary>> {
+        self.list_sessions_filtered(ListFilter::active_only(active_only), agent_name)
+    }
+
+    /// [`Self::list_sessions`] with any [`ListFilter`].
+    pub fn list_sessions_filtered(
+        &self,
+        filter: ListFilter,
+        agent_name: Option<&str>,
+    ) -> Result<Vec<SessionSummary>> {
         let mut out = Vec::new();
-        self.for_each_summary(active_only, agent_name, |s| {
+        self.for_each_summary_filtered(filter, agent_name, |s| {
             out.push(SessionSummary {
                 agent_id: s.agent_id.to_string(),
                 agent_name: s.agent_name.map(str::to_string),
@@ -685,6 +725,16 @@ impl Lifecycle {
         &self,
         active_only: bool,
         agent_name: Option<&str>,
+        each: impl FnMut(SummaryRef<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.for_each_summary_filtered(ListFilter::active_only(active_only), agent_name, each)
+    }
+
+    /// [`Self::for_each_summary`] with any [`ListFilter`].
+    pub fn for_each_summary_filtered<E: From<Error>>(
+        &self,
+        filter: ListFilter,
+        agent_name: Option<&str>,
         mut each: impl FnMut(SummaryRef<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         let serr = self.serr();
@@ -696,13 +746,17 @@ impl Lifecycle {
                 "SELECT id, agent_name, phase, created_at, last_updated, resume_ready,
                     error_count
                  FROM lifecycle INDEXED BY lifecycle_recent
-                 WHERE (?1 = 0 OR phase IS NULL
-                        OR phase NOT IN ('completed', 'failed', 'abandoned'))
+                 WHERE (?1 = 0
+                        OR (?1 = 1 AND resume_ready)
+                        OR (?1 = 2 AND (phase IS NULL
+                            OR phase NOT IN ('completed', 'failed', 'abandoned'))))
                    AND (?2 IS NULL OR agent_name = ?2)
                  ORDER BY last_updated_us DESC, id DESC",
             )
             .map_err(&serr)?;
-        let mut rows = st.query(params![active_only, agent_name]).map_err(&serr)?;
+        let mut rows = st
+            .query(params![filter.code(), agent_name])
+            .map_err(&serr)?;
         while let Some(r) = rows.next().map_err(&serr)? {
             let summary = (|| -> rusqlite::Result<SummaryRef<'_>> {
                 Ok(SummaryRef {
