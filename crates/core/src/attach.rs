@@ -126,6 +126,12 @@ pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd>
     )
     .map_err(|e| Error::io("attaching", e))?;
 
+    // Watched before raw mode starts, so no ending signal can find the terminal raw with
+    // nobody to restore it; the iterator keeps what arrives until its thread reads it.
+    let mut signals = signal_hook::iterator::Signals::new(
+        std::iter::once(signal_hook::consts::SIGWINCH).chain(ENDING_SIGNALS),
+    )
+    .map_err(|e| Error::io("watching signals", e))?;
     let raw = RawMode::enter(stdin.as_fd());
     let saved = raw.as_ref().map(|r| r.saved.clone());
     let (wake_r, wake_w) =
@@ -170,10 +176,6 @@ pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd>
     let mut resize_stream = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;
-    let mut signals = signal_hook::iterator::Signals::new(
-        std::iter::once(signal_hook::consts::SIGWINCH).chain(ENDING_SIGNALS),
-    )
-    .map_err(|e| Error::io("watching signals", e))?;
     let signals_handle = signals.handle();
     let read_only = opts.read_only;
     let signal_ended_by = ended_by.clone();
