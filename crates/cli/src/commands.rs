@@ -324,6 +324,12 @@ fn parse_size(text: &str) -> Result<u64> {
         })
 }
 
+/// `SIGTERM` for 15; the number for a signal nix does not know.
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_string())
+}
+
 fn secs(s: f64, what: &str) -> Result<Duration> {
     if !s.is_finite() || s < 0.0 {
         return Err(Error::InvalidArgument(format!(
@@ -388,6 +394,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 AttachEnd::Ended(s) => eprintln!("[session {id} ended: {s}]"),
                 AttachEnd::Lost => {
                     eprintln!("[connection to {id} lost; state: {}]", mgr.state(&id)?)
+                }
+                AttachEnd::Signal(sig) => {
+                    // Not eprintln: after SIGHUP the terminal may be gone, and a failed
+                    // write must not turn into a panic.
+                    let name = signal_name(sig);
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "[attach ended by {name}; session {id} keeps running]"
+                    );
+                    return Ok(ExitCode::from(128u8.saturating_add(sig as u8)));
                 }
             }
         }

@@ -150,3 +150,84 @@ fn attach_ends_when_the_session_ends_and_custom_detach_key_works() {
     tmux.wait_for("b", "ended: stopped");
     env.fails(&["attach", &id], 4);
 }
+
+/// The pids whose parent is `pid` (from /proc, which every Linux has).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if rest.split_whitespace().nth(1) == Some(pid.to_string().as_str()) {
+            out.extend(
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_signal_ends_attach_with_the_terminal_back_in_cooked_mode() {
+    let env = Env::new();
+    let id = env.start_fake(&[]);
+    env.wait_screen(&id, "fake>");
+    let tmux = Tmux::new("signal");
+    for (sig, name) in [
+        (libc::SIGTERM, "term"),
+        (libc::SIGHUP, "hup"),
+        (libc::SIGINT, "int"),
+    ] {
+        // A plain `sh -c` script, not an interactive shell: bash with job control restores
+        // the terminal after a job killed by a signal and would hide the fault. After attach
+        // the script shows the terminal's mode and reads a typed line.
+        tmux.window(
+            &env,
+            name,
+            &format!(
+                "{BIN} attach {id}; echo attach-exit:$?; stty -a; echo stty-done; read line; echo read:$line"
+            ),
+        );
+        tmux.wait_for(name, "fake agent ready");
+        assert!(poll(|| env.record(&id)["attached"] == true));
+        let out = tmux.cmd(&["display-message", "-p", "-t", name, "#{pane_pid}"]);
+        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let mut attach = Vec::new();
+        assert!(poll(|| {
+            attach = children(shell);
+            attach.len() == 1
+        }));
+        // SAFETY: a signal to the attach process this test started (through tmux).
+        unsafe {
+            libc::kill(attach[0] as i32, sig);
+        }
+
+        let screen = tmux.wait_for(name, "stty-done");
+        let after = &screen[screen.find("attach-exit:").expect("attach's status")..];
+        assert!(
+            after.starts_with(&format!("attach-exit:{}", 128 + sig)),
+            "{after}"
+        );
+        let modes: Vec<&str> = after.split_whitespace().collect();
+        for mode in ["icanon", "echo", "icrnl", "isig"] {
+            assert!(
+                modes.contains(&mode) && !modes.contains(&format!("-{mode}").as_str()),
+                "after SIG{}, {mode} is not back:\n{after}",
+                name.to_uppercase()
+            );
+        }
+        // A typed line is echoed and ends at Enter, as a cooked terminal does.
+        tmux.keys(name, &["typed-after-attach", "Enter"]);
+        let screen = tmux.wait_for(name, "read:typed-after-attach");
+        assert!(screen.contains("attach ended by SIG"), "{screen}");
+        assert!(poll(|| env.record(&id)["attached"] == false));
+        assert_eq!(env.state(&id), "running");
+    }
+}

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 /// The default detach key, Ctrl-\ (as in dtach).
@@ -43,7 +43,21 @@ pub enum AttachEnd {
     Ended(State),
     /// The host closed the connection without saying why.
     Lost,
+    /// A signal that ends the attach client (SIGTERM, SIGHUP, SIGINT or SIGQUIT, by its
+    /// number) arrived; the terminal is restored and the session goes on. A program ends
+    /// with status 128 + the number, as shells do.
+    Signal(i32),
 }
+
+/// Signals that end an attachment. In raw mode Ctrl-C reaches the agent as a key, so these
+/// come from elsewhere (`kill`, a closed terminal window), and their default action would
+/// end the process with the user's terminal still raw.
+const ENDING_SIGNALS: [i32; 4] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGQUIT,
+];
 
 /// Parses a detach key such as `C-\`, `C-a` or `^]`.
 pub fn parse_detach_key(name: &str) -> Result<u8> {
@@ -90,7 +104,11 @@ fn terminal_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
 }
 
 /// Attaches this process's standard input and output to the session whose host listens on
-/// `socket`, until the user detaches or the session ends.
+/// `socket`, until the user detaches, the session ends, or one of SIGTERM, SIGHUP, SIGINT,
+/// SIGQUIT arrives ([`AttachEnd::Signal`]). Whatever ends it, the terminal's settings are
+/// restored. Handlers for those signals are installed for the rest of the process's life
+/// (signal-hook cannot put back the default action), so a program should exit soon after
+/// an attachment ends by a signal.
 pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -108,10 +126,21 @@ pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd>
     )
     .map_err(|e| Error::io("attaching", e))?;
 
-    let _raw = RawMode::enter(stdin.as_fd());
+    // Watched before raw mode starts, so no ending signal can find the terminal raw with
+    // nobody to restore it; the iterator keeps what arrives until its thread reads it.
+    let mut signals = signal_hook::iterator::Signals::new(
+        std::iter::once(signal_hook::consts::SIGWINCH).chain(ENDING_SIGNALS),
+    )
+    .map_err(|e| Error::io("watching signals", e))?;
+    let raw = RawMode::enter(stdin.as_fd());
+    let saved = raw.as_ref().map(|r| r.saved.clone());
     let (wake_r, wake_w) =
         nix::unistd::pipe().map_err(|e| Error::io("creating a pipe", e.into()))?;
+    let signal_wake = wake_w
+        .try_clone()
+        .map_err(|e| Error::io("creating a pipe", e))?;
     let done = Arc::new(AtomicBool::new(false));
+    let ended_by = Arc::new(AtomicI32::new(0));
 
     // Output: socket → terminal, on its own thread.
     let mut from_host = stream
@@ -143,24 +172,34 @@ pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd>
         end
     });
 
-    // Window size changes → resize frames.
+    // Window size changes → resize frames; ending signals → restore and end.
     let mut resize_stream = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGWINCH])
-        .map_err(|e| Error::io("watching window size", e))?;
     let signals_handle = signals.handle();
     let read_only = opts.read_only;
+    let signal_ended_by = ended_by.clone();
     std::thread::spawn(move || {
-        for _ in signals.forever() {
+        // Never leaves the loop early: once registered, a signal nobody takes is ignored.
+        for sig in signals.forever() {
+            if sig != signal_hook::consts::SIGWINCH {
+                // The terminal comes back first, so even a teardown that hangs leaves the
+                // user a usable terminal; a second ending signal ends the process at once.
+                if let Some(saved) = &saved {
+                    let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+                }
+                if signal_ended_by.swap(sig, Ordering::SeqCst) != 0 {
+                    let _ = signal_hook::low_level::emulate_default_handler(sig);
+                }
+                let _ = nix::unistd::write(&signal_wake, b"x");
+                continue;
+            }
             if read_only {
                 continue;
             }
             if let Some((cols, rows)) = terminal_size(std::io::stdout().as_fd()) {
                 let body = serde_json::to_vec(&ResizeRequest { cols, rows }).expect("serializes");
-                if write_frame(&mut resize_stream, Tag::Resize, &body).is_err() {
-                    break;
-                }
+                let _ = write_frame(&mut resize_stream, Tag::Resize, &body);
             }
         }
     });
@@ -172,7 +211,12 @@ pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd>
     signals_handle.close();
     let _ = std::io::stdout().write_all(TERMINAL_RESET);
     let _ = std::io::stdout().flush();
-    Ok(if detached { AttachEnd::Detached } else { ended })
+    drop(raw);
+    Ok(match ended_by.load(Ordering::SeqCst) {
+        0 if detached => AttachEnd::Detached,
+        0 => ended,
+        sig => AttachEnd::Signal(sig),
+    })
 }
 
 /// Copies keystrokes to the host; returns true when the user detached.

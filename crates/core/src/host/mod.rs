@@ -39,7 +39,9 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 use std::path::Path;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub use crate::services::launch_spec::{LOCK_FD, READY_FD};
 
@@ -175,6 +177,10 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     })?;
 
     let started_at = crate::model::clock::now_iso();
+    // Reading starts now, before the store opens, so the agent never blocks on a full
+    // terminal however long that takes (see `open_store`).
+    let sink = reader::Sink::new();
+    let reader_done = reader::spawn(sink.clone(), reader, log);
     // Report first: the starter records `running` with its open connection, so `start`
     // returns without waiting for this process to open the store.
     report(
@@ -186,19 +192,13 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
             host_pid: Some(std::process::id()),
         },
     );
-    let store = Store::open(&home)?;
-    // The same transition, in case the starter died before recording it; whichever comes
-    // second changes nothing.
-    crate::services::state_machine::apply_on(
-        &store,
-        &crate::services::state_machine::Change::new(
-            &id,
-            State::Running,
-            crate::model::state::Source::Process,
-            "process spawned",
-        )
-        .updates(running_updates(&started_at, std::process::id(), agent_pid)),
-    )?;
+    let (store, reader_done) = match open_store(&home, &id, &started_at, agent_pid, reader_done) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = std::fs::remove_file(&socket_path);
+            return Err(e);
+        }
+    };
 
     let telemetry_stop = crate::services::telemetry::StopSignal::new();
     let telemetry = crate::services::telemetry::spawn_sampler(
@@ -214,7 +214,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
     let usage_env = crate::services::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
     let shared = Arc::new(Shared::new(spec, store, pty.master, writer, agent_pid));
-    let reader_done = reader::spawn(shared.clone(), reader, log);
+    sink.go_live(shared.clone());
     timer::spawn(shared.clone());
     let screen_shared = shared.clone();
     std::thread::Builder::new()
@@ -240,6 +240,99 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Longest pause between two tries at opening the store.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long the host goes on trying once the agent is gone, to record how it ended.
+const STORE_GRACE_AFTER_EXIT: Duration = Duration::from_secs(60);
+
+/// Opens the store and records `running` (the same transition the starter records, in case
+/// it died first; whichever comes second changes nothing). Returns the store and the
+/// reader's end-of-file channel, which may already have fired.
+///
+/// This runs after `ready` was reported: the agent runs and the caller of `start` was told
+/// so. Giving up here would drop the PTY master and hang up on an agent that may be doing
+/// real work, so a failure (a locked, full or unreadable database) does not end the session:
+/// the reader goes on copying the terminal to output.log (and keeps its tail for the
+/// screen), and the host retries with backoff for as long as the agent's terminal is open.
+/// Meanwhile the socket is not served (the shared state records through the store):
+/// requests wait in the listen queue and are answered once the store opens. Once the
+/// agent's terminal has closed the host tries for [`STORE_GRACE_AFTER_EXIT`] more to record
+/// the ending, then gives up and exits; its lock frees, and the next reader of the record
+/// sees the host gone. Every step is logged to host.log. (Stopping the agent instead was
+/// the other choice: it would turn a passing database fault into lost work.)
+fn open_store(
+    home: &Home,
+    id: &str,
+    started_at: &str,
+    agent_pid: u32,
+    reader_done: Receiver<()>,
+) -> Result<(Store, Receiver<()>)> {
+    let updates = running_updates(started_at, std::process::id(), agent_pid);
+    let mut pause = Duration::from_millis(50);
+    let mut failures = 0u32;
+    let mut agent_gone: Option<Instant> = None;
+    loop {
+        // The same transition as the starter's, in case the starter died before recording
+        // it; whichever comes second changes nothing.
+        let opened = Store::open(home).and_then(|store| {
+            crate::services::state_machine::apply_on(
+                &store,
+                &crate::services::state_machine::Change::new(
+                    id,
+                    State::Running,
+                    crate::model::state::Source::Process,
+                    "process spawned",
+                )
+                .updates(updates.clone()),
+            )?;
+            Ok(store)
+        });
+        let e = match opened {
+            Ok(store) => {
+                if failures > 0 {
+                    eprintln!(
+                        "agent-sessions host: store open after {failures} failed tries; serving the session"
+                    );
+                }
+                // The reader's end of file, if it came during the retries, is passed on.
+                let reader_done = match agent_gone {
+                    Some(_) => {
+                        let (tx, rx) = channel();
+                        let _ = tx.send(());
+                        rx
+                    }
+                    None => reader_done,
+                };
+                return Ok((store, reader_done));
+            }
+            Err(e) => e,
+        };
+        failures += 1;
+        if agent_gone.is_some_and(|t| t.elapsed() >= STORE_GRACE_AFTER_EXIT) {
+            eprintln!(
+                "agent-sessions host: giving up on the store; the agent has ended and its output is in output.log"
+            );
+            return Err(e);
+        }
+        // The first failure, then about every minute and a half: host.log stays small.
+        if failures == 1 || failures % 20 == 0 {
+            eprintln!(
+                "agent-sessions host: cannot open the store ({e}); the agent keeps running and its output goes to output.log; retrying (try {failures})"
+            );
+        }
+        if agent_gone.is_none() {
+            match reader_done.recv_timeout(pause) {
+                Err(RecvTimeoutError::Timeout) => {}
+                // End of file (or a reader that died): the agent is gone.
+                _ => agent_gone = Some(Instant::now()),
+            }
+        } else {
+            std::thread::sleep(pause);
+        }
+        pause = (pause * 2).min(STORE_RETRY_MAX);
+    }
 }
 
 /// How the agent ended.

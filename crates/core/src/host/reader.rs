@@ -2,6 +2,7 @@
 //! screen model and attached clients.
 
 use super::shared::Shared;
+use parking_lot::Mutex;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -99,12 +100,60 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Where output goes after the log. The reader starts before the store is open (the host
+/// must keep reading the terminal even while it cannot open the store, see
+/// `super::open_store`), and the shared state is built around the open store; until it
+/// exists, output waits here and is then handed over in order.
+pub struct Sink(Mutex<SinkState>);
+
+enum SinkState {
+    Early(Vec<u8>),
+    Live(Arc<Shared>),
+}
+
+/// Output kept while no shared state exists: only the screen model needs it (the log has
+/// every byte), and this is plenty to paint any screen.
+const EARLY_TAIL: usize = 256 << 10;
+
+impl Sink {
+    pub fn new() -> Arc<Sink> {
+        Arc::new(Sink(Mutex::new(SinkState::Early(Vec::new()))))
+    }
+
+    fn deliver(&self, chunk: &[u8]) {
+        match &mut *self.0.lock() {
+            SinkState::Live(shared) => shared.on_output(chunk),
+            SinkState::Early(early) => {
+                early.extend_from_slice(chunk);
+                if early.len() > 2 * EARLY_TAIL {
+                    // Keep the tail from a line start, led by CAN (which ends any escape
+                    // sequence cut in half), as the screen's own queue does when it trims.
+                    let cut = early.len() - EARLY_TAIL;
+                    let start = early[cut..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(cut, |i| cut + i + 1);
+                    early.drain(..start);
+                    early.insert(0, 0x18);
+                }
+            }
+        }
+    }
+
+    /// Hands what came so far, then everything that follows, to `shared`.
+    pub fn go_live(&self, shared: Arc<Shared>) {
+        let mut state = self.0.lock();
+        if let SinkState::Early(early) = &*state {
+            if !early.is_empty() {
+                shared.on_output(early);
+            }
+        }
+        *state = SinkState::Live(shared);
+    }
+}
+
 /// Starts the reader; the returned channel fires when the PTY reached end of file.
-pub fn spawn(
-    shared: Arc<Shared>,
-    mut pty: Box<dyn Read + Send>,
-    mut log: OutputLog,
-) -> Receiver<()> {
+pub fn spawn(sink: Arc<Sink>, mut pty: Box<dyn Read + Send>, mut log: OutputLog) -> Receiver<()> {
     let (done_tx, done_rx) = channel();
     std::thread::Builder::new()
         .name("pty-reader".into())
@@ -119,7 +168,7 @@ pub fn spawn(
                         if let Err(e) = log.write(&buf[..n]) {
                             eprintln!("agent-sessions host: writing output.log: {e}");
                         }
-                        shared.on_output(&buf[..n]);
+                        sink.deliver(&buf[..n]);
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     // Linux reports EIO once the last slave descriptor closes: that is EOF.

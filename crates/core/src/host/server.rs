@@ -4,17 +4,18 @@
 use super::shared::{ClientMsg, Shared};
 use super::stop;
 use crate::model::protocol::{
-    read_frame, write_frame, AgentEventRequest, AttachRequest, ResizeRequest, SendRequest,
-    StopRequest, Tag,
+    read_frame, valid_size, write_frame, AgentEventRequest, AttachRequest, ResizeRequest,
+    SendRequest, StopRequest, Tag, FIRST_FRAME_TIMEOUT, MAX_TERMINAL_SIDE,
 };
 use crate::model::state::State;
 use serde_json::json;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Binds the socket, private to this user. A leftover file from a dead host is removed
 /// first; only the holder of the session lock gets here, so it cannot be a live socket.
@@ -62,18 +63,101 @@ fn same_user(stream: &UnixStream) -> bool {
 }
 
 fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> io::Result<()> {
-    let Some((tag, payload)) = read_frame(&mut stream)? else {
-        return Ok(());
+    // The first frame must arrive whole and soon: a client that connects and sends nothing,
+    // or half a frame, would otherwise hold its thread (and, at the end, the host) forever.
+    let until = Instant::now() + FIRST_FRAME_TIMEOUT;
+    let (tag, payload) = match read_frame(&mut Deadline {
+        stream: &stream,
+        until,
+    }) {
+        Ok(Some(frame)) => frame,
+        Ok(None) => return Ok(()),
+        Err(e) => return refuse(&mut stream, &e),
     };
     if tag == Tag::Attach {
-        let req: AttachRequest = serde_json::from_slice(&payload).unwrap_or_default();
+        // An empty payload is the default request; anything else must parse.
+        let req = if payload.is_empty() {
+            AttachRequest::default()
+        } else {
+            match serde_json::from_slice::<AttachRequest>(&payload) {
+                Ok(req) => req,
+                Err(e) => {
+                    let reply =
+                        json!({"ok": false, "error": format!("malformed attach request: {e}")});
+                    return write_frame(&mut stream, Tag::Reply, reply.to_string().as_bytes());
+                }
+            }
+        };
+        // Attached, a client may stay idle as long as it likes.
+        stream.set_read_timeout(None)?;
         return attach(shared, stream, req);
     }
+    // A client that does not read its reply must not hold the thread either.
+    stream.set_write_timeout(Some(FIRST_FRAME_TIMEOUT))?;
     shared.pending_replies.fetch_add(1, Ordering::SeqCst);
     let reply = one_shot(shared, tag, &payload);
     let out = write_frame(&mut stream, Tag::Reply, reply.to_string().as_bytes());
     shared.pending_replies.fetch_sub(1, Ordering::SeqCst);
     out
+}
+
+/// Reads with one deadline for the whole first frame, not one per `read` call, so a peer
+/// that trickles a byte at a time cannot stretch it.
+struct Deadline<'a> {
+    stream: &'a UnixStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let late = || {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no complete request within {}s of connecting",
+                    FIRST_FRAME_TIMEOUT.as_secs()
+                ),
+            )
+        };
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(late());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        match (&mut &*self.stream).read(buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(late())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Answers a first frame that could not be read: over its limit, of an unknown tag, or late.
+/// The reply says why (best effort: the peer may be gone); the connection then closes, and
+/// nothing else happens. A stream cut inside the frame gets no reply.
+fn refuse(stream: &mut UnixStream, e: &io::Error) -> io::Result<()> {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::TimedOut
+    ) {
+        let _ = stream.set_write_timeout(Some(FIRST_FRAME_TIMEOUT));
+        let reply = json!({"ok": false, "error": e.to_string()});
+        let _ = write_frame(stream, Tag::Reply, reply.to_string().as_bytes());
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}
+
+fn bad_size(cols: u16, rows: u16) -> serde_json::Value {
+    json!({"ok": false, "error": format!(
+        "terminal size {cols}x{rows} is out of range: columns and rows go from 1 to {MAX_TERMINAL_SIDE}"
+    )})
 }
 
 fn not_running(shared: &Shared, state: State) -> serde_json::Value {
@@ -156,6 +240,7 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             Err(e) => json!({"ok": false, "state": shared.state(), "error": e}),
         },
         Tag::Resize => match serde_json::from_slice::<ResizeRequest>(payload) {
+            Ok(r) if !valid_size(r.cols, r.rows) => bad_size(r.cols, r.rows),
             Ok(r) => {
                 shared.resize(r.cols, r.rows);
                 ok(json!({}))
@@ -163,11 +248,17 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             Err(_) => json!({"ok": false, "error": "malformed resize request"}),
         },
         Tag::Stop => {
-            let req = serde_json::from_slice::<StopRequest>(payload).unwrap_or(StopRequest {
-                timeout_secs: 10.0,
-                force: false,
-                suspend: false,
-            });
+            // A request that does not parse stops nothing: guessing a default here once
+            // turned any garbage on the socket into a stop.
+            let req = match serde_json::from_slice::<StopRequest>(payload) {
+                Ok(req) => req,
+                Err(e) => {
+                    return json!({"ok": false, "error": format!("malformed stop request: {e}")})
+                }
+            };
+            if let Err(e) = req.check() {
+                return json!({"ok": false, "error": e});
+            }
             let final_state = stop::request(shared, req);
             json!({"ok": true, "state": final_state})
         }
@@ -177,8 +268,11 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
 
 fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::Result<()> {
     if !req.read_only {
+        // A size out of range is ignored rather than refused: the client still gets its view.
         if let (Some(c), Some(r)) = (req.cols, req.rows) {
-            shared.resize(c, r);
+            if valid_size(c, r) {
+                shared.resize(c, r);
+            }
         }
     }
     let (replay, client, rx) = shared.attach(req.read_only);
@@ -210,7 +304,9 @@ fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::R
             }
             Tag::Resize => {
                 if let Ok(r) = serde_json::from_slice::<ResizeRequest>(&payload) {
-                    shared.resize(r.cols, r.rows);
+                    if valid_size(r.cols, r.rows) {
+                        shared.resize(r.cols, r.rows);
+                    }
                 }
             }
             _ => {}

@@ -8,12 +8,37 @@
 //!   [`Tag::Input`] and [`Tag::Resize`] frames; they get no reply.
 //! - Any other tag is a one-shot request answered by exactly one [`Tag::Reply`] frame
 //!   carrying JSON: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`.
+//!
+//! Limits, so that no peer can make the host allocate or wait without bound: each tag has a
+//! largest payload ([`Tag::max_payload`]: 1 MiB for input and send, 64 KiB for the other
+//! client frames); a client must send its first frame whole within a few seconds of
+//! connecting ([`FIRST_FRAME_TIMEOUT`]), after which only an attach connection may stay
+//! idle. A request over its limit, of an unknown tag, late, or with a payload that does not
+//! parse gets an `{"ok": false, ...}` reply where the connection still allows one, and
+//! changes nothing.
 
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
-/// Largest payload accepted; a bigger length means a confused or hostile peer.
+/// How long the host waits for a connection's first frame to arrive whole.
+pub const FIRST_FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Largest payload of any frame: the bound for what the host sends (replays, output, JSON
+/// replies), which clients trust more than the host trusts them.
 pub const MAX_FRAME: usize = 16 << 20;
+/// Largest payload of a frame that carries the agent's input: raw [`Tag::Input`] bytes and
+/// [`Tag::Send`] text. 1 MiB is far more than anyone types or pastes at once; longer input
+/// goes in several requests.
+pub const MAX_INPUT_FRAME: usize = 1 << 20;
+/// Largest payload of the other client frames (attach, resize, screen, stop, interrupt, pause,
+/// continue, agent events): small JSON or nothing, so a bigger length is a confused or hostile
+/// peer, refused before anything is allocated for it.
+pub const MAX_CONTROL_FRAME: usize = 64 << 10;
+/// Largest side of a terminal the host accepts (columns or rows): the screen model keeps
+/// every cell, so a size such as 65535x65535 would take all the memory there is.
+pub const MAX_TERMINAL_SIDE: u16 = 1000;
+/// Longest stop timeout accepted, in seconds (a week).
+pub const MAX_STOP_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 /// Frame tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +76,23 @@ pub enum Tag {
 }
 
 impl Tag {
+    /// Largest payload a frame with this tag may carry (see [`MAX_INPUT_FRAME`],
+    /// [`MAX_CONTROL_FRAME`], [`MAX_FRAME`]).
+    pub fn max_payload(self) -> usize {
+        match self {
+            Tag::Input | Tag::Send => MAX_INPUT_FRAME,
+            Tag::Attach
+            | Tag::Resize
+            | Tag::Screen
+            | Tag::Stop
+            | Tag::Interrupt
+            | Tag::AgentEvent
+            | Tag::Pause
+            | Tag::Continue => MAX_CONTROL_FRAME,
+            Tag::Reply | Tag::Replay | Tag::Output | Tag::Exit => MAX_FRAME,
+        }
+    }
+
     fn from_u8(b: u8) -> Option<Tag> {
         Some(match b {
             1 => Tag::Attach,
@@ -81,7 +123,28 @@ pub fn write_frame(w: &mut impl Write, tag: Tag, payload: &[u8]) -> io::Result<(
     w.write_all(&buf)
 }
 
-/// Reads one frame; `Ok(None)` on a clean end of stream before a frame starts.
+/// Parses a frame header (tag byte, u32 LE length): the tag and the payload length, or an
+/// `InvalidData` error for an unknown tag or a length over that tag's
+/// [`Tag::max_payload`]. Pure, so the limits are checked before anything is allocated.
+pub fn parse_header(head: [u8; 5]) -> io::Result<(Tag, usize)> {
+    let tag = Tag::from_u8(head[0]).ok_or_else(|| bad(format!("unknown frame tag {}", head[0])))?;
+    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > tag.max_payload() {
+        return Err(bad(format!(
+            "a {tag:?} frame of {len} bytes is over its limit of {} bytes",
+            tag.max_payload()
+        )));
+    }
+    Ok((tag, len))
+}
+
+/// First allocation for a payload; it grows as bytes arrive, never past the announced length,
+/// so a peer that announces a large frame and sends little costs little.
+const READ_CHUNK: usize = 64 << 10;
+
+/// Reads one frame; `Ok(None)` on a clean end of stream before a frame starts. Over a byte
+/// slice (`read_frame(&mut &bytes[..])`) it is a pure decoder: a frame, or an error, never a
+/// panic, and never an allocation over the tag's limit.
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(Tag, Vec<u8>)>> {
     let mut head = [0u8; 5];
     match r.read_exact(&mut head[..1]) {
@@ -90,13 +153,27 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(Tag, Vec<u8>)>> {
         Err(e) => return Err(e),
     }
     r.read_exact(&mut head[1..])?;
-    let tag = Tag::from_u8(head[0]).ok_or_else(|| bad(format!("unknown frame tag {}", head[0])))?;
-    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    if len > MAX_FRAME {
-        return Err(bad(format!("frame of {len} bytes is over the limit")));
+    let (tag, len) = parse_header(head)?;
+    let mut payload = Vec::with_capacity(len.min(READ_CHUNK));
+    while payload.len() < len {
+        let have = payload.len();
+        if have == payload.capacity() {
+            // Doubling, capped at the announced length: exact sizes, few copies.
+            payload.reserve_exact((len - have).min(have.max(READ_CHUNK)));
+        }
+        payload.resize(payload.capacity().min(len), 0);
+        match r.read(&mut payload[have..]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the stream ended inside a {tag:?} frame"),
+                ))
+            }
+            Ok(n) => payload.truncate(have + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => payload.truncate(have),
+            Err(e) => return Err(e),
+        }
     }
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
     Ok(Some((tag, payload)))
 }
 
@@ -121,6 +198,11 @@ pub struct ResizeRequest {
     pub rows: u16,
 }
 
+/// Is `cols` x `rows` a terminal size the host accepts (1 to [`MAX_TERMINAL_SIDE`] each)?
+pub fn valid_size(cols: u16, rows: u16) -> bool {
+    (1..=MAX_TERMINAL_SIDE).contains(&cols) && (1..=MAX_TERMINAL_SIDE).contains(&rows)
+}
+
 /// Payload of [`Tag::Stop`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct StopRequest {
@@ -130,6 +212,21 @@ pub struct StopRequest {
     /// agent's own session id is known) instead of stopped.
     #[serde(default)]
     pub suspend: bool,
+}
+
+impl StopRequest {
+    /// Checks the values JSON cannot: the timeout is a finite number of seconds from 0 to
+    /// [`MAX_STOP_TIMEOUT_SECS`] (a bigger one would overflow the host's clock arithmetic).
+    pub fn check(&self) -> Result<(), String> {
+        let t = self.timeout_secs;
+        if t.is_finite() && (0.0..=MAX_STOP_TIMEOUT_SECS).contains(&t) {
+            Ok(())
+        } else {
+            Err(format!(
+                "stop timeout {t} is not a number of seconds from 0 to {MAX_STOP_TIMEOUT_SECS}"
+            ))
+        }
+    }
 }
 
 /// Payload of [`Tag::Send`].

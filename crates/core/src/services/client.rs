@@ -19,6 +19,14 @@ pub fn request(
     payload: &[u8],
     timeout: Option<Duration>,
 ) -> Result<serde_json::Value> {
+    if payload.len() > tag.max_payload() {
+        // The host would refuse it; say so here, with what to do.
+        return Err(Error::InvalidArgument(format!(
+            "a {tag:?} request of {} bytes is over the host's limit of {} bytes; send the input in smaller parts",
+            payload.len(),
+            tag.max_payload()
+        )));
+    }
     let mut stream = connect(path)?;
     stream
         .set_read_timeout(timeout)

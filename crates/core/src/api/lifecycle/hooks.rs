@@ -792,9 +792,9 @@ fn transcript_usage(
     let started = std::time::Instant::now();
     let outcome = wait_for_final_message(std::path::Path::new(path), deadline);
     let waited = format!("{:.1} s", started.elapsed().as_secs_f64());
-    match crate::usage::claude_transcript_usage(std::path::Path::new(path)) {
+    match crate::services::usage::claude_transcript_usage(std::path::Path::new(path)) {
         Ok(Some(mut u)) if u.has_tokens() => {
-            crate::usage::fill_cost(&mut u);
+            crate::services::usage::fill_cost(&mut u);
             let mut v = serde_json::to_value(&u).expect("usage serializes");
             v["total_tokens"] = json!(u.total_tokens());
             fields.push(("usage", v));
