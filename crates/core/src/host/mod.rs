@@ -18,6 +18,8 @@
 //! - an accept thread, plus one thread per connection.
 
 mod detector;
+mod diag;
+pub(crate) mod lost;
 mod reader;
 mod screen;
 mod server;
@@ -87,13 +89,19 @@ pub fn host_main(home_dir: &Path) -> i32 {
     let ready = unsafe { File::from_raw_fd(READY_FD) };
     // Held open (and so locked) until this process exits.
     let _lock = unsafe { File::from_raw_fd(LOCK_FD) };
-    match run(home_dir, spec, ready) {
+    // Before any thread starts: from here on no log line can take the host down.
+    let stderr = diag::guard_stderr();
+    let code = match run(home_dir, spec, ready) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("agent-sessions host: {e}");
             1
         }
+    };
+    if let Some(guard) = stderr {
+        guard.finish();
     }
+    code
 }
 
 fn report(mut ready: File, report: &ReadyReport) {

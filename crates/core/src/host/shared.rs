@@ -149,6 +149,8 @@ pub struct Shared {
     ended_cv: Condvar,
     /// Replies still being written when the session ends; the host waits for them.
     pub pending_replies: AtomicUsize,
+    /// Output the log could not keep (a full disk).
+    pub lost: super::lost::LostOutput,
 }
 
 impl Shared {
@@ -199,6 +201,7 @@ impl Shared {
             ended: Mutex::new(None),
             ended_cv: Condvar::new(),
             pending_replies: AtomicUsize::new(0),
+            lost: Default::default(),
         }
     }
 
@@ -821,7 +824,9 @@ impl Shared {
         if let Some(id) = final_id {
             updates.push((Column::AgentSessionId, store::text(id)));
         }
-        self.set_state(&[], to, &cause, "process", updates);
+        // Before the ending, so whoever sees the session ended sees its final count.
+        self.record_lost_output();
+        self.set_state(&[], to, &cause, "process", updates.clone());
 
         *self.ended.lock() = Some(to);
         self.ended_cv.notify_all();
@@ -838,8 +843,84 @@ impl Shared {
         {
             std::thread::sleep(Duration::from_millis(5));
         }
+        self.persist_end(to, &cause, updates);
+    }
+
+    /// Makes sure the ending reached the store. On a full disk the write in `finish` fails,
+    /// and an exit code not recorded before the host exits is lost for good (the session
+    /// would read `unknown`). So the host stays (holding its lock, the session reading as it
+    /// was last stored) and tries again with backoff until the write succeeds or
+    /// [`END_RETRY_FOR`] has passed.
+    fn persist_end(&self, to: State, cause: &str, mut updates: Updates) {
+        if let Some(t) = self.last_output_at.lock().clone() {
+            updates.push((Column::LastOutputAt, store::text(t)));
+        }
+        if let Some(t) = self.last_input_at.lock().clone() {
+            updates.push((Column::LastInputAt, store::text(t)));
+        }
+        let give_up = Instant::now() + END_RETRY_FOR;
+        let mut pause = Duration::from_millis(50);
+        let mut tries = 0u32;
+        loop {
+            match self.try_persist_end(to, cause, &updates) {
+                Ok(()) => {
+                    if tries > 0 {
+                        eprintln!("agent-sessions host: recorded {to} after {tries} retries");
+                    }
+                    return;
+                }
+                Err(e) if Instant::now() >= give_up => {
+                    eprintln!(
+                        "agent-sessions host: could not record {to} for {} s, giving up: {e}",
+                        END_RETRY_FOR.as_secs()
+                    );
+                    return;
+                }
+                Err(e) => {
+                    if tries == 0 {
+                        eprintln!("agent-sessions host: recording {to}: {e}; retrying");
+                    }
+                }
+            }
+            tries += 1;
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(END_RETRY_MAX_PAUSE);
+        }
+    }
+
+    /// One attempt of [`Shared::persist_end`]: the lost-output count, then the ending unless
+    /// the store already has it.
+    fn try_persist_end(&self, to: State, cause: &str, updates: &Updates) -> crate::Result<()> {
+        let store = self.store.lock();
+        self.lost.record(&store, self.id())?;
+        match store.state(self.id())? {
+            // Recorded (only this host ends its session while it holds the lock), or the
+            // record is gone: nothing left to do.
+            Some(s) if s.is_ended() => return Ok(()),
+            None => return Ok(()),
+            Some(_) => {}
+        }
+        store
+            .transition(self.id(), to, cause, "process", Guard::NotEnded, updates)
+            .map(drop)
+    }
+
+    /// Records output the log could not keep (see [`super::lost`]); a failure is retried at
+    /// the next call.
+    pub fn record_lost_output(&self) {
+        if !self.lost.unrecorded() {
+            return;
+        }
+        if let Err(e) = self.lost.record(&self.store.lock(), self.id()) {
+            eprintln!("agent-sessions host: recording lost output: {e}");
+        }
     }
 }
+
+/// How long a host keeps trying to record its session's ending (a full disk).
+const END_RETRY_FOR: Duration = Duration::from_secs(600);
+/// Longest pause between two of those tries.
+const END_RETRY_MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// The line of an agent's last screen saying the conversation to resume does not exist
 /// (claude: "No conversation found with session ID: …").
@@ -873,6 +954,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");
     if std::fs::write(&tmp, bytes).is_ok() {
         let _ = std::fs::rename(&tmp, path);
+    } else {
+        // A full disk: leave no half-written file behind.
+        let _ = std::fs::remove_file(&tmp);
     }
 }
 
