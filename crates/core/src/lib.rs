@@ -49,6 +49,7 @@ pub mod retention;
 pub mod state;
 pub mod status_hooks;
 pub mod store;
+mod store_fallback;
 pub mod tasks;
 pub mod telemetry;
 pub mod usage;

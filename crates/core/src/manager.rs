@@ -427,17 +427,24 @@ impl SessionManager {
         let id = rec.session_id.clone();
         let store = self.store.lock();
         // Compare-and-set: if the host recorded an ending meanwhile, that ending wins.
-        store.transition(
+        let written = store.transition(
             &id,
             State::Unknown,
             "session host vanished without recording an ending",
             "liveness",
             Guard::From(&[rec.state]),
             &vec![(Column::StateReason, store::text("host vanished"))],
-        )?;
-        store
+        );
+        let now = store
             .get(&id)?
-            .ok_or_else(|| Error::SessionNotFound(id.clone()))
+            .ok_or_else(|| Error::SessionNotFound(id.clone()))?;
+        Ok(match written {
+            // The correction could not be stored (a full disk, a read-only store): a read
+            // must not fail for that, and must not show a dead session as live. (A state
+            // that changed meanwhile was written by someone alive: it stands.)
+            Err(_) if now.state == rec.state => vanished(now),
+            _ => now,
+        })
     }
 
     /// Sessions matching `filter`, newest first, each state checked.
@@ -806,6 +813,15 @@ impl SessionManager {
     pub fn socket_path(&self, session_id: &str) -> Result<PathBuf> {
         self.home.socket_path(session_id)
     }
+}
+
+/// `rec` as the liveness check would have stored it: its host is gone, so it reads as
+/// unknown.
+fn vanished(mut rec: SessionRecord) -> SessionRecord {
+    rec.state = State::Unknown;
+    rec.state_reason = Some("host vanished".into());
+    rec.state_source = Some("liveness".into());
+    rec
 }
 
 /// Can a session in `current` still reach `wanted` without a new request? (A suspended or
