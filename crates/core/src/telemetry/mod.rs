@@ -38,8 +38,10 @@
 //! # Tokens and cost
 //!
 //! [`usage_for`] / [`session_usage`]; which source wins is documented on [`compute_usage`].
-//! The result is cached in the summary row with its source, so `show`/`top` do not re-read
-//! transcripts: an ended session's figures are computed once after its end.
+//! The session's host computes the figures with the agent's own environment once the agent
+//! ended and stores them in the summary row with their source; they are final. Readers
+//! compute live figures themselves and never store them (see [`session_usage`] for the
+//! rule).
 //!
 //! # Bad input
 //!
@@ -83,12 +85,22 @@ pub fn enforce_retention(store: &Store, session_id: &str, newest_ms: i64) -> Res
 }
 
 /// The full telemetry of a session through a manager: the stored summary, with the token
-/// figures refreshed when the cache is stale (see [`session_usage`]).
+/// figures a reader gets (see [`session_usage`]; nothing is stored).
 pub fn session_telemetry(
     mgr: &SessionManager,
     record: &SessionRecord,
     usage_max_age: Duration,
 ) -> Result<Telemetry> {
-    session_usage(mgr, record, usage_max_age)?;
-    mgr.with_store(|s| telemetry_for(s, record))
+    let (u, at) = tokens::reader_usage(mgr, record, usage_max_age)?;
+    let mut t = mgr.with_store(|s| telemetry_for(s, record))?;
+    t.tokens_input = u.tokens_input;
+    t.tokens_output = u.tokens_output;
+    t.tokens_cache_read = u.tokens_cache_read;
+    t.tokens_cache_write = u.tokens_cache_write;
+    t.cost_usd = u.cost_usd;
+    t.cost_estimated = u.cost_estimated;
+    t.usage_source = u.source;
+    t.usage_model = u.model;
+    t.usage_at_ms = at;
+    Ok(t)
 }

@@ -11,7 +11,8 @@ use crate::store::Store;
 ///   of [`crate::telemetry`]). Counters are cumulative for the session's tree;
 ///   `workspace_bytes_used` is set only on samples taken together with a workspace walk.
 /// * `telemetry`: one summary row per session, updated by the sampler at every flush and by
-///   [`crate::telemetry::usage_for`] (the token columns, a cache of the last computation).
+///   the session's host through [`crate::telemetry::usage_for_with`] (the token columns,
+///   computed once the agent ended; see [`crate::telemetry::session_usage`]).
 ///
 /// Both cascade on the deletion of the session row, so `rm` needs no extra step.
 pub const MIGRATION: &str = "CREATE TABLE IF NOT EXISTS resource_samples (

@@ -1,9 +1,11 @@
 //! Tokens and cost of a session: which source applies to it, and the cache of the result in
 //! the `telemetry` table. The parsers themselves live in [`crate::usage`].
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, OptionalExtension};
@@ -494,7 +496,8 @@ pub fn find_claude_transcript_in_window(
 }
 
 /// Computes the usage of `record` (see [`compute_usage`]) with the environment of this
-/// process, caches it in the store with its source, and returns it.
+/// process, stores it with its source, and returns it. For the session's host, which has the
+/// agent's environment; readers use [`session_usage`], which stores nothing.
 pub fn usage_for(store: &Store, home: &Home, record: &SessionRecord) -> Result<TokenUsage> {
     usage_for_with(store, home, record, &UsageEnv::from_env())
 }
@@ -586,28 +589,76 @@ pub fn cached_usage(store: &Store, session_id: &str) -> Result<Option<(TokenUsag
         .map_err(|e| store_err(store, e))
 }
 
-/// The usage of a session through a manager, recomputed only when needed: a cached result is
-/// reused when it was computed after the session ended (it is final), or, while the session
-/// runs, when it is younger than `max_age`. The files are read without holding the manager's
-/// store lock.
+/// The usage of a session for a reader (any process but the session's host): `show`,
+/// `usage`, `top`, the bindings.
+///
+/// # Who stores token figures
+///
+/// Only the session's host. It runs with the agent's own environment (the `--env` values of
+/// `HOME`, `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`, `XDG_DATA_HOME`, which the
+/// store never keeps), and it stores the figures once, after the agent ended
+/// ([`usage_for_with`]); figures computed after the end are final. A reader may run in
+/// another environment, where the agent's records are elsewhere or someone else's, so it
+/// never stores what it computes, it only returns it: no reader can overwrite the figures of
+/// a session's host, and a read writes nothing (it works on a full disk or a read-only
+/// store).
+///
+/// What a reader gets:
+/// - the stored figures, when computed after the session ended (final);
+/// - else figures computed now with this process' environment ([`UsageEnv::from_env`]),
+///   unless those find no source at all while stored figures exist (for example a resumed
+///   session's figures from the end of its last run): then the stored ones;
+/// - a result this process computed less than `max_age` ago is reused (kept in memory per
+///   process, keyed by home and session), so `top` does not re-read transcripts every frame.
+///
+/// The files are read without holding the manager's store lock.
 pub fn session_usage(
     mgr: &SessionManager,
     record: &SessionRecord,
     max_age: Duration,
 ) -> Result<TokenUsage> {
-    let cached = mgr.with_store(|s| cached_usage(s, &record.session_id))?;
-    if let Some((u, at)) = cached {
-        let fresh = if record.state.is_ended() {
-            iso_ms(record.ended_at.as_deref()).is_some_and(|end| at >= end)
-                || (record.ended_at.is_none() && now_ms() - at < max_age.as_millis() as i64)
-        } else {
-            now_ms() - at < max_age.as_millis() as i64
-        };
-        if fresh {
-            return Ok(u);
+    reader_usage(mgr, record, max_age).map(|(u, _)| u)
+}
+
+/// [`session_usage`] with the unix ms the figures were computed at (`None`: never).
+pub(super) fn reader_usage(
+    mgr: &SessionManager,
+    record: &SessionRecord,
+    max_age: Duration,
+) -> Result<(TokenUsage, Option<i64>)> {
+    let stored = mgr.with_store(|s| cached_usage(s, &record.session_id))?;
+    if let Some((u, at)) = &stored {
+        let end = iso_ms(record.ended_at.as_deref());
+        if record.state.is_ended() && end.is_some_and(|end| *at >= end) {
+            return Ok((u.clone(), Some(*at)));
         }
     }
-    let u = compute_usage(mgr.home(), record, &UsageEnv::from_env());
-    mgr.with_store(|s| store_usage(s, &record.session_id, &u))?;
-    Ok(u)
+    let key = (mgr.home().root().to_path_buf(), record.session_id.clone());
+    let now = now_ms();
+    let recent = READ_CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|(_, at)| now - at < max_age.as_millis() as i64)
+        .cloned();
+    let (u, at) = match recent {
+        Some(hit) => hit,
+        None => {
+            let u = compute_usage(mgr.home(), record, &UsageEnv::from_env());
+            let mut cache = READ_CACHE.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|_, (_, at)| now - *at < READ_CACHE_KEEP_MS);
+            cache.insert(key, (u.clone(), now));
+            (u, now)
+        }
+    };
+    match stored {
+        Some((s, s_at)) if u.source.is_none() && s.source.is_some() => Ok((s, Some(s_at))),
+        _ => Ok((u, Some(at))),
+    }
 }
+
+/// Usage this process computed as a reader, by (home, session id), with when.
+type ReadCache = HashMap<(PathBuf, String), (TokenUsage, i64)>;
+static READ_CACHE: LazyLock<Mutex<ReadCache>> = LazyLock::new(Default::default);
+/// Entries older than this are dropped (no reader asks for figures this old).
+const READ_CACHE_KEEP_MS: i64 = 10 * 60 * 1000;
