@@ -100,7 +100,7 @@ impl FullDisk {
 
 impl Drop for FullDisk {
     fn drop(&mut self) {
-        for f in ["filler", "filler2"] {
+        for f in ["filler", "filler2", "filler3"] {
             self.free(f);
         }
         self.env.stop_all();
@@ -227,6 +227,28 @@ fn a_full_disk_loses_output_but_never_the_session() {
     let err = disk.env.fails(&["start", "custom", "--", "true"], 1);
     assert!(err.contains("disk is full"), "{err}");
     disk.free("filler2");
+
+    // A host killed outright, then the disk fills: the liveness check cannot store its
+    // correction, and the read still says what is true.
+    let id3 = disk
+        .env
+        .ok(&["start", "custom", "--", "cat"])
+        .trim()
+        .to_string();
+    let rec3 = disk.env.record(&id3);
+    disk.track(&rec3);
+    let (host3, agent3) = (
+        rec3["host_pid"].as_i64().unwrap(),
+        rec3["agent_pid"].as_i64().unwrap(),
+    );
+    kill9(host3);
+    kill9(agent3);
+    assert!(poll_long(|| !pid_alive(host3) && !pid_alive(agent3)));
+    disk.fill("filler3");
+    let rec3 = json(&disk.env.ok(&["show", &id3, "--json"]));
+    assert_eq!(rec3["state"], "unknown", "{rec3}");
+    assert_eq!(rec3["state_reason"], "host vanished", "{rec3}");
+    disk.free("filler3");
 
     // A new session logs normally, and the store is intact.
     let id2 = disk
