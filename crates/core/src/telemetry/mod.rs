@@ -101,6 +101,6 @@ pub fn session_telemetry(
     t.cost_estimated = u.cost_estimated;
     t.usage_source = u.source;
     t.usage_model = u.model;
-    t.usage_at_ms = at;
+    t.usage_at_ms = Some(at);
     Ok(t)
 }

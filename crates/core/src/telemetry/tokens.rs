@@ -620,17 +620,17 @@ pub fn session_usage(
     reader_usage(mgr, record, max_age).map(|(u, _)| u)
 }
 
-/// [`session_usage`] with the unix ms the figures were computed at (`None`: never).
+/// [`session_usage`] with the unix ms the figures were computed at.
 pub(super) fn reader_usage(
     mgr: &SessionManager,
     record: &SessionRecord,
     max_age: Duration,
-) -> Result<(TokenUsage, Option<i64>)> {
+) -> Result<(TokenUsage, i64)> {
     let stored = mgr.with_store(|s| cached_usage(s, &record.session_id))?;
     if let Some((u, at)) = &stored {
         let end = iso_ms(record.ended_at.as_deref());
         if record.state.is_ended() && end.is_some_and(|end| *at >= end) {
-            return Ok((u.clone(), Some(*at)));
+            return Ok((u.clone(), *at));
         }
     }
     let key = (mgr.home().root().to_path_buf(), record.session_id.clone());
@@ -652,8 +652,8 @@ pub(super) fn reader_usage(
         }
     };
     match stored {
-        Some((s, s_at)) if u.source.is_none() && s.source.is_some() => Ok((s, Some(s_at))),
-        _ => Ok((u, Some(at))),
+        Some(s) if u.source.is_none() && s.0.source.is_some() => Ok(s),
+        _ => Ok((u, at)),
     }
 }
 
