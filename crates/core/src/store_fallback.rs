@@ -4,8 +4,10 @@
 //! sizes on first use; on a full disk that fails ("disk I/O error") while no other process
 //! has the store open, so even `ls` would fail. A read needs no space, so the store then
 //! opens read-only with `readonly_shm`: SQLite keeps the WAL index in its own memory and
-//! writes nothing. Writes through such a store fail with a "disk is full" error that says
-//! what to do.
+//! writes nothing. Writes through such a store fail with a "disk was full" error that says
+//! what to do. It stays read-only for its whole life: in one process, connections to a file
+//! share SQLite's shared-memory state, so a writable one cannot be opened beside it; a new
+//! store (a new command, a new manager) writes again once there is space.
 
 use crate::error::Error;
 use rusqlite::{ffi, Connection, ErrorCode, OpenFlags};
@@ -48,8 +50,8 @@ pub(crate) fn full_error() -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(
         ffi::Error::new(ffi::SQLITE_FULL),
         Some(
-            "the disk is full, so the store is open for reading only: free some space and try \
-             again"
+            "the disk was full when the store was opened, so it is open for reading only: \
+             free some space, then try again (a new command, or a new SessionManager)"
                 .into(),
         ),
     )
