@@ -469,11 +469,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Show { id } => {
-            let rec = mgr.get(&id)?;
+            let mut rec = mgr.get(&id)?;
             if g.json {
-                // Refresh token figures first; the record then carries them.
-                mgr.telemetry(&id)?;
-                println!("{}", mgr.get(&id)?.to_json());
+                // With token figures read now (a read stores nothing: see
+                // telemetry::session_usage).
+                rec.telemetry = Some(mgr.telemetry(&id)?.figures);
+                println!("{}", rec.to_json());
             } else {
                 print!("{}", output::details(&rec));
                 print!("{}", telemetry_cmds::show_extra(&mgr, &rec));

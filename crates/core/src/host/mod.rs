@@ -18,6 +18,8 @@
 //! - an accept thread, plus one thread per connection.
 
 mod detector;
+mod diag;
+pub(crate) mod lost;
 mod reader;
 mod screen;
 mod server;
@@ -83,13 +85,19 @@ pub fn host_main(home_dir: &Path) -> i32 {
     let ready = unsafe { File::from_raw_fd(READY_FD) };
     // Held open (and so locked) until this process exits.
     let _lock = unsafe { File::from_raw_fd(LOCK_FD) };
-    match run(home_dir, spec, ready) {
+    // Before any thread starts: from here on no log line can take the host down.
+    let stderr = diag::guard_stderr();
+    let code = match run(home_dir, spec, ready) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("agent-sessions host: {e}");
             1
         }
+    };
+    if let Some(guard) = stderr {
+        guard.finish();
     }
+    code
 }
 
 fn report(mut ready: File, report: &ReadyReport) {
@@ -180,7 +188,8 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     // Reading starts now, before the store opens, so the agent never blocks on a full
     // terminal however long that takes (see `open_store`).
     let sink = reader::Sink::new();
-    let reader_done = reader::spawn(sink.clone(), reader, log);
+    let lost = Arc::new(lost::LostOutput::default());
+    let reader_done = reader::spawn(sink.clone(), lost.clone(), reader, log);
     // Report first: the starter records `running` with its open connection, so `start`
     // returns without waiting for this process to open the store.
     report(
@@ -213,7 +222,9 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     .ok();
     // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
     let usage_env = crate::services::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
-    let shared = Arc::new(Shared::new(spec, store, pty.master, writer, agent_pid));
+    let shared = Arc::new(Shared::new(
+        spec, store, pty.master, writer, agent_pid, lost,
+    ));
     sink.go_live(shared.clone());
     timer::spawn(shared.clone());
     let screen_shared = shared.clone();

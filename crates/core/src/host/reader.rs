@@ -16,7 +16,8 @@ pub const LOG_NAME: &str = "output.log";
 pub const OLD_LOG_NAME: &str = "output.log.1";
 /// How many bytes the rotations have moved out of `output.log` (decimal text). Offsets into
 /// a session's output count from its very first byte, so a reader keeps its place across a
-/// rotation: `output.log` starts at this offset, `output.log.1` right before it.
+/// rotation: `output.log` starts at this offset, `output.log.1` right before it. Output the
+/// log could not keep (a full disk) takes no offsets; see [`super::lost`].
 pub const LOG_BASE_NAME: &str = "output.log.base";
 
 /// The next base while a rotation is under way.
@@ -67,13 +68,41 @@ impl OutputLog {
         })
     }
 
+    #[cfg(test)]
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if self.len > 0 && self.len + bytes.len() as u64 > self.rotate_at {
-            self.rotate()?;
+        match self.append(bytes) {
+            (_, None) => Ok(()),
+            (_, Some(e)) => Err(e),
         }
-        self.file.write_all(bytes)?;
-        self.len += bytes.len() as u64;
-        Ok(())
+    }
+
+    /// Appends as much of `bytes` as the disk takes: returns how many bytes were kept (a
+    /// prefix) and the error that stopped the rest. What was kept is counted exactly, so the
+    /// offsets stay right after a partial write.
+    fn append(&mut self, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
+        if self.len > 0 && self.len + bytes.len() as u64 > self.rotate_at {
+            if let Err(e) = self.rotate() {
+                return (0, Some(e));
+            }
+        }
+        let mut done = 0;
+        while done < bytes.len() {
+            match self.file.write(&bytes[done..]) {
+                Ok(0) => return (done, Some(ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    done += n;
+                    self.len += n as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return (done, Some(e)),
+            }
+        }
+        (done, None)
+    }
+
+    /// The offset the next kept byte will have.
+    fn end(&self) -> u64 {
+        self.base + self.len
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
@@ -153,7 +182,12 @@ impl Sink {
 }
 
 /// Starts the reader; the returned channel fires when the PTY reached end of file.
-pub fn spawn(sink: Arc<Sink>, mut pty: Box<dyn Read + Send>, mut log: OutputLog) -> Receiver<()> {
+pub fn spawn(
+    sink: Arc<Sink>,
+    lost: Arc<super::lost::LostOutput>,
+    mut pty: Box<dyn Read + Send>,
+    mut log: OutputLog,
+) -> Receiver<()> {
     let (done_tx, done_rx) = channel();
     std::thread::Builder::new()
         .name("pty-reader".into())
@@ -164,9 +198,12 @@ pub fn spawn(sink: Arc<Sink>, mut pty: Box<dyn Read + Send>, mut log: OutputLog)
                     Ok(0) => break,
                     Ok(n) => {
                         // The log is the record of truth: written before anything else, and
-                        // unbuffered so `logs` readers see output at once.
-                        if let Err(e) = log.write(&buf[..n]) {
-                            eprintln!("agent-sessions host: writing output.log: {e}");
+                        // unbuffered so `logs` readers see output at once. What it cannot
+                        // keep (a full disk) is counted, and the terminal is drained anyway:
+                        // an agent must never block on our disk.
+                        match log.append(&buf[..n]) {
+                            (_, None) => lost.kept(),
+                            (kept, Some(e)) => lost.lose(log.end(), (n - kept) as u64, &e),
                         }
                         sink.deliver(&buf[..n]);
                     }
@@ -213,6 +250,18 @@ mod tests {
         let mut log = OutputLog::open(d.path(), 8192).unwrap();
         log.write(&[b'y'; 3000]).unwrap();
         assert_eq!(read_log_base(d.path()), 15_000);
+    }
+
+    #[test]
+    fn a_full_disk_loses_bytes_without_moving_offsets() {
+        let d = dir();
+        // /dev/full fails every write with ENOSPC, as a full disk does.
+        std::os::unix::fs::symlink("/dev/full", d.path().join(LOG_NAME)).unwrap();
+        let mut log = OutputLog::open(d.path(), 8192).unwrap();
+        let (kept, err) = log.append(b"lost");
+        assert_eq!(kept, 0);
+        assert_eq!(err.unwrap().kind(), ErrorKind::StorageFull);
+        assert_eq!(log.end(), 0);
     }
 
     #[test]

@@ -41,6 +41,8 @@ fn run(shared: &Shared) {
         let now = Instant::now();
         if seq != flushed_seq && last_flush.is_none_or(|t| now >= t + FLUSH_EVERY) {
             shared.flush_activity();
+            // Output lost to a full disk is recorded as soon as the store takes it.
+            shared.record_lost_output();
             flushed_seq = seq;
             last_flush = Some(now);
         }

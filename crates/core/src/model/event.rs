@@ -26,6 +26,9 @@ pub mod kind {
     pub const SUSPEND: &str = "suspend";
     /// A resume: `{"agent_session_id", "argv"}`.
     pub const RESUME: &str = "resume";
+    /// Output the log could not keep (a full disk): `{"offset", "bytes", "total"}`; the
+    /// bytes belonged right before log offset `offset` (lost bytes take no offsets).
+    pub const OUTPUT_LOST: &str = "output_lost";
 }
 
 /// Most events one read returns.

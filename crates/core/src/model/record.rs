@@ -91,6 +91,11 @@ pub struct SessionRecord {
     /// `null` for the default (50 MiB).
     #[serde(default)]
     pub max_log_bytes: Option<u64>,
+    /// Output bytes the agent wrote that the log could not keep (the disk was full), over
+    /// all runs of the session; each gap is an `output_lost` event. Log offsets count kept
+    /// bytes only.
+    #[serde(default)]
+    pub output_bytes_lost: u64,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

@@ -79,6 +79,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 4: events, conversation messages, what a resume needs; see `model::event` and
     // `model::message`.
     EVENTS,
+    // 5: output the log could not keep (a full disk); see `host::lost`.
+    "ALTER TABLE sessions ADD COLUMN output_bytes_lost INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// SQL creating the telemetry tables (idempotent).
@@ -87,7 +89,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
 ///   of `services::telemetry`). Counters are cumulative for the session's tree;
 ///   `workspace_bytes_used` is set only on samples taken together with a workspace walk.
 /// * `telemetry`: one summary row per session, updated by the sampler at every flush and by
-///   `services::telemetry::usage_for` (the token columns, a cache of the last computation).
+///   the session's host through `services::telemetry::usage_for_with` (the token columns,
+///   computed once the agent ended; see `SessionManager::usage`).
 ///
 /// Both cascade on the deletion of the session row, so `rm` needs no extra step.
 const TELEMETRY: &str = "CREATE TABLE IF NOT EXISTS resource_samples (

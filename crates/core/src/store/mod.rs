@@ -6,6 +6,7 @@
 
 use crate::config::home::Home;
 pub mod events;
+pub(crate) mod fallback;
 pub mod messages;
 mod migrations;
 pub mod sessions;
@@ -25,6 +26,8 @@ pub struct Store {
     path: PathBuf,
     /// The home's folder, where status hooks fired after a transition commits are found.
     home_root: PathBuf,
+    /// Opened for reading only because the disk is full (see [`fallback`]).
+    read_only: bool,
 }
 
 impl Store {
@@ -36,8 +39,35 @@ impl Store {
             conn,
             path,
             home_root: home.root().to_path_buf(),
+            read_only: false,
         };
-        store.configure()?;
+        if let Err(e) = store.configure() {
+            if !fallback::is_full(&e) {
+                return Err(e);
+            }
+            // Closed first: connections of one process share SQLite's shared-memory state.
+            drop(store);
+            return Store::open_read_only(home).map_err(|_| e);
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the store for reading only, for a full disk (see [`fallback`]).
+    fn open_read_only(home: &Home) -> Result<Store> {
+        let path = home.db_path();
+        let conn = fallback::open_read_only(&path).map_err(|e| store_err(&path, e))?;
+        let store = Store {
+            conn,
+            path,
+            home_root: home.root().to_path_buf(),
+            read_only: true,
+        };
+        store
+            .conn
+            .busy_timeout(Duration::from_secs(30))
+            .and_then(|()| store.conn.execute_batch("PRAGMA foreign_keys=ON;"))
+            .map_err(|e| store.err(e))?;
         store.migrate()?;
         Ok(store)
     }
@@ -52,11 +82,20 @@ impl Store {
             .busy_timeout(Duration::from_secs(30))
             .map_err(|e| self.err(e))?;
         // WAL lets readers run beside one writer; NORMAL sync keeps commits cheap while WAL
-        // still guarantees a killed process never leaves a torn database.
+        // still guarantees a killed process never leaves a torn database. The mode is
+        // persistent: set it only when it is not WAL yet, so opening a store to read writes
+        // nothing (and works on a full disk).
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            self.conn
+                .execute_batch("PRAGMA journal_mode=WAL;")
+                .map_err(|e| self.err(e))?;
+        }
         self.conn
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-            )
+            .execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             .map_err(|e| self.err(e))?;
         restrict_file_mode(&self.path);
         Ok(())
@@ -90,6 +129,9 @@ impl Store {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        if self.read_only {
+            return Err(self.err(fallback::full_error()));
+        }
         // `unchecked_transaction` because the store is used through `&self`; the connection is
         // never shared between threads without the manager's mutex.
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)

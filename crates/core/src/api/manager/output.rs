@@ -13,8 +13,9 @@ impl SessionManager {
     }
 
     /// Reads up to `max` bytes of raw output starting at `offset`; returns the bytes and the
-    /// offset to continue from. Offsets count from the session's first output byte and stay
-    /// valid across log rotations: an offset in the older part reads from it, and one whose
+    /// offset to continue from. Offsets count from the session's first output byte (bytes a
+    /// full disk kept out of the log take none: see `output_bytes_lost`) and stay valid
+    /// across log rotations: an offset in the older part reads from it, and one whose
     /// bytes were rotated away continues at the oldest byte kept.
     pub fn output(&self, session_id: &str, offset: u64, max: usize) -> Result<(Vec<u8>, u64)> {
         self.get(session_id)?; // existence and id validation

@@ -68,7 +68,7 @@ impl SessionManager {
         }
         let id = rec.session_id.clone();
         // Compare-and-set: if the host recorded an ending meanwhile, that ending wins.
-        state_machine::apply(
+        let written = state_machine::apply(
             &self.store,
             &Change::new(
                 &id,
@@ -78,11 +78,19 @@ impl SessionManager {
             )
             .reason(Some("host vanished"))
             .only_from(&[rec.state]),
-        )?;
-        self.store
+        );
+        let now = self
+            .store
             .lock()
             .get(&id)?
-            .ok_or_else(|| Error::SessionNotFound(id.clone()))
+            .ok_or_else(|| Error::SessionNotFound(id.clone()))?;
+        Ok(match written {
+            // The correction could not be stored (a full disk, a read-only store): a read
+            // must not fail for that, and must not show a dead session as live. (A state
+            // that changed meanwhile was written by someone alive: it stands.)
+            Err(_) if now.state == rec.state => vanished(now),
+            _ => now,
+        })
     }
 
     /// Sessions matching `filter`, newest first, each state checked.
@@ -143,4 +151,13 @@ impl SessionManager {
     pub fn socket_path(&self, session_id: &str) -> Result<PathBuf> {
         self.home.socket_path(session_id)
     }
+}
+
+/// `rec` as the liveness check would have stored it: its host is gone, so it reads as
+/// unknown.
+fn vanished(mut rec: SessionRecord) -> SessionRecord {
+    rec.state = State::Unknown;
+    rec.state_reason = Some("host vanished".into());
+    rec.state_source = Some(Source::Liveness.as_str().into());
+    rec
 }

@@ -7,6 +7,10 @@ use crate::model::error::Result;
 use crate::model::record::SessionRecord;
 use crate::model::telemetry::{TelemetryReport, TokenUsage, UsageReport};
 use crate::services::telemetry::{self, UsageEnv};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 pub use crate::services::telemetry::USAGE_MAX_AGE;
@@ -40,32 +44,84 @@ impl SessionManager {
         self.telemetry_of(&rec, max_age)
     }
 
-    /// The telemetry of a record already in hand (for `top`, which lists first).
+    /// The telemetry of a record already in hand (for `top`, which lists first): the stored
+    /// summary with the token figures a reader gets (see [`SessionManager::usage`]).
     pub fn telemetry_of(&self, rec: &SessionRecord, max_age: Duration) -> Result<TelemetryReport> {
-        self.record_usage(rec, max_age)?;
-        let t = self.with_store(|s| telemetry::telemetry_for(s, rec))?;
+        let (u, at) = self.reader_usage(rec, max_age)?;
+        let mut t = self.with_store(|s| telemetry::telemetry_for(s, rec))?;
+        t.tokens_input = u.tokens_input;
+        t.tokens_output = u.tokens_output;
+        t.tokens_cache_read = u.tokens_cache_read;
+        t.tokens_cache_write = u.tokens_cache_write;
+        t.cost_usd = u.cost_usd;
+        t.cost_estimated = u.cost_estimated;
+        t.usage_source = u.source;
+        t.usage_model = u.model;
+        t.usage_at_ms = Some(at);
         Ok(TelemetryReport::new(rec.session_id.clone(), t))
     }
 
-    /// The usage of a session, recomputed only when needed: a cached result is reused when it
-    /// was computed after the session ended (it is final), or, while the session runs, when
-    /// it is younger than `max_age`. The files are read without holding the store lock.
     fn record_usage(&self, record: &SessionRecord, max_age: Duration) -> Result<TokenUsage> {
-        let cached = self.with_store(|s| s.cached_usage(&record.session_id))?;
-        let now = telemetry::now_ms();
-        if let Some((u, at)) = cached {
-            let fresh = if record.state.is_ended() {
-                telemetry::iso_ms(record.ended_at.as_deref()).is_some_and(|end| at >= end)
-                    || (record.ended_at.is_none() && now - at < max_age.as_millis() as i64)
-            } else {
-                now - at < max_age.as_millis() as i64
-            };
-            if fresh {
-                return Ok(u);
+        self.reader_usage(record, max_age).map(|(u, _)| u)
+    }
+
+    /// The usage of a session for a reader (any process but the session's host): `show`,
+    /// `usage`, `top`, the bindings; with the unix ms the figures were computed at.
+    ///
+    /// # Who stores token figures
+    ///
+    /// Only the session's host. It runs with the agent's own environment (the `--env` values
+    /// of `HOME`, `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`, `XDG_DATA_HOME`,
+    /// which the store never keeps), and it stores the figures once, after the agent ended;
+    /// figures computed after the end are final. A reader may run in another environment,
+    /// where the agent's records are elsewhere or someone else's, so it never stores what it
+    /// computes, it only returns it: no reader can overwrite the figures of a session's
+    /// host, and a read writes nothing (it works on a full disk or a read-only store).
+    ///
+    /// What a reader gets:
+    /// - the stored figures, when computed after the session ended (final);
+    /// - else figures computed now with this process' environment, unless those find no
+    ///   source at all while stored figures exist (a resumed session's figures from the end
+    ///   of its last run): then the stored ones;
+    /// - a result this process computed less than `max_age` ago is reused (kept in memory
+    ///   per process, keyed by home and session), so `top` does not re-read transcripts
+    ///   every frame.
+    ///
+    /// The files are read without holding the store lock.
+    fn reader_usage(&self, record: &SessionRecord, max_age: Duration) -> Result<(TokenUsage, i64)> {
+        let stored = self.with_store(|s| s.cached_usage(&record.session_id))?;
+        if let Some((u, at)) = &stored {
+            let end = telemetry::iso_ms(record.ended_at.as_deref());
+            if record.state.is_ended() && end.is_some_and(|end| *at >= end) {
+                return Ok((u.clone(), *at));
             }
         }
-        let u = telemetry::compute_usage(self.home(), record, &UsageEnv::from_env());
-        self.with_store(|s| s.store_usage(&record.session_id, &u, now))?;
-        Ok(u)
+        let key = (self.home().root().to_path_buf(), record.session_id.clone());
+        let now = telemetry::now_ms();
+        let recent = READ_CACHE
+            .lock()
+            .get(&key)
+            .filter(|(_, at)| now - at < max_age.as_millis() as i64)
+            .cloned();
+        let (u, at) = match recent {
+            Some(hit) => hit,
+            None => {
+                let u = telemetry::compute_usage(self.home(), record, &UsageEnv::from_env());
+                let mut cache = READ_CACHE.lock();
+                cache.retain(|_, (_, at)| now - *at < READ_CACHE_KEEP_MS);
+                cache.insert(key, (u.clone(), now));
+                (u, now)
+            }
+        };
+        match stored {
+            Some(s) if u.source.is_none() && s.0.source.is_some() => Ok(s),
+            _ => Ok((u, at)),
+        }
     }
 }
+
+/// Usage this process computed as a reader, by (home, session id), with when.
+type ReadCache = HashMap<(PathBuf, String), (TokenUsage, i64)>;
+static READ_CACHE: LazyLock<Mutex<ReadCache>> = LazyLock::new(Default::default);
+/// Entries older than this are dropped (no reader asks for figures this old).
+const READ_CACHE_KEEP_MS: i64 = 10 * 60 * 1000;

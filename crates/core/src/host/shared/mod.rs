@@ -36,9 +36,6 @@ const FEED_TAIL: usize = 32 * 1024;
 /// Shortest interval between two emulator passes while output flows.
 pub const SCREEN_TICK: Duration = Duration::from_millis(25);
 
-/// How long a host whose final state cannot be written keeps trying before it gives up.
-const FINAL_WRITE_PATIENCE: Duration = Duration::from_secs(600);
-
 /// Pause between two presses of an interrupt key (opencode needs Esc twice).
 const INTERRUPT_GAP: Duration = Duration::from_millis(200);
 
@@ -152,6 +149,8 @@ pub struct Shared {
     ended_cv: Condvar,
     /// Replies still being written when the session ends; the host waits for them.
     pub pending_replies: AtomicUsize,
+    /// Output the log could not keep (a full disk).
+    pub lost: Arc<super::lost::LostOutput>,
 }
 
 impl Shared {
@@ -161,6 +160,7 @@ impl Shared {
         master: Box<dyn MasterPty + Send>,
         writer: Box<dyn Write + Send>,
         agent_pid: u32,
+        lost: Arc<super::lost::LostOutput>,
     ) -> Shared {
         let screen = Screen::new(spec.rows, spec.cols);
         let detector = Detector::new(
@@ -203,6 +203,7 @@ impl Shared {
             ended: Mutex::new(None),
             ended_cv: Condvar::new(),
             pending_replies: AtomicUsize::new(0),
+            lost,
         }
     }
 
@@ -740,16 +741,9 @@ impl Shared {
         if let Some(id) = final_id {
             updates.push((Column::AgentSessionId, store::text(id)));
         }
+        // Before the ending, so whoever sees the session ended sees its final count.
+        self.record_lost_output();
         self.set_state(&[], to, &cause, Source::Process, updates);
-        // The ending must reach the store: an exit code lost here would read `unknown` later.
-        // While the store cannot take it (a full disk), retry with backoff; the host holds
-        // the session lock meanwhile, so no reader takes the session for abandoned.
-        let deadline = Instant::now() + FINAL_WRITE_PATIENCE;
-        let mut pause = Duration::from_millis(50);
-        while !self.retry_pending() && Instant::now() < deadline {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
 
         *self.ended.lock() = Some(to);
         self.ended_cv.notify_all();
@@ -766,8 +760,56 @@ impl Shared {
         {
             std::thread::sleep(Duration::from_millis(5));
         }
+        self.persist_end();
+    }
+
+    /// Makes sure the ending reached the store. On a full disk the write in `finish` fails,
+    /// and an exit code not recorded before the host exits is lost for good (the session
+    /// would read `unknown`). So the host stays (holding its lock, the session reading as it
+    /// was last stored) and retries the pending change with backoff until it is written or
+    /// [`END_RETRY_FOR`] has passed. It runs after the stop replies went out, so a `stop`
+    /// is not held up by a full disk.
+    fn persist_end(&self) {
+        let give_up = Instant::now() + END_RETRY_FOR;
+        let mut pause = Duration::from_millis(50);
+        let mut tries = 0u32;
+        loop {
+            self.record_lost_output();
+            if self.retry_pending() && !self.lost.unrecorded() {
+                if tries > 0 {
+                    eprintln!("agent-sessions host: recorded the ending after {tries} retries");
+                }
+                return;
+            }
+            if Instant::now() >= give_up {
+                eprintln!(
+                    "agent-sessions host: could not record the ending for {} s, giving up",
+                    END_RETRY_FOR.as_secs()
+                );
+                return;
+            }
+            tries += 1;
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(END_RETRY_MAX_PAUSE);
+        }
+    }
+
+    /// Records output the log could not keep (see [`super::lost`]); a failure is retried at
+    /// the next call.
+    pub fn record_lost_output(&self) {
+        if !self.lost.unrecorded() {
+            return;
+        }
+        if let Err(e) = self.lost.record(&self.store.lock(), self.id()) {
+            eprintln!("agent-sessions host: recording lost output: {e}");
+        }
     }
 }
+
+/// How long a host keeps trying to record its session's ending (a full disk).
+const END_RETRY_FOR: Duration = Duration::from_secs(600);
+/// Longest pause between two of those tries.
+const END_RETRY_MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// The line of an agent's last screen saying the conversation to resume does not exist
 /// (claude: "No conversation found with session ID: …").
@@ -801,6 +843,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");
     if std::fs::write(&tmp, bytes).is_ok() {
         let _ = std::fs::rename(&tmp, path);
+    } else {
+        // A full disk: leave no half-written file behind.
+        let _ = std::fs::remove_file(&tmp);
     }
 }
 

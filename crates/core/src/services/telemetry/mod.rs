@@ -38,8 +38,10 @@
 //! # Tokens and cost
 //!
 //! [`usage_for`] / [`session_usage`]; which source wins is documented on [`compute_usage`].
-//! The result is cached in the summary row with its source, so `show`/`top` do not re-read
-//! transcripts: an ended session's figures are computed once after its end.
+//! The session's host computes the figures with the agent's own environment once the agent
+//! ended and stores them in the summary row with their source; they are final. Readers
+//! compute live figures themselves and never store them (see [`session_usage`] for the
+//! rule).
 //!
 //! # Bad input
 //!
