@@ -5,14 +5,17 @@
  * managed sessions in pseudo-terminals, from C or C++. Link with
  *     cc app.c $(pkg-config --cflags --libs agent_sessions)
  * Sessions run under a small host process: the `agent-sessions` binary, found through
- * as_manager_set_host_binary(), $AGENT_SESSIONS_HOST_BIN, the folder of the running
- * executable, or PATH (see docs/C_API.md).
+ * as_manager_set_host_binary(), $AGENT_SESSIONS_HOST_BIN, beside this library
+ * (PREFIX/bin, PREFIX/libexec), beside the running executable, or PATH (see docs/C_API.md;
+ * scripts/install_c.sh PREFIX installs the header, the libraries, the pkg-config file and
+ * the host together).
  *
  * Conventions
  * - Handles: as_manager (a sessions home) and as_session (one session) are opaque. Every
  *   handle that a function returns is freed with its free function; free(NULL) does nothing,
  *   and a handle freed already (or foreign) is detected where possible: AS_USE_AFTER_FREE.
- * - Results: every fallible function returns as_result. AS_OK is 0; errors are 7001..7099.
+ * - Results: every fallible function returns as_result, a signed 32-bit type. AS_OK is 0;
+ *   errors are 7001..7099.
  * - Out-parameters (out_*) are written only when the function returns AS_OK. Those
  *   documented as "may be NULL" are optional; every other pointer must be non-NULL
  *   (AS_NULL_ARGUMENT otherwise).
@@ -68,8 +71,17 @@
  * range no errno value or other common library code uses, so a stray integer is easy to
  * recognise. When a function returns anything but `AS_OK`, its out-parameters are left
  * untouched and `as_last_error_message()` says what went wrong and what to do.
+ *
+ * `as_result` is a signed 32-bit type under every compiler (`int32_t` in C before C23, an
+ * enum with `int32_t` underlying type in C++ and C23; the values are the enumerators
+ * below), so `!= AS_OK`, `< 0` and `== -1` comparisons compile cleanly with
+ * `-Wsign-compare`. No code is negative.
  */
-typedef enum as_result {
+enum as_result
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
     /**
      * Success.
      */
@@ -144,7 +156,14 @@ typedef enum as_result {
      * The session host answered with something this library does not understand.
      */
     AS_PROTOCOL = 7021,
-} as_result;
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum as_result as_result;
+#else
+typedef int32_t as_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 /**
  * Where a session is in its life (the record's `state` field).
@@ -276,8 +295,8 @@ void as_bytes_free(uint8_t *bytes);
  * # Safety
  * `home` is NULL or a NUL-terminated string; `out_manager` is valid for a write.
  */
-enum as_result as_manager_open(const char *home,
-                               struct as_manager **out_manager);
+as_result as_manager_open(const char *home,
+                          struct as_manager **out_manager);
 
 /**
  * Frees a manager handle. NULL, and a handle freed already, are ignored. Session handles
@@ -293,10 +312,12 @@ void as_manager_free(struct as_manager *manager);
 
 /**
  * Uses the program at `path` as the session host (the `agent-sessions` CLI binary, which
- * hosts sessions in a hidden mode) instead of searching for it. Without this call the
- * library uses `$AGENT_SESSIONS_HOST_BIN`, then `agent-sessions` beside the running
- * executable, then `agent-sessions` on PATH. Fails with `AS_INVALID_ARGUMENT` when `path`
- * is not a file.
+ * hosts sessions in a hidden mode) instead of searching for it. Without this call each
+ * start searches: `$AGENT_SESSIONS_HOST_BIN`; then beside this library (for
+ * `PREFIX/lib/libagent_sessions.so.0`: `PREFIX/bin/agent-sessions`,
+ * `PREFIX/libexec/agent-sessions`, `PREFIX/lib/agent-sessions`, where
+ * scripts/install_c.sh puts it); then `agent-sessions` beside the running executable; then
+ * on PATH. Fails with `AS_INVALID_ARGUMENT` when `path` is not a file.
  *
  * Thread safety: safe from any thread; starts that are already under way keep the binary
  * they found.
@@ -304,8 +325,8 @@ void as_manager_free(struct as_manager *manager);
  * # Safety
  * `manager` is a manager handle; `path` is a NUL-terminated string.
  */
-enum as_result as_manager_set_host_binary(const struct as_manager *manager,
-                                          const char *path);
+as_result as_manager_set_host_binary(const struct as_manager *manager,
+                                     const char *path);
 
 /**
  * The manager's sessions home folder, in `*out_path` (free it with `as_string_free`).
@@ -315,8 +336,8 @@ enum as_result as_manager_set_host_binary(const struct as_manager *manager,
  * # Safety
  * `manager` is a manager handle; `out_path` is valid for a write.
  */
-enum as_result as_manager_home(const struct as_manager *manager,
-                               char **out_path);
+as_result as_manager_home(const struct as_manager *manager,
+                          char **out_path);
 
 /**
  * Starts a session and returns its handle in `*out_session` once the agent process runs
@@ -337,7 +358,8 @@ enum as_result as_manager_home(const struct as_manager *manager,
  * reads from offset 0 again.
  *
  * Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
- * `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary);
+ * `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see
+ * `as_manager_set_host_binary` for where it is searched);
  * `AS_LAUNCH` when the agent or the host cannot start (a record in state failed remains,
  * with the reason).
  *
@@ -347,9 +369,9 @@ enum as_result as_manager_home(const struct as_manager *manager,
  * `manager` is a manager handle; `options_json` is a NUL-terminated string;
  * `out_session` is valid for a write.
  */
-enum as_result as_manager_start(const struct as_manager *manager,
-                                const char *options_json,
-                                struct as_session **out_session);
+as_result as_manager_start(const struct as_manager *manager,
+                           const char *options_json,
+                           struct as_session **out_session);
 
 /**
  * Returns a handle for the existing session `session_id` in `*out_session` (free it with
@@ -361,9 +383,9 @@ enum as_result as_manager_start(const struct as_manager *manager,
  * `manager` is a manager handle; `session_id` is a NUL-terminated string; `out_session` is
  * valid for a write.
  */
-enum as_result as_manager_open_session(const struct as_manager *manager,
-                                       const char *session_id,
-                                       struct as_session **out_session);
+as_result as_manager_open_session(const struct as_manager *manager,
+                                  const char *session_id,
+                                  struct as_session **out_session);
 
 /**
  * The record of session `session_id` as JSON (the CLI's `show --json`), in
@@ -376,9 +398,9 @@ enum as_result as_manager_open_session(const struct as_manager *manager,
  * `manager` is a manager handle; `session_id` is a NUL-terminated string;
  * `out_record_json` is valid for a write.
  */
-enum as_result as_manager_get(const struct as_manager *manager,
-                              const char *session_id,
-                              char **out_record_json);
+as_result as_manager_get(const struct as_manager *manager,
+                         const char *session_id,
+                         char **out_record_json);
 
 /**
  * The records of the sessions matching `filter_json`, newest first, as a JSON array (the
@@ -394,9 +416,9 @@ enum as_result as_manager_get(const struct as_manager *manager,
  * `manager` is a manager handle; `filter_json` is NULL or a NUL-terminated string;
  * `out_records_json` is valid for a write.
  */
-enum as_result as_manager_list(const struct as_manager *manager,
-                               const char *filter_json,
-                               char **out_records_json);
+as_result as_manager_list(const struct as_manager *manager,
+                          const char *filter_json,
+                          char **out_records_json);
 
 /**
  * Deletes an ended session's record and files. A session that has not ended gives
@@ -408,8 +430,8 @@ enum as_result as_manager_list(const struct as_manager *manager,
  * # Safety
  * `manager` is a manager handle; `session_id` is a NUL-terminated string.
  */
-enum as_result as_manager_remove(const struct as_manager *manager,
-                                 const char *session_id);
+as_result as_manager_remove(const struct as_manager *manager,
+                            const char *session_id);
 
 /**
  * The agent types as a JSON array (the CLI's `agents --json`: name, binary, binary_env,
@@ -420,7 +442,7 @@ enum as_result as_manager_remove(const struct as_manager *manager,
  * # Safety
  * `out_json` is valid for a write.
  */
-enum as_result as_agents(char **out_json);
+as_result as_agents(char **out_json);
 
 /**
  * Frees a session handle; the session itself keeps running (stop it with
@@ -443,8 +465,8 @@ void as_session_free(struct as_session *session);
  * # Safety
  * `session` is a session handle; `out_id` is valid for a write.
  */
-enum as_result as_session_id(const struct as_session *session,
-                             char **out_id);
+as_result as_session_id(const struct as_session *session,
+                        char **out_id);
 
 /**
  * The session's current state, checked against reality (a live-looking session whose host
@@ -455,8 +477,8 @@ enum as_result as_session_id(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_state` is valid for a write.
  */
-enum as_result as_session_state(const struct as_session *session,
-                                enum as_state *out_state);
+as_result as_session_state(const struct as_session *session,
+                           enum as_state *out_state);
 
 /**
  * The session's record as JSON (the CLI's `show --json`: session_id, agent_type, state,
@@ -468,8 +490,8 @@ enum as_result as_session_state(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_record_json` is valid for a write.
  */
-enum as_result as_session_record(const struct as_session *session,
-                                 char **out_record_json);
+as_result as_session_record(const struct as_session *session,
+                            char **out_record_json);
 
 /**
  * Types `text` into the agent, then Enter when `enter` is true. A session that is not
@@ -481,9 +503,9 @@ enum as_result as_session_record(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `text` is a NUL-terminated string.
  */
-enum as_result as_session_send(const struct as_session *session,
-                               const char *text,
-                               bool enter);
+as_result as_session_send(const struct as_session *session,
+                          const char *text,
+                          bool enter);
 
 /**
  * Sends `count` named keys, in order: `Enter`, `Esc`, `Tab`, `BTab`, `Space`, `BSpace`,
@@ -496,9 +518,9 @@ enum as_result as_session_send(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `keys` points to `count` NUL-terminated strings.
  */
-enum as_result as_session_send_keys(const struct as_session *session,
-                                    const char *const *keys,
-                                    size_t count);
+as_result as_session_send_keys(const struct as_session *session,
+                               const char *const *keys,
+                               size_t count);
 
 /**
  * Sends `len` raw bytes to the agent's terminal, as typed.
@@ -508,9 +530,9 @@ enum as_result as_session_send_keys(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `bytes` points to `len` readable bytes.
  */
-enum as_result as_session_send_bytes(const struct as_session *session,
-                                     const uint8_t *bytes,
-                                     size_t len);
+as_result as_session_send_bytes(const struct as_session *session,
+                                const uint8_t *bytes,
+                                size_t len);
 
 /**
  * Interrupts the agent's current turn (Esc or Ctrl-C, as the agent expects); the agent
@@ -521,7 +543,7 @@ enum as_result as_session_send_bytes(const struct as_session *session,
  * # Safety
  * `session` is a session handle.
  */
-enum as_result as_session_interrupt(const struct as_session *session);
+as_result as_session_interrupt(const struct as_session *session);
 
 /**
  * Resizes the session's terminal; both sizes must be at least 1.
@@ -531,9 +553,9 @@ enum as_result as_session_interrupt(const struct as_session *session);
  * # Safety
  * `session` is a session handle.
  */
-enum as_result as_session_resize(const struct as_session *session,
-                                 uint16_t cols,
-                                 uint16_t rows);
+as_result as_session_resize(const struct as_session *session,
+                            uint16_t cols,
+                            uint16_t rows);
 
 /**
  * The screen as a person would see it, rows joined with `\n` (the CLI's `screen`), in
@@ -544,8 +566,8 @@ enum as_result as_session_resize(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_text` is valid for a write.
  */
-enum as_result as_session_screen(const struct as_session *session,
-                                 char **out_text);
+as_result as_session_screen(const struct as_session *session,
+                            char **out_text);
 
 /**
  * The screen as JSON (the CLI's `screen --json`: text, cols, rows, cursor_row,
@@ -556,8 +578,8 @@ enum as_result as_session_screen(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_json` is valid for a write.
  */
-enum as_result as_session_screen_json(const struct as_session *session,
-                                      char **out_json);
+as_result as_session_screen_json(const struct as_session *session,
+                                 char **out_json);
 
 /**
  * Blocks until the session is in `state` (`"running"`, `"waiting_input"`, `"stopped"`,
@@ -575,10 +597,34 @@ enum as_result as_session_screen_json(const struct as_session *session,
  * `session` is a session handle; `state` is a NUL-terminated string; `out_record_json` is
  * NULL or valid for a write.
  */
-enum as_result as_session_wait(const struct as_session *session,
-                               const char *state,
-                               double timeout_secs,
-                               char **out_record_json);
+as_result as_session_wait(const struct as_session *session,
+                          const char *state,
+                          double timeout_secs,
+                          char **out_record_json);
+
+/**
+ * Blocks until the session is in any of the `n_states` states named in `states`, e.g.
+ * `{"running", "waiting_input"}` for "ready". `timeout_secs` < 0 or infinity waits
+ * without limit. Errors: `AS_TIMEOUT`; `AS_STATE_UNREACHABLE` at once when the session
+ * ended in a state not among them; `AS_NULL_ARGUMENT` when `states` or one of its entries
+ * is NULL; `AS_INVALID_ARGUMENT` when `n_states` is 0, for an unknown state name or a NaN
+ * timeout (nothing is waited for then).
+ *
+ * On success, `*out_record_json` receives the record, whose `state` says which state was
+ * reached (free it with `as_string_free`), unless `out_record_json` is NULL.
+ *
+ * Thread safety: as `as_session_wait`: safe from any thread, holds no lock while waiting,
+ * no cancellation (use a timeout).
+ *
+ * # Safety
+ * `session` is a session handle; `states` points to `n_states` NUL-terminated strings;
+ * `out_record_json` is NULL or valid for a write.
+ */
+as_result as_session_wait_any(const struct as_session *session,
+                              const char *const *states,
+                              size_t n_states,
+                              double timeout_secs,
+                              char **out_record_json);
 
 /**
  * Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
@@ -595,10 +641,10 @@ enum as_result as_session_wait(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_record_json` is NULL or valid for a write.
  */
-enum as_result as_session_stop(const struct as_session *session,
-                               double timeout_secs,
-                               bool force,
-                               char **out_record_json);
+as_result as_session_stop(const struct as_session *session,
+                          double timeout_secs,
+                          bool force,
+                          char **out_record_json);
 
 /**
  * Reads up to `max` bytes of the session's raw output (every byte the agent wrote to its
@@ -617,12 +663,12 @@ enum as_result as_session_stop(const struct as_session *session,
  * # Safety
  * `session` is a session handle; the three out-pointers are valid for writes.
  */
-enum as_result as_session_output(const struct as_session *session,
-                                 uint64_t offset,
-                                 size_t max,
-                                 uint8_t **out_bytes,
-                                 size_t *out_len,
-                                 uint64_t *out_next);
+as_result as_session_output(const struct as_session *session,
+                            uint64_t offset,
+                            size_t max,
+                            uint8_t **out_bytes,
+                            size_t *out_len,
+                            uint64_t *out_next);
 
 /**
  * Follows the session's output from byte `offset`: calls `callback` with each new chunk,
@@ -642,12 +688,12 @@ enum as_result as_session_output(const struct as_session *session,
  * `session` is a session handle; `callback` is a valid function; `out_next` is valid for a
  * write.
  */
-enum as_result as_session_output_follow(const struct as_session *session,
-                                        uint64_t offset,
-                                        double timeout_secs,
-                                        as_output_callback callback,
-                                        void *user_data,
-                                        uint64_t *out_next);
+as_result as_session_output_follow(const struct as_session *session,
+                                   uint64_t offset,
+                                   double timeout_secs,
+                                   as_output_callback callback,
+                                   void *user_data,
+                                   uint64_t *out_next);
 
 /**
  * The session's token usage and cost as JSON, the CLI's `usage --json`:
@@ -664,8 +710,8 @@ enum as_result as_session_output_follow(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_json` is valid for a write.
  */
-enum as_result as_session_usage(const struct as_session *session,
-                                char **out_json);
+as_result as_session_usage(const struct as_session *session,
+                           char **out_json);
 
 /**
  * The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`):
@@ -679,8 +725,8 @@ enum as_result as_session_usage(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_json` is valid for a write.
  */
-enum as_result as_session_telemetry(const struct as_session *session,
-                                    char **out_json);
+as_result as_session_telemetry(const struct as_session *session,
+                               char **out_json);
 
 /**
  * Freezes the agent's process group (SIGSTOP): the session reads `AS_STATE_PAUSED` and
@@ -697,8 +743,8 @@ enum as_result as_session_telemetry(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_record_json` is NULL or valid for a write.
  */
-enum as_result as_session_pause(const struct as_session *session,
-                                char **out_record_json);
+as_result as_session_pause(const struct as_session *session,
+                           char **out_record_json);
 
 /**
  * Thaws a paused session (SIGCONT); it reads running until its screen or output silence
@@ -714,8 +760,8 @@ enum as_result as_session_pause(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_record_json` is NULL or valid for a write.
  */
-enum as_result as_session_continue(const struct as_session *session,
-                                   char **out_record_json);
+as_result as_session_continue(const struct as_session *session,
+                              char **out_record_json);
 
 /**
  * Ends the agent cleanly (its quit sequence, then SIGTERM and SIGKILL after `timeout_secs`)
@@ -737,9 +783,9 @@ enum as_result as_session_continue(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_record_json` is NULL or valid for a write.
  */
-enum as_result as_session_suspend(const struct as_session *session,
-                                  double timeout_secs,
-                                  char **out_record_json);
+as_result as_session_suspend(const struct as_session *session,
+                             double timeout_secs,
+                             char **out_record_json);
 
 /**
  * Starts an ended session's agent again on the same conversation, under the same session
@@ -772,9 +818,9 @@ enum as_result as_session_suspend(const struct as_session *session,
  * `session` is a session handle; `options_json` is NULL or a NUL-terminated string;
  * `out_record_json` is NULL or valid for a write.
  */
-enum as_result as_session_resume(const struct as_session *session,
-                                 const char *options_json,
-                                 char **out_record_json);
+as_result as_session_resume(const struct as_session *session,
+                            const char *options_json,
+                            char **out_record_json);
 
 /**
  * Reads up to `max` of the session's events with a sequence number above `since_seq`,
@@ -795,11 +841,11 @@ enum as_result as_session_resume(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_events_json` and `out_next_seq` are valid for writes.
  */
-enum as_result as_session_events(const struct as_session *session,
-                                 int64_t since_seq,
-                                 size_t max,
-                                 char **out_events_json,
-                                 int64_t *out_next_seq);
+as_result as_session_events(const struct as_session *session,
+                            int64_t since_seq,
+                            size_t max,
+                            char **out_events_json,
+                            int64_t *out_next_seq);
 
 /**
  * As `as_session_events`, but waits up to `timeout_secs` for the first event after
@@ -820,12 +866,12 @@ enum as_result as_session_events(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_events_json` and `out_next_seq` are valid for writes.
  */
-enum as_result as_session_events_wait(const struct as_session *session,
-                                      int64_t since_seq,
-                                      size_t max,
-                                      double timeout_secs,
-                                      char **out_events_json,
-                                      int64_t *out_next_seq);
+as_result as_session_events_wait(const struct as_session *session,
+                                 int64_t since_seq,
+                                 size_t max,
+                                 double timeout_secs,
+                                 char **out_events_json,
+                                 int64_t *out_next_seq);
 
 /**
  * One page of the session's conversation: messages `offset .. offset + limit` (from 0),
@@ -845,10 +891,10 @@ enum as_result as_session_events_wait(const struct as_session *session,
  * # Safety
  * `session` is a session handle; `out_page_json` is valid for a write.
  */
-enum as_result as_session_history(const struct as_session *session,
-                                  uint64_t offset,
-                                  size_t limit,
-                                  char **out_page_json);
+as_result as_session_history(const struct as_session *session,
+                             uint64_t offset,
+                             size_t limit,
+                             char **out_page_json);
 
 /**
  * Every task with its sessions and totals as a JSON array (the CLI's `tasks --json`), the
@@ -864,8 +910,8 @@ enum as_result as_session_history(const struct as_session *session,
  * # Safety
  * `manager` is a manager handle; `out_tasks_json` is valid for a write.
  */
-enum as_result as_manager_tasks(const struct as_manager *manager,
-                                char **out_tasks_json);
+as_result as_manager_tasks(const struct as_manager *manager,
+                           char **out_tasks_json);
 
 /**
  * The task `task_id` with its sessions (oldest first) and totals, as one JSON object shaped
@@ -880,9 +926,9 @@ enum as_result as_manager_tasks(const struct as_manager *manager,
  * `manager` is a manager handle; `task_id` is a NUL-terminated string; `out_task_json` is
  * valid for a write.
  */
-enum as_result as_manager_task(const struct as_manager *manager,
-                               const char *task_id,
-                               char **out_task_json);
+as_result as_manager_task(const struct as_manager *manager,
+                          const char *task_id,
+                          char **out_task_json);
 
 /**
  * Removes ended sessions older than a given age, with their files, and reports what was
@@ -911,9 +957,9 @@ enum as_result as_manager_task(const struct as_manager *manager,
  * `manager` is a manager handle; `options_json` is a NUL-terminated string;
  * `out_report_json` is valid for a write.
  */
-enum as_result as_manager_cleanup(const struct as_manager *manager,
-                                  const char *options_json,
-                                  char **out_report_json);
+as_result as_manager_cleanup(const struct as_manager *manager,
+                             const char *options_json,
+                             char **out_report_json);
 
 /**
  * Creates a lifecycle record (no process; phase initializing) and returns its id in
@@ -929,9 +975,9 @@ enum as_result as_manager_cleanup(const struct as_manager *manager,
  * `manager` is a manager handle; `options_json` is NULL or a NUL-terminated string;
  * `out_agent_id` is valid for a write.
  */
-enum as_result as_lifecycle_create(const struct as_manager *manager,
-                                   const char *options_json,
-                                   char **out_agent_id);
+as_result as_lifecycle_create(const struct as_manager *manager,
+                              const char *options_json,
+                              char **out_agent_id);
 
 /**
  * Updates a session: `phase` (appends a history entry and sets resume_ready to whether the
@@ -950,12 +996,12 @@ enum as_result as_lifecycle_create(const struct as_manager *manager,
  * `metadata_json` and `error` are NULL or NUL-terminated strings; `out_updated` is valid for
  * a write.
  */
-enum as_result as_lifecycle_update(const struct as_manager *manager,
-                                   const char *agent_id,
-                                   const char *phase,
-                                   const char *metadata_json,
-                                   const char *error,
-                                   bool *out_updated);
+as_result as_lifecycle_update(const struct as_manager *manager,
+                              const char *agent_id,
+                              const char *phase,
+                              const char *metadata_json,
+                              const char *error,
+                              bool *out_updated);
 
 /**
  * Whether the session may be resumed, in `*out_resume`: resume_ready is set, the phase is
@@ -972,10 +1018,10 @@ enum as_result as_lifecycle_update(const struct as_manager *manager,
  * `manager` is a manager handle; `agent_id` is a NUL-terminated string; `policy_json` is
  * NULL or a NUL-terminated string; `out_resume` is valid for a write.
  */
-enum as_result as_lifecycle_should_resume(const struct as_manager *manager,
-                                          const char *agent_id,
-                                          const char *policy_json,
-                                          bool *out_resume);
+as_result as_lifecycle_should_resume(const struct as_manager *manager,
+                                     const char *agent_id,
+                                     const char *policy_json,
+                                     bool *out_resume);
 
 /**
  * The session's whole document, history included, as JSON in `*out_json` (free it with
@@ -989,9 +1035,9 @@ enum as_result as_lifecycle_should_resume(const struct as_manager *manager,
  * `manager` is a manager handle; `agent_id` is a NUL-terminated string; `out_json` is valid
  * for a write.
  */
-enum as_result as_lifecycle_get(const struct as_manager *manager,
-                                const char *agent_id,
-                                char **out_json);
+as_result as_lifecycle_get(const struct as_manager *manager,
+                           const char *agent_id,
+                           char **out_json);
 
 /**
  * Ends a session: phase set to `outcome` (completed, failed or abandoned; anything else
@@ -1004,11 +1050,11 @@ enum as_result as_lifecycle_get(const struct as_manager *manager,
  * `manager` is a manager handle; `agent_id` and `outcome` are NUL-terminated strings;
  * `summary` is NULL or a NUL-terminated string; `out_finalized` is valid for a write.
  */
-enum as_result as_lifecycle_finalize(const struct as_manager *manager,
-                                     const char *agent_id,
-                                     const char *outcome,
-                                     const char *summary,
-                                     bool *out_finalized);
+as_result as_lifecycle_finalize(const struct as_manager *manager,
+                                const char *agent_id,
+                                const char *outcome,
+                                const char *summary,
+                                bool *out_finalized);
 
 /**
  * Deletes record-only sessions whose last activity is more than `hours` ago and returns
@@ -1020,9 +1066,9 @@ enum as_result as_lifecycle_finalize(const struct as_manager *manager,
  * # Safety
  * `manager` is a manager handle; `out_removed` is valid for a write.
  */
-enum as_result as_lifecycle_cleanup(const struct as_manager *manager,
-                                    double hours,
-                                    size_t *out_removed);
+as_result as_lifecycle_cleanup(const struct as_manager *manager,
+                               double hours,
+                               size_t *out_removed);
 
 /**
  * Summaries of the lifecycle sessions, most recently updated first, as a JSON array of
@@ -1036,10 +1082,10 @@ enum as_result as_lifecycle_cleanup(const struct as_manager *manager,
  * `manager` is a manager handle; `agent_name` is NULL or a NUL-terminated string;
  * `out_json` is valid for a write.
  */
-enum as_result as_lifecycle_list(const struct as_manager *manager,
-                                 bool active_only,
-                                 const char *agent_name,
-                                 char **out_json);
+as_result as_lifecycle_list(const struct as_manager *manager,
+                            bool active_only,
+                            const char *agent_name,
+                            char **out_json);
 
 /**
  * Stores `doc_json` (a JSON object, history included) exactly as given as the session's
@@ -1051,9 +1097,9 @@ enum as_result as_lifecycle_list(const struct as_manager *manager,
  * # Safety
  * `manager` is a manager handle; `agent_id` and `doc_json` are NUL-terminated strings.
  */
-enum as_result as_lifecycle_save(const struct as_manager *manager,
-                                 const char *agent_id,
-                                 const char *doc_json);
+as_result as_lifecycle_save(const struct as_manager *manager,
+                            const char *agent_id,
+                            const char *doc_json);
 
 /**
  * The name of a state as records and the CLI spell it (`"waiting_input"`), or NULL for a

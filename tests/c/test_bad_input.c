@@ -295,6 +295,18 @@ int main(void) {
     EXPECT(AS_INVALID_UTF8, as_session_wait(s, BAD_UTF8, 1.0, NULL), "state");
     EXPECT(AS_INVALID_ARGUMENT, as_session_wait(s, "sleepy", 1.0, NULL), "sleepy");
     EXPECT(AS_INVALID_ARGUMENT, as_session_wait(s, "running", NAN, NULL), "NaN");
+    {
+        const char *ready[] = {"running", "waiting_input"};
+        const char *null_state[] = {NULL};
+        const char *bad_state[] = {BAD_UTF8};
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(NULL, ready, 2, 1.0, &out), "session");
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(s, NULL, 2, 1.0, &out), "states");
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(s, null_state, 1, 1.0, &out), "states[0]");
+        EXPECT(AS_INVALID_UTF8, as_session_wait_any(s, bad_state, 1, 1.0, &out), "states[0]");
+        EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 0, 1.0, &out), "n_states");
+        EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 2, NAN, &out), "NaN");
+        CHECK(out == MARKER, "wait_any failures leave out_record_json untouched");
+    }
     EXPECT(AS_NULL_ARGUMENT, as_session_stop(NULL, 1.0, false, NULL), "session");
     EXPECT(AS_INVALID_ARGUMENT, as_session_stop(s, NAN, false, NULL), "timeout_secs");
     EXPECT(AS_NULL_ARGUMENT, as_session_output(NULL, 0, 10, &bytes, &len, &next), "session");

@@ -8,14 +8,21 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <unistd.h>
+
+// as_result is a signed 32-bit type, so `rc < 0` and `rc == -1` mean what they say.
+static_assert(std::is_signed<std::underlying_type<as_result>::type>::value &&
+                  sizeof(as_result) == 4,
+              "as_result is a signed 32-bit enum");
 
 namespace as {
 
@@ -102,6 +109,12 @@ class Session {
         check(as_session_wait(s_.get(), state, timeout, out.out()));
         return out.str();
     }
+    // Waits for any of `states` ("ready": {"running", "waiting_input"}).
+    std::string wait_any(std::initializer_list<const char *> states, double timeout) const {
+        String out;
+        check(as_session_wait_any(s_.get(), states.begin(), states.size(), timeout, out.out()));
+        return out.str();
+    }
     std::string screen() const {
         String out;
         check(as_session_screen(s_.get(), out.out()));
@@ -178,6 +191,11 @@ int main() {
             R"({"agent":"custom","args":["cat"],"task_id":"cpp-1","idle_after_secs":0.3})");
         std::string id = s.id();
         expect(id.rfind("agent-", 0) == 0, "id shape");
+        std::string ready = s.wait_any({"running", "waiting_input"}, 20.0);
+        expect(has(ready, "\"state\":\"running\"") || has(ready, "\"state\":\"waiting_input\""),
+               "wait_any: ready is running or waiting_input");
+        expect(as_manager_open(nullptr, nullptr) != -1 && !(as_manager_open(nullptr, nullptr) < 0),
+               "no error code is negative");
 
         s.send("hello from C++");
         std::string seen;

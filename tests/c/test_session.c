@@ -1,6 +1,7 @@
 /*
  * A real session from C: start `cat` as a custom agent, send input, read its output with
- * offset reads until the echo appears, wait for a state, follow output with a callback,
+ * offset reads until the echo appears, wait for a state (and for any of several, with
+ * as_session_wait_any's bad arguments), follow output with a callback,
  * stop it and read the record. Then remove it, and drive a second session from several
  * threads at once.
  *
@@ -10,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <math.h>
 #include <pthread.h>
 
 struct follow_acc {
@@ -115,6 +117,38 @@ int main(void) {
           "wait returns the record in the wanted state");
     as_string_free(json);
     json = NULL;
+
+    /* Waiting for any of several states: "ready" is running or waiting_input. */
+    {
+        static char marker[] = "untouched";
+        const char *ready[] = {"running", "waiting_input"};
+        const char *ended[] = {"stopped", "failed"};
+        const char *with_null[] = {"running", NULL};
+        const char *unknown[] = {"running", "sleepy"};
+        const char *bad_utf8[] = {"\xff"};
+        char *out_json = marker;
+        OK(as_session_wait_any(s, ready, 2, 20.0, &json));
+        CHECK(json != NULL && (strstr(json, "\"state\":\"waiting_input\"") != NULL ||
+                               strstr(json, "\"state\":\"running\"") != NULL),
+              "wait_any returns the record in one of the states");
+        as_string_free(json);
+        json = NULL;
+        OK(as_session_wait_any(s, ready + 1, 1, -1.0, NULL)); /* one state, no limit, no record */
+        EXPECT(AS_TIMEOUT, as_session_wait_any(s, ended, 2, 0.2, &out_json),
+               "stopped or failed");
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(NULL, ready, 2, 1.0, &out_json), "session");
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(s, NULL, 2, 1.0, &out_json), "states");
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(s, NULL, 0, 1.0, &out_json), "states");
+        EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 0, 1.0, &out_json), "n_states");
+        EXPECT(AS_NULL_ARGUMENT, as_session_wait_any(s, with_null, 2, 1.0, &out_json),
+               "states[1]");
+        EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, unknown, 2, 1.0, &out_json),
+               "states[1]: unknown state 'sleepy'");
+        EXPECT(AS_INVALID_UTF8, as_session_wait_any(s, bad_utf8, 1, 1.0, &out_json),
+               "states[0]");
+        EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 2, NAN, &out_json), "NaN");
+        CHECK(out_json == marker, "failed waits leave out_record_json untouched");
+    }
 
     OK(as_session_screen(s, &text));
     CHECK(text != NULL && strstr(text, "hello from C") != NULL, "screen shows the echo");
@@ -245,6 +279,17 @@ int main(void) {
 
     EXPECT(AS_SESSION_NOT_RUNNING, as_session_send(s, "late", true), "stopped");
     EXPECT(AS_STATE_UNREACHABLE, as_session_wait(s, "running", 1.0, NULL), "never");
+    {
+        const char *ready[] = {"running", "waiting_input"};
+        const char *ended[] = {"failed", "stopped"};
+        EXPECT(AS_STATE_UNREACHABLE, as_session_wait_any(s, ready, 2, 1.0, NULL),
+               "can never become running or waiting_input");
+        OK(as_session_wait_any(s, ended, 2, 1.0, &json));
+        CHECK(json != NULL && strstr(json, "\"state\":\"stopped\"") != NULL,
+              "wait_any for an ended session's state returns at once");
+        as_string_free(json);
+        json = NULL;
+    }
     {
         /* Output and screen stay readable after the end. */
         char all[65536];

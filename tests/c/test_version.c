@@ -34,6 +34,18 @@ int main(void) {
           "AS_SESSION_NOT_FOUND name");
     CHECK(AS_NULL_ARGUMENT == 7001 && AS_PROTOCOL == 7021, "documented code values");
 
+    /* as_result is a signed 32-bit type: comparing a result with a negative number means what
+       it says, and compiles cleanly under -Wsign-compare -Wtype-limits -Werror (an unsigned
+       enum, as GCC makes a C enum without negative values, would warn here). */
+    {
+        _Static_assert((as_result)-1 < 0, "as_result is a signed type");
+        _Static_assert(sizeof(as_result) == 4, "as_result is 32 bits");
+        as_result rc = as_manager_open(NULL, NULL);
+        CHECK(rc == AS_NULL_ARGUMENT, "a NULL out-parameter gives AS_NULL_ARGUMENT");
+        CHECK(!(rc < 0) && rc != -1, "no error code is negative");
+        CHECK(as_manager_open(NULL, NULL) != -1, "a result compares with -1");
+    }
+
     CHECK(strcmp(as_state_name(AS_STATE_STARTING), "starting") == 0, "starting");
     CHECK(strcmp(as_state_name(AS_STATE_RUNNING), "running") == 0, "running");
     CHECK(strcmp(as_state_name(AS_STATE_WAITING_INPUT), "waiting_input") == 0, "waiting_input");

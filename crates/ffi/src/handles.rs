@@ -13,12 +13,18 @@ use crate::result::{as_result, FfiError, FfiResult};
 use agent_sessions::lifecycle::Lifecycle;
 use agent_sessions::SessionManager;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 
 /// What a manager handle and its sessions share.
 pub struct Shared {
     pub mgr: SessionManager,
     lifecycle: OnceLock<Lifecycle>,
+    /// Whether the program chose the host binary (`as_manager_set_host_binary`). Until it
+    /// does, every start searches again ([`crate::host`]), as the core does, so a host
+    /// installed or an environment variable set later is seen. The lock also keeps a search
+    /// that is under way from overwriting a choice made meanwhile.
+    host_chosen: Mutex<bool>,
 }
 
 impl Shared {
@@ -26,6 +32,31 @@ impl Shared {
         Shared {
             mgr,
             lifecycle: OnceLock::new(),
+            host_chosen: Mutex::new(false),
+        }
+    }
+
+    /// Uses `path` as the host from now on.
+    pub fn choose_host(&self, path: PathBuf) {
+        let mut chosen = self.host_chosen.lock().unwrap_or_else(|p| p.into_inner());
+        *chosen = true;
+        self.mgr.set_host_binary(path);
+    }
+
+    /// Before anything that starts a host (start, resume): when the program chose no host,
+    /// hands the core the one the C default search finds. Returns why it found none, for
+    /// [`crate::host::explain`].
+    pub fn prepare_host(&self) -> Option<crate::host::NotFound> {
+        let chosen = self.host_chosen.lock().unwrap_or_else(|p| p.into_inner());
+        if *chosen {
+            return None;
+        }
+        match crate::host::default_host() {
+            Ok(path) => {
+                self.mgr.set_host_binary(path);
+                None
+            }
+            Err(missing) => missing,
         }
     }
 

@@ -43,6 +43,7 @@ pub mod state;
 // Internal helpers (no exports).
 pub mod args;
 pub mod handles;
+pub mod host;
 pub mod options;
 
 pub use handles::{as_manager, as_session};

@@ -5,6 +5,7 @@ use crate::alloc;
 use crate::args::{opt_path, opt_text, out, path, text};
 use crate::guard::{guard, guard_value};
 use crate::handles::{self, as_manager, as_session, Shared};
+use crate::host;
 use crate::options;
 use crate::result::{as_result, FfiError};
 use agent_sessions::SessionManager;
@@ -55,10 +56,12 @@ pub unsafe extern "C" fn as_manager_free(manager: *mut as_manager) {
 }
 
 /// Uses the program at `path` as the session host (the `agent-sessions` CLI binary, which
-/// hosts sessions in a hidden mode) instead of searching for it. Without this call the
-/// library uses `$AGENT_SESSIONS_HOST_BIN`, then `agent-sessions` beside the running
-/// executable, then `agent-sessions` on PATH. Fails with `AS_INVALID_ARGUMENT` when `path`
-/// is not a file.
+/// hosts sessions in a hidden mode) instead of searching for it. Without this call each
+/// start searches: `$AGENT_SESSIONS_HOST_BIN`; then beside this library (for
+/// `PREFIX/lib/libagent_sessions.so.0`: `PREFIX/bin/agent-sessions`,
+/// `PREFIX/libexec/agent-sessions`, `PREFIX/lib/agent-sessions`, where
+/// scripts/install_c.sh puts it); then `agent-sessions` beside the running executable; then
+/// on PATH. Fails with `AS_INVALID_ARGUMENT` when `path` is not a file.
 ///
 /// Thread safety: safe from any thread; starts that are already under way keep the binary
 /// they found.
@@ -79,7 +82,7 @@ pub unsafe extern "C" fn as_manager_set_host_binary(
                 path.display()
             )));
         }
-        m.shared.mgr.set_host_binary(path);
+        m.shared.choose_host(path);
         Ok(())
     })
 }
@@ -122,7 +125,8 @@ pub unsafe extern "C" fn as_manager_home(
 /// reads from offset 0 again.
 ///
 /// Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
-/// `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary);
+/// `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see
+/// `as_manager_set_host_binary` for where it is searched);
 /// `AS_LAUNCH` when the agent or the host cannot start (a record in state failed remains,
 /// with the reason).
 ///
@@ -142,7 +146,8 @@ pub unsafe extern "C" fn as_manager_start(
         let json = unsafe { text(options_json, "options_json") }?;
         let out_session = unsafe { out(out_session, "out_session") }?;
         let opts = options::start_options(json)?;
-        let rec = m.shared.mgr.start(&opts)?;
+        let missing = m.shared.prepare_host();
+        let rec = (m.shared.mgr.start(&opts)).map_err(|e| host::explain(e, missing.as_ref()))?;
         out_session.set(handles::new_session(as_session {
             shared: m.shared.clone(),
             id: rec.session_id,

@@ -8,7 +8,14 @@ use std::fmt::Display;
 /// range no errno value or other common library code uses, so a stray integer is easy to
 /// recognise. When a function returns anything but `AS_OK`, its out-parameters are left
 /// untouched and `as_last_error_message()` says what went wrong and what to do.
-#[repr(C)]
+///
+/// `as_result` is a signed 32-bit type under every compiler (`int32_t` in C before C23, an
+/// enum with `int32_t` underlying type in C++ and C23; the values are the enumerators
+/// below), so `!= AS_OK`, `< 0` and `== -1` comparisons compile cleanly with
+/// `-Wsign-compare`. No code is negative.
+// `repr(i32)` rather than `repr(C)`: a C enum with no negative enumerator is `unsigned int`
+// under GCC, which made comparisons with -1 warn. Same size and values as before.
+#[repr(i32)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum as_result {

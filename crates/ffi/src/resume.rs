@@ -144,7 +144,9 @@ pub unsafe extern "C" fn as_session_resume(
         let s = handles::session(session, "session")?;
         let json = unsafe { opt_text(options_json, "options_json") }?;
         let opts = options::resume_options(json)?;
-        let rec = s.shared.mgr.resume(&s.id, &opts)?;
+        let missing = s.shared.prepare_host();
+        let rec = (s.shared.mgr.resume(&s.id, &opts))
+            .map_err(|e| crate::host::explain(e, missing.as_ref()))?;
         unsafe { give_record(out_record_json, &rec) };
         Ok(())
     })

@@ -282,6 +282,85 @@ pub unsafe extern "C" fn as_session_wait(
     })
 }
 
+/// Blocks until the session is in any of the `n_states` states named in `states`, e.g.
+/// `{"running", "waiting_input"}` for "ready". `timeout_secs` < 0 or infinity waits
+/// without limit. Errors: `AS_TIMEOUT`; `AS_STATE_UNREACHABLE` at once when the session
+/// ended in a state not among them; `AS_NULL_ARGUMENT` when `states` or one of its entries
+/// is NULL; `AS_INVALID_ARGUMENT` when `n_states` is 0, for an unknown state name or a NaN
+/// timeout (nothing is waited for then).
+///
+/// On success, `*out_record_json` receives the record, whose `state` says which state was
+/// reached (free it with `as_string_free`), unless `out_record_json` is NULL.
+///
+/// Thread safety: as `as_session_wait`: safe from any thread, holds no lock while waiting,
+/// no cancellation (use a timeout).
+///
+/// # Safety
+/// `session` is a session handle; `states` points to `n_states` NUL-terminated strings;
+/// `out_record_json` is NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn as_session_wait_any(
+    session: *const as_session,
+    states: *const *const c_char,
+    n_states: usize,
+    timeout_secs: f64,
+    out_record_json: *mut *mut c_char,
+) -> as_result {
+    guard("as_session_wait_any", || {
+        let s = handles::session(session, "session")?;
+        if states.is_null() {
+            return Err(args::null("states"));
+        }
+        if n_states == 0 {
+            return Err(FfiError::invalid_argument(
+                "`n_states` is 0; pass at least one state to wait for",
+            ));
+        }
+        // SAFETY: the caller promised `n_states` readable entries.
+        let ptrs = unsafe { std::slice::from_raw_parts(states, n_states) };
+        let mut wanted = Vec::with_capacity(n_states);
+        for (i, p) in ptrs.iter().enumerate() {
+            let name = unsafe { text(*p, &format!("states[{i}]")) }?;
+            let state: State = name
+                .parse()
+                .map_err(|e| FfiError::invalid_argument(format!("states[{i}]: {e}")))?;
+            wanted.push(state);
+        }
+        let timeout = args::timeout(timeout_secs, "timeout_secs")?;
+        let out_json = unsafe { opt_out(out_record_json) };
+        let rec = (s.shared.mgr.wait_for_any(&s.id, &wanted, timeout))
+            .map_err(|e| wait_any_error(e, &wanted))?;
+        if let Some(o) = out_json {
+            o.set(alloc::string(&rec.to_json()));
+        }
+        Ok(())
+    })
+}
+
+/// The core's wait errors name only the first wanted state; say all of them.
+fn wait_any_error(e: agent_sessions::Error, wanted: &[State]) -> FfiError {
+    use agent_sessions::Error;
+    let code = crate::result::code_for(e.kind());
+    let names = wanted
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    match e {
+        Error::Timeout {
+            id, current, secs, ..
+        } => FfiError::new(
+            code,
+            format!("timed out after {secs:.1}s waiting for session {id} to become {names}; it is {current}"),
+        ),
+        Error::StateUnreachable { id, current, .. } => FfiError::new(
+            code,
+            format!("session {id} is {current} and can never become {names}"),
+        ),
+        other => other.into(),
+    }
+}
+
 /// Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
 /// then SIGKILL after `timeout_secs` (at once when `force`). `timeout_secs` < 0 uses the
 /// default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has
