@@ -40,6 +40,8 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<Message>, Option<u64>)> {
         let limit = limit.clamp(1, MAX_PAGE);
+        // seq is an i64: an offset past its range must not wrap to a negative one.
+        let after = i64::try_from(offset).unwrap_or(i64::MAX);
         let mut st = self
             .connection()
             .prepare_cached(
@@ -48,7 +50,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map(params![session_id, offset as i64, limit as i64 + 1], |r| {
+            .query_map(params![session_id, after, limit as i64 + 1], |r| {
                 Ok(Message {
                     index: r.get::<_, i64>(0)? as u64 - 1,
                     role: r.get(1)?,
@@ -62,7 +64,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let next = (out.len() > limit).then(|| {
             out.truncate(limit);
-            offset + limit as u64
+            offset.saturating_add(limit as u64)
         });
         Ok((out, next))
     }
