@@ -79,7 +79,7 @@ fn phase(root: &Path, tag: &str, n: usize, secs: u64) -> Phase {
     let mut agents = Vec::with_capacity(n);
     for i in 0..n {
         let id = format!("bench-{tag}-{i}");
-        agent_sessions::services::state_machine::insert_on(
+        agent_sessions::services::state_machine::insert(
             &store,
             &NewSession {
                 id: id.clone(),

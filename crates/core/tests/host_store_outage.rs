@@ -130,7 +130,7 @@ fn launch(home: &Home, spec: &LaunchSpec) -> ReadyReport {
 fn new_session(home: &Home, script: &str) -> LaunchSpec {
     let id = agent_sessions::id::new_id();
     let argv: Vec<String> = ["/bin/sh", "-c", script].map(String::from).to_vec();
-    agent_sessions::services::state_machine::insert_on(
+    agent_sessions::services::state_machine::insert(
         &Store::open(home).unwrap(),
         &NewSession {
             id: id.clone(),

@@ -396,7 +396,7 @@ fn hosted_session_carries_a_phase_without_state_change() {
     let store =
         Store::open(&agent_sessions::home::Home::resolve(Some(home.path())).unwrap()).unwrap();
     let id = "agent-20260101-000000-0000abcd";
-    state_machine::insert_on(
+    state_machine::insert(
         &store,
         &agent_sessions::store::NewSession {
             id: "agent-20260101-000000-0000abcd".into(),
@@ -420,7 +420,7 @@ fn hosted_session_carries_a_phase_without_state_change() {
         &vec![],
     )
     .unwrap();
-    state_machine::apply_on(
+    state_machine::apply(
         &store,
         &state_machine::Change::new(id, State::Stopped, Source::Process, "test"),
     )

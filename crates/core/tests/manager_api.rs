@@ -167,7 +167,7 @@ fn lifecycle_records_refuse_process_operations_clearly() {
         })
         .unwrap();
     let err = mgr.send(&id, "x", true).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::SessionNotRunning);
+    assert_eq!(err.kind(), ErrorKind::NoProcess);
     assert!(err.to_string().contains("no agent process"), "{err}");
     let err = mgr.stop(&id, None, false).unwrap_err();
     assert!(err.to_string().contains("finalize"), "{err}");

@@ -285,7 +285,7 @@ fn stored_history_takes_any_offset() {
     let mgr = SessionManager::open(Some(home.path())).unwrap();
     let id = agent_sessions::id::new_id();
     let store = Store::open(mgr.home()).unwrap();
-    agent_sessions::services::state_machine::insert_on(
+    agent_sessions::services::state_machine::insert(
         &store,
         &NewSession {
             id: id.clone(),

@@ -47,7 +47,7 @@ fn open_home(dir: &Path) -> (Home, Store) {
 
 /// Inserts a session row and returns its record.
 fn new_session(store: &Store, id: &str, agent: &str, command: &[&str], cwd: &str) -> SessionRecord {
-    state_machine::insert_on(
+    state_machine::insert(
         store,
         &NewSession {
             id: id.into(),
@@ -78,7 +78,7 @@ fn set_times(store: &Store, id: &str, started: &str, ended: Option<&str>) -> Ses
     let mut up = vec![(Column::StartedAt, store::text(started))];
     if let Some(e) = ended {
         up.push((Column::EndedAt, store::text(e)));
-        state_machine::apply_on(
+        state_machine::apply(
             store,
             &state_machine::Change::new(id, State::Stopped, Source::Process, "test").updates(up),
         )

@@ -131,7 +131,7 @@ mod tests {
     fn store_with_session(dir: &std::path::Path) -> Store {
         let home = crate::config::home::Home::resolve(Some(dir)).unwrap();
         let store = Store::open(&home).unwrap();
-        crate::services::state_machine::insert_on(
+        crate::services::state_machine::insert(
             &store,
             &NewSession {
                 id: "s1".into(),

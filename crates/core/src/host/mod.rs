@@ -288,7 +288,7 @@ fn open_store(
         // The same transition as the starter's, in case the starter died before recording
         // it; whichever comes second changes nothing.
         let opened = Store::open(home).and_then(|store| {
-            crate::services::state_machine::apply_on(
+            crate::services::state_machine::apply(
                 &store,
                 &crate::services::state_machine::Change::new(
                     id,

@@ -1,5 +1,5 @@
 //! The session state machine, declared in one place: the states, the sources that may change
-//! them, and the table of legal moves. [`crate::services::state_machine`] is the one function
+//! them, and the table of legal moves. `services::state_machine` is the one function
 //! that commits a move; it refuses anything this table does not list.
 
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,6 @@ use crate::model::state::{is_legal, Source, State};
 use crate::services::status_hooks;
 use crate::store::sessions::{append_transition_in, insert_row_in, set_reason_in, state_row_in};
 use crate::store::{NewSession, Store, Updates};
-use parking_lot::Mutex;
 use rusqlite::Connection;
 use std::path::Path;
 
@@ -195,24 +194,9 @@ impl IllegalStart {
     }
 }
 
-/// Commits `change` in its own transaction, then runs the status hooks with the store's lock
-/// released. The usual entry point.
-pub fn apply(store: &Mutex<Store>, change: &Change<'_>) -> Result<Outcome> {
-    let (outcome, home) = {
-        let store = store.lock();
-        let outcome = store.write(|tx| commit_in(tx, change))?;
-        (outcome, store.home_root().to_path_buf())
-    };
-    let outcome = outcome.ok_or_else(|| Error::SessionNotFound(change.session_id.to_string()))?;
-    if let Outcome::Moved(c) = &outcome {
-        after_commit(&home, c);
-    }
-    Ok(outcome)
-}
-
-/// [`apply`] for a caller that owns its connection and holds no lock (a host before its
-/// threads start).
-pub fn apply_on(store: &Store, change: &Change<'_>) -> Result<Outcome> {
+/// Commits `change` in its own transaction, then runs the status hooks. The caller holds no
+/// lock: its connection is its own (a `SessionManager` takes one per call from its pool).
+pub fn apply(store: &Store, change: &Change<'_>) -> Result<Outcome> {
     let outcome = store
         .write(|tx| commit_in(tx, change))?
         .ok_or_else(|| Error::SessionNotFound(change.session_id.to_string()))?;
@@ -223,24 +207,7 @@ pub fn apply_on(store: &Store, change: &Change<'_>) -> Result<Outcome> {
 }
 
 /// Inserts a new session in its own transaction, then runs the status hooks.
-pub fn insert(
-    store: &Mutex<Store>,
-    new: &NewSession,
-    source: Source,
-    more: &Updates,
-) -> Result<()> {
-    let (inserted, home) = {
-        let store = store.lock();
-        let inserted = store.write(|tx| insert_in(tx, new, source, more))?;
-        (inserted, store.home_root().to_path_buf())
-    };
-    let committed = inserted.map_err(|e| e.into_error(&new.id))?;
-    after_commit(&home, &committed);
-    Ok(())
-}
-
-/// [`insert`] for a caller that owns its connection and holds no lock.
-pub fn insert_on(store: &Store, new: &NewSession, source: Source, more: &Updates) -> Result<()> {
+pub fn insert(store: &Store, new: &NewSession, source: Source, more: &Updates) -> Result<()> {
     let committed = store
         .write(|tx| insert_in(tx, new, source, more))?
         .map_err(|e| e.into_error(&new.id))?;

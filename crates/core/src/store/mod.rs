@@ -9,6 +9,7 @@ pub mod events;
 pub(crate) mod fallback;
 pub mod messages;
 mod migrations;
+pub mod pool;
 pub mod sessions;
 pub mod tasks;
 pub mod telemetry;

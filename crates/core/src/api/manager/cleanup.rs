@@ -115,7 +115,7 @@ impl SessionManager {
             });
         }
         let dir = self.home.session_dir(session_id)?;
-        self.store.lock().delete(session_id)?;
+        self.store.get()?.delete(session_id)?;
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

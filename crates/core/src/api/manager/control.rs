@@ -72,7 +72,7 @@ impl SessionManager {
             force,
             suspend: false,
         };
-        self.store.lock().record_event(
+        self.store.get()?.record_event(
             session_id,
             "user",
             crate::api::manager::events::kind::STOP,

@@ -9,6 +9,7 @@ use crate::model::record::{SessionKind, SessionRecord};
 use crate::model::state::State;
 use crate::services::client;
 use crate::services::launcher;
+use crate::store::pool::StorePool;
 use crate::store::Store;
 pub mod cleanup;
 mod control;
@@ -35,7 +36,10 @@ pub use crate::config::defaults::{
 /// Opens sessions in one home. Cheap to create; safe to share between threads.
 pub struct SessionManager {
     pub(crate) home: Home,
-    pub(crate) store: Mutex<Store>,
+    /// One connection per call, from a fork-safe pool (see `store::pool`).
+    pub(crate) store: StorePool,
+    /// The lifecycle records of the same home, opened on first use.
+    lifecycle: std::sync::OnceLock<crate::api::lifecycle::Lifecycle>,
     host_binary: Mutex<Option<PathBuf>>,
     /// Agent types defined through [`SessionManager::define_agent`].
     api_agents: Mutex<Vec<AgentSpec>>,
@@ -45,10 +49,11 @@ impl SessionManager {
     /// Opens the home `home` (see [`Home::resolve`] for the default).
     pub fn open(home: Option<&Path>) -> Result<SessionManager> {
         let home = Home::resolve(home)?;
-        let store = Store::open(&home)?;
+        let store = StorePool::open(&home)?;
         Ok(SessionManager {
             home,
-            store: Mutex::new(store),
+            store,
+            lifecycle: std::sync::OnceLock::new(),
             host_binary: Mutex::new(None),
             api_agents: Mutex::new(Vec::new()),
         })
@@ -64,9 +69,19 @@ impl SessionManager {
         &self.home
     }
 
-    /// Runs `f` with the store. Used by modules that keep their own tables.
+    /// Runs `f` with a connection to the store of its own.
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        f(&self.store.lock())
+        f(&*self.store.get()?)
+    }
+
+    /// The lifecycle records (the reference hook library's state documents) of the same
+    /// home, opened on first use.
+    pub fn lifecycle(&self) -> Result<&crate::api::lifecycle::Lifecycle> {
+        if let Some(lc) = self.lifecycle.get() {
+            return Ok(lc);
+        }
+        let lc = crate::api::lifecycle::Lifecycle::open(Some(self.home.root()))?;
+        Ok(self.lifecycle.get_or_init(|| lc))
     }
 
     /// Defines (or redefines) an agent type for sessions this manager starts. It is not

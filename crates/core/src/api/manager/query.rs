@@ -19,7 +19,7 @@ impl SessionManager {
         id::validate(session_id)?;
         let rec = self
             .store
-            .lock()
+            .get()?
             .get(session_id)?
             .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
         let rec = self.checked(rec)?;
@@ -38,7 +38,7 @@ impl SessionManager {
         specs: &mut crate::api::manager::resume::SpecCache,
     ) -> Result<SessionRecord> {
         rec.telemetry = Some(crate::services::telemetry::telemetry_for(
-            &self.store.lock(),
+            &*self.store.get()?,
             &rec,
         )?);
         rec.resumable = self.resume_blocker_cached(&rec, specs).is_none();
@@ -50,7 +50,7 @@ impl SessionManager {
         id::validate(session_id)?;
         let state = self
             .store
-            .lock()
+            .get()?
             .state(session_id)?
             .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
         if state.is_ended() {
@@ -69,7 +69,7 @@ impl SessionManager {
         let id = rec.session_id.clone();
         // Compare-and-set: if the host recorded an ending meanwhile, that ending wins.
         let written = state_machine::apply(
-            &self.store,
+            &*self.store.get()?,
             &Change::new(
                 &id,
                 State::Unknown,
@@ -81,7 +81,7 @@ impl SessionManager {
         );
         let now = self
             .store
-            .lock()
+            .get()?
             .get(&id)?
             .ok_or_else(|| Error::SessionNotFound(id.clone()))?;
         Ok(match written {
@@ -100,10 +100,10 @@ impl SessionManager {
         if let Some(task) = &filter.task_id {
             crate::api::manager::tasks::validate_task_id(task)?;
         }
-        let recs = self.store.lock().list(filter)?;
+        let recs = self.store.get()?.list(filter)?;
         if recs.is_empty() {
             if let Some(task) = &filter.task_id {
-                if !self.store.lock().task_exists(task)? {
+                if !self.store.get()?.task_exists(task)? {
                     return Err(Error::TaskNotFound(task.clone()));
                 }
             }

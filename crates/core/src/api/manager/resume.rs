@@ -198,7 +198,7 @@ impl SessionManager {
 
     fn event(&self, session_id: &str, kind: &str, data: serde_json::Value) -> Result<i64> {
         self.store
-            .lock()
+            .get()?
             .record_event(session_id, "user", kind, &data)
     }
 
@@ -361,7 +361,7 @@ impl SessionManager {
         };
         let cleared = |c: Column| (c, Value::Null);
         let moved = state_machine::apply(
-            &self.store,
+            &*self.store.get()?,
             &Change::new(
                 session_id,
                 State::Starting,

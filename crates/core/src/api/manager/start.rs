@@ -164,7 +164,7 @@ impl SessionManager {
             extra.push((Column::AgentSessionId, store::text(asid.clone())));
         }
         state_machine::insert(
-            &self.store,
+            &*self.store.get()?,
             &NewSession {
                 id: session_id.clone(),
                 kind: SessionKind::Hosted,
@@ -234,7 +234,7 @@ impl SessionManager {
                 // The table allows running only from starting: if the agent already ended
                 // and the host recorded it, that ending stands.
                 state_machine::apply(
-                    &self.store,
+                    &*self.store.get()?,
                     &Change::new(
                         &session_id,
                         State::Running,
@@ -254,7 +254,7 @@ impl SessionManager {
                 // before the agent runs and leaves recording them to the starter.
                 let reason = e.to_string();
                 state_machine::apply(
-                    &self.store,
+                    &*self.store.get()?,
                     &Change::new(&session_id, State::Failed, Source::Process, &reason)
                         .reason(Some(&reason))
                         .updates(vec![(

@@ -142,7 +142,7 @@ pub struct Shared {
     pub suspend_requested: AtomicBool,
     pub escalation_started: AtomicBool,
     /// Input was submitted and its turn has not settled yet: the next settle records the
-    /// screen as the turn's reply (see [`crate::api::manager::history`]).
+    /// screen as the turn's reply (see `SessionManager::history`).
     turn_open: AtomicBool,
     /// Set once the final state is recorded.
     ended: Mutex<Option<State>>,
