@@ -195,6 +195,18 @@ impl Store {
         let n = self.write(|tx| tx.execute("DELETE FROM sessions WHERE id = ?1", [id]))?;
         Ok(n > 0)
     }
+
+    /// Deletes a session row only while it is still in `state` (compare-and-set), so a
+    /// resume that started it again meanwhile keeps its record. True when deleted.
+    pub fn delete_if(&self, id: &str, state: State) -> Result<bool> {
+        let n = self.write(|tx| {
+            tx.execute(
+                "DELETE FROM sessions WHERE id = ?1 AND state = ?2",
+                params![id, state.as_str()],
+            )
+        })?;
+        Ok(n > 0)
+    }
 }
 
 const SESSION_COLUMNS: &str =

@@ -76,33 +76,9 @@ impl CleanupReport {
     }
 }
 
-/// Parses durations such as `30s`, `15m`, `12h`, `7d`, `2w` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| bad_duration(text))?;
-    let secs = match unit.trim() {
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        "w" => 7.0 * 86_400.0,
-        _ => return Err(bad_duration(text)),
-    };
-    if !n.is_finite() || n < 0.0 || n * secs > 1e11 {
-        return Err(bad_duration(text));
-    }
-    Ok(Duration::from_secs_f64(n * secs))
-}
-
-fn bad_duration(text: &str) -> Error {
-    Error::InvalidArgument(format!(
-        "invalid duration {text:?}: use a number with s, m, h, d or w, e.g. 7d or 12h"
-    ))
-}
+/// Parses durations such as `30s`, `15m`, `12h`, `7d`, `2w` (a bare number is seconds); see
+/// [`crate::model::duration::parse`].
+pub use crate::model::duration::parse as parse_duration;
 
 impl SessionManager {
     /// Deletes an ended session's record and files.
@@ -115,7 +91,16 @@ impl SessionManager {
             });
         }
         let dir = self.home.session_dir(session_id)?;
-        self.store.get()?.delete(session_id)?;
+        // Compare-and-set on the state just read: a resume racing with this remove either
+        // moved the session first (then it stays, with its folder) or finds no row.
+        if !self.store.get()?.delete_if(session_id, rec.state)? {
+            let now = self.get(session_id)?;
+            return Err(Error::SessionActive {
+                id: now.session_id,
+                state: now.state,
+            });
+        }
+        // The folder only after its row: never a row without its files.
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -138,8 +123,12 @@ impl SessionManager {
         }
         let cutoff = crate::model::clock::to_iso(
             chrono::Utc::now()
-                - chrono::Duration::from_std(opts.older_than)
-                    .map_err(|_| bad_duration("older-than"))?,
+                - chrono::Duration::from_std(opts.older_than).map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "older_than must be at most {:.0} seconds",
+                        crate::model::duration::MAX_SECS
+                    ))
+                })?,
         );
         self.settle_dead_hosts(&cutoff)?;
         let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
