@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # agent-sessions
 //!
 //! Run AI coding-agent CLIs (Claude Code, Codex, Gemini CLI, opencode, or any command) as
@@ -24,29 +25,62 @@
 //!
 //! The API is synchronous; the CLI, the Python module and the C ABI are thin layers over it.
 
+//! # The public API
+//!
+//! Everything a Rust user needs is re-exported here at the root: [`SessionManager`] and its
+//! options, the records and reports it returns, [`Lifecycle`] for the lifecycle records
+//! (module [`lifecycle`]), the [`Error`] with its [`ErrorKind`], and [`duration`] for
+//! validating seconds the way every interface does. `examples/quickstart.rs` is a runnable
+//! tour. The layer modules below (`model`, `config`, `store`, `services`, `host`, `api`)
+//! are public only so the project's own bindings, CLI and tests can reach them; they are
+//! hidden from the documentation and are not a stable API (see docs/ARCHITECTURE.md).
+
 pub mod api;
+#[doc(hidden)]
 pub mod config;
+#[doc(hidden)]
 pub mod host;
 pub mod model;
+#[doc(hidden)]
 pub mod services;
+#[doc(hidden)]
 pub mod store;
 
-// Paths kept while the bindings move to the curated surface below.
+pub use api::lifecycle;
+pub use model::duration;
+
+// Internal paths the bindings and tests use (hidden, not a stable API).
+#[doc(hidden)]
 pub use api::manager::{cleanup as retention, events, history, tasks};
-pub use api::{attach, lifecycle, manager};
+#[doc(hidden)]
+pub use api::{attach, manager};
+#[doc(hidden)]
 pub use config::{agent_config, agents, detect, home, keys};
-pub use model::{clock, duration, error, id, protocol, record, state};
+#[doc(hidden)]
+pub use model::{clock, error, id, protocol, record, state};
+#[doc(hidden)]
 pub use services::{claude_hooks, client, resources, status_hooks, telemetry, usage};
 
-pub use agent_config::AgentDef;
+pub use api::lifecycle::Lifecycle;
+pub use api::manager::cleanup::{CleanedSession, CleanupOptions, CleanupReport};
+pub use api::manager::events::{EventCursor, Followed};
 pub use api::manager::resume::ResumeOptions;
-pub use error::{Error, ErrorKind, Result};
-pub use events::{Event, EventCursor};
-pub use history::{HistoryPage, Message};
-pub use manager::{DetectOptions, SessionManager, StartOptions};
-pub use record::{SessionKind, SessionRecord, Transition};
-pub use retention::{CleanupOptions, CleanupReport};
+pub use api::manager::{
+    DetectOptions, OutputCursor, OutputFollowed, SessionManager, StartOptions, DEFAULT_COLS,
+    DEFAULT_DEBOUNCE, DEFAULT_IDLE_AFTER, DEFAULT_ROWS, DEFAULT_STOP_TIMEOUT,
+};
+pub use config::agent_config::AgentDef;
+pub use config::agents::{AgentOrigin, AgentSpec};
+pub use config::home::{Home, HOME_ENV};
+pub use model::error::{Error, ErrorKind, Result, StoreCode};
+pub use model::event::Event;
+pub use model::message::{HistoryPage, Message};
+pub use model::protocol::ScreenReply;
+pub use model::record::{SessionKind, SessionRecord, Transition};
+pub use model::state::{Source, State};
+pub use model::task::{TaskSession, TaskSummary};
+pub use model::telemetry::{
+    Report, ResourceSample, SampleRow, Telemetry, TelemetryReport, TokenUsage, UsageReport,
+};
 pub use services::launcher::{find_host_binary, HOST_BIN_ENV};
-pub use state::{Source, State};
 pub use store::ListFilter;
-pub use tasks::TaskSummary;
