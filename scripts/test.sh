@@ -23,6 +23,12 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+step "cargo doc (the public API's documentation builds without warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p agent-sessions --no-deps --quiet
+
+step "the README's Rust quick start (crates/core/examples/quickstart.rs)"
+cargo run --quiet -p agent-sessions --example quickstart
+
 if [ -x scripts/test_python.sh ]; then
   step "Python tests"
   scripts/test_python.sh
