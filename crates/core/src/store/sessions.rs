@@ -223,11 +223,7 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let env_keys: String = r.get(20)?;
     Ok(SessionRecord {
         session_id: r.get(0)?,
-        kind: if kind == "record" {
-            SessionKind::Record
-        } else {
-            SessionKind::Hosted
-        },
+        kind: kind_of(&kind),
         agent_type: r.get(2)?,
         name: r.get(3)?,
         task_id: r.get(4)?,
@@ -279,6 +275,15 @@ pub(crate) fn apply_updates(
     tx.execute(&sql, rusqlite::params_from_iter(values))
 }
 
+/// The stored `kind` column: `record`, else hosted.
+fn kind_of(stored: &str) -> SessionKind {
+    if stored == SessionKind::Record.as_str() {
+        SessionKind::Record
+    } else {
+        SessionKind::Hosted
+    }
+}
+
 /// What the state machine needs to know of a session before it moves it.
 pub struct StateRow {
     pub state: State,
@@ -298,11 +303,7 @@ pub(crate) fn state_row_in(tx: &Connection, id: &str) -> rusqlite::Result<Option
         let kind: String = r.get(1)?;
         Ok(StateRow {
             state: state.parse().unwrap_or(State::Unknown),
-            kind: if kind == "record" {
-                SessionKind::Record
-            } else {
-                SessionKind::Hosted
-            },
+            kind: kind_of(&kind),
             agent_type: r.get(2)?,
             task_id: r.get(3)?,
             reason: r.get(4)?,
