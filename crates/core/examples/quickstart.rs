@@ -12,7 +12,8 @@ use agent_sessions::{SessionManager, StartOptions, State};
 use std::time::Duration;
 
 fn main() -> agent_sessions::Result<()> {
-    let home = std::env::temp_dir().join(format!("agent-sessions-quickstart-{}", std::process::id()));
+    let home =
+        std::env::temp_dir().join(format!("agent-sessions-quickstart-{}", std::process::id()));
     let mgr = SessionManager::open(Some(&home))?;
 
     // Any agent type: "claude", "codex", "gemini", "opencode", your own from agents.toml, or

@@ -164,13 +164,6 @@ fn not_running(shared: &Shared, state: State) -> serde_json::Value {
     json!({"ok": false, "state": state, "error": format!("session {} is {state}, not running", shared.id())})
 }
 
-fn accepts_input(state: State) -> bool {
-    matches!(
-        state,
-        State::Starting | State::Running | State::WaitingInput
-    )
-}
-
 fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value {
     let state = shared.state();
     let ok = |extra: serde_json::Value| {
@@ -182,7 +175,7 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
     };
     let io_err = |e: io::Error| json!({"ok": false, "state": shared.state(), "error": format!("writing to the agent: {e}")});
     match tag {
-        Tag::Input | Tag::Send | Tag::Interrupt if !accepts_input(state) => {
+        Tag::Input | Tag::Send | Tag::Interrupt if !state.accepts_input() => {
             not_running(shared, state)
         }
         Tag::Input => {
@@ -299,7 +292,7 @@ fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::R
             continue;
         }
         match tag {
-            Tag::Input if accepts_input(shared.state()) => {
+            Tag::Input if shared.state().accepts_input() => {
                 let _ = shared.write_input(&payload);
             }
             Tag::Resize => {

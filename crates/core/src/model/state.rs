@@ -64,6 +64,13 @@ impl State {
         )
     }
 
+    /// True when the agent takes input (text, keys, interrupts, a pause): it has started and
+    /// is neither paused, stopping nor ended. The one definition the manager, the host and
+    /// the bindings use.
+    pub fn accepts_input(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::WaitingInput)
+    }
+
     /// True while an agent process may be alive (accepting input, or paused).
     pub fn is_live(self) -> bool {
         matches!(

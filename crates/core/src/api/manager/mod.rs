@@ -152,10 +152,7 @@ impl SessionManager {
                 action,
             });
         }
-        if !matches!(
-            rec.state,
-            State::Starting | State::Running | State::WaitingInput
-        ) {
+        if !rec.state.accepts_input() {
             return Err(Error::SessionNotRunning {
                 id: rec.session_id,
                 state: rec.state,
@@ -197,14 +194,11 @@ impl SessionManager {
         let state = reply
             .get("state")
             .and_then(|s| s.as_str())
-            .and_then(|s| s.parse().ok());
+            .and_then(|s| s.parse::<State>().ok());
         Err(match state {
             Some(state)
                 if matches!(tag, Tag::Input | Tag::Send | Tag::Interrupt)
-                    && !matches!(
-                        state,
-                        State::Running | State::WaitingInput | State::Starting
-                    ) =>
+                    && !state.accepts_input() =>
             {
                 Error::SessionNotRunning {
                     id: session_id.to_string(),
