@@ -53,6 +53,7 @@ pub struct AgentDef {
     pub command: Vec<String>,
     /// Default arguments, put after `command` and before the user's own.
     pub args: Vec<String>,
+    /// One-line description for `agent-sessions agents`; `None` shows "user-defined".
     pub description: Option<String>,
     /// Screen patterns. With none at all, the type is detected like `custom` (quiet timer).
     pub rules: ScreenRules,

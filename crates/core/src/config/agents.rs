@@ -12,6 +12,7 @@ use std::time::Duration;
 /// Where an agent type was defined.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentOrigin {
+    /// One of the types built into the library (claude, codex, gemini, opencode, custom).
     Builtin,
     /// `agents.toml` at this path.
     File(PathBuf),
@@ -62,6 +63,7 @@ pub struct AgentSpec {
     pub session_id_args: Option<Vec<String>>,
     /// One-line description for `agent-sessions agents`.
     pub description: String,
+    /// Where the definition comes from.
     pub origin: AgentOrigin,
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Default terminal size: what the real CLIs were captured at.
 pub const DEFAULT_COLS: u16 = 120;
+/// Default terminal height in rows (see [`DEFAULT_COLS`]).
 pub const DEFAULT_ROWS: u16 = 35;
 /// Default output silence before a running session reads as waiting_input.
 pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(2);

@@ -11,7 +11,7 @@
 //!   the screen;
 //! - a screen thread applies queued output to the screen model (at most every 25 ms) and,
 //!   for agents with screen rules, classifies the screen and drives the state
-//!   ([`detector`]);
+//!   (`detector`);
 //! - an idle-timer thread flips running ⇄ waiting_input on output silence (for agents
 //!   without screen rules, or whose screen shows nothing recognised) and flushes activity
 //!   timestamps;

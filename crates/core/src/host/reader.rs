@@ -17,7 +17,7 @@ pub const OLD_LOG_NAME: &str = "output.log.1";
 /// How many bytes the rotations have moved out of `output.log` (decimal text). Offsets into
 /// a session's output count from its very first byte, so a reader keeps its place across a
 /// rotation: `output.log` starts at this offset, `output.log.1` right before it. Output the
-/// log could not keep (a full disk) takes no offsets; see [`super::lost`].
+/// log could not keep (a full disk) takes no offsets; see `host::lost`.
 pub const LOG_BASE_NAME: &str = "output.log.base";
 
 /// The next base while a rotation is under way.

@@ -11,101 +11,157 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The agent type is neither built in nor defined by the user.
     #[error("unknown agent type '{name}': supported types are {supported}")]
-    UnsupportedAgent { name: String, supported: String },
+    UnsupportedAgent {
+        /// The agent type that was asked for.
+        name: String,
+        /// The known agent types (built in, then from agents.toml), joined with `", "`.
+        supported: String,
+    },
 
     /// A session id failed validation; it never reaches the file system.
     #[error("invalid session id {shown}: {why}; ids look like agent-20261121-230312-1a2b3c4d (see `agent-sessions ls`)")]
-    InvalidSessionId { shown: String, why: &'static str },
+    InvalidSessionId {
+        /// The id as given, quoted and cut short so a huge id cannot flood the terminal.
+        shown: String,
+        /// Which rule it broke, e.g. "it is empty".
+        why: &'static str,
+    },
 
-    /// No session with this id exists in the store.
+    /// No session with this id exists in the store. Holds the id that was asked for.
     #[error("no session with id '{0}'; run `agent-sessions ls` to list sessions")]
     SessionNotFound(String),
 
     /// The operation needs a live agent but the session is in another state.
     #[error("session {id} is {state}, not running, so it cannot {action}")]
     SessionNotRunning {
+        /// The session's id.
         id: String,
+        /// The state it is in instead.
         state: State,
+        /// What was refused, worded to follow "cannot", e.g. "receive input".
         action: &'static str,
     },
 
     /// The operation needs an agent process, and this session is a lifecycle record only.
     #[error("session {id} is a lifecycle record with no agent process, so it cannot {action}; start a hosted session with `agent-sessions start`")]
-    NoProcess { id: String, action: &'static str },
+    NoProcess {
+        /// The lifecycle record's session id.
+        id: String,
+        /// What was refused, worded to follow "cannot", e.g. "be suspended".
+        action: &'static str,
+    },
 
     /// The operation needs an ended session (rm, cleanup).
     #[error("session {id} is still {state}; stop it first with `agent-sessions stop {id}`")]
-    SessionActive { id: String, state: State },
+    SessionActive {
+        /// The session's id.
+        id: String,
+        /// Its current, not yet ended state.
+        state: State,
+    },
 
     /// `resume` (or `suspend`) cannot do its job for this session.
     #[error("session {id} cannot be resumed: {reason}")]
-    NotResumable { id: String, reason: String },
+    NotResumable {
+        /// The session's id.
+        id: String,
+        /// Why not, for a person (no resume command, no agent session id, still live, ...).
+        reason: String,
+    },
 
-    /// A task id no session carries.
+    /// A task id no session carries. Holds the task id that was asked for.
     #[error("no session has task id '{0}'; run `agent-sessions tasks` to list task ids")]
     TaskNotFound(String),
 
     /// The agent's binary could not be found or started.
     #[error("cannot start agent '{agent}': {reason}")]
-    AgentLaunch { agent: String, reason: String },
+    AgentLaunch {
+        /// The agent type (or custom program) that was to be started.
+        agent: String,
+        /// Why it failed, for a person (not found on PATH, not executable, ...).
+        reason: String,
+    },
 
     /// `wait` ran out of time.
     #[error(
         "timed out after {secs:.1}s waiting for session {id} to become {wanted}; it is {current}"
     )]
     Timeout {
+        /// The session's id.
         id: String,
+        /// The state waited for (the first one when waiting for any of several).
         wanted: State,
+        /// The state the session was in when time ran out.
         current: State,
+        /// The timeout that ran out, in seconds.
         secs: f64,
     },
 
     /// `wait` asked for a state the session can never reach again.
     #[error("session {id} is {current} and can never become {wanted}")]
     StateUnreachable {
+        /// The session's id.
         id: String,
+        /// The state waited for (the first one when waiting for any of several).
         wanted: State,
+        /// The state the session is in, from which `wanted` cannot come.
         current: State,
     },
 
-    /// A lifecycle phase outside the known set.
+    /// A lifecycle phase outside the known set. Holds the phase as given.
     #[error("invalid phase '{0}': valid phases are initializing, investigating, planning, approval, executing, validating, completed, failed, abandoned")]
     InvalidPhase(String),
 
     /// Any other argument that does not make sense (unknown key name, zero size, ...).
+    /// Holds the whole message, which says what to pass instead.
     #[error("{0}")]
     InvalidArgument(String),
 
     /// A configuration file could not be used.
     #[error("{path}:{line}: {field}: {message}")]
     Config {
+        /// The configuration file (e.g. agents.toml).
         path: String,
+        /// 1-based line of the problem; 0 when the parser could not place it.
         line: usize,
+        /// Dotted path of the field, e.g. `agents.mybot.busy[1]`; `-` when unknown.
         field: String,
+        /// What is wrong with it and what is allowed.
         message: String,
     },
 
     /// The SQLite store failed.
     #[error("session store {path}: {message}; {}", .code.advice())]
     Store {
+        /// The database file (or home folder) being used.
         path: String,
+        /// SQLite's own message.
         message: String,
+        /// The failure's class, which picks the advice shown and the errno.
         code: StoreCode,
     },
 
     /// An operating-system call failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, e.g. "reading agents.toml".
         context: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
 
     /// The per-session host process could not be started or reached.
     #[error("session host for {id}: {reason}")]
-    Host { id: String, reason: String },
+    Host {
+        /// The session's id.
+        id: String,
+        /// What went wrong, for a person (no reply, lock held, refused request, ...).
+        reason: String,
+    },
 
-    /// The host answered with something this version does not understand.
+    /// The host answered with something this version does not understand. Holds what was
+    /// wrong with the reply.
     #[error("protocol error talking to the session host: {0}; are the library and the host binary the same version?")]
     Protocol(String),
 }
@@ -180,8 +236,9 @@ pub enum StoreCode {
     Busy,
     /// The disk (or the file system's quota) is full.
     Full,
-    /// The database or its folder cannot be written or opened.
+    /// The database or its folder cannot be written.
     ReadOnly,
+    /// The database file or its folder cannot be opened (missing, no permission).
     CannotOpen,
     /// The database file is damaged or not a database.
     Corrupt,
@@ -223,8 +280,11 @@ impl StoreCode {
 /// Coarse classification of [`Error`] for bindings and exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// The agent type is neither built in nor in agents.toml.
     UnsupportedAgent,
+    /// A session id is malformed (empty, too long, characters outside `[A-Za-z0-9_-]`).
     InvalidSessionId,
+    /// No session has the id.
     SessionNotFound,
     /// A task id no session carries.
     TaskNotFound,
@@ -236,13 +296,22 @@ pub enum ErrorKind {
     NoProcess,
     /// The session cannot be resumed (no resume command, no agent session id, still live).
     NotResumable,
+    /// The agent or its session host could not be started or reached
+    /// ([`Error::AgentLaunch`], [`Error::Host`]).
     Launch,
+    /// A wait ran out of time.
     Timeout,
+    /// A wait asked for a state the session can never reach again.
     StateUnreachable,
+    /// A lifecycle phase outside the known set.
     InvalidPhase,
+    /// A bad argument or configuration file ([`Error::InvalidArgument`], [`Error::Config`]).
     InvalidArgument,
+    /// The SQLite store failed; see [`StoreCode`].
     Store,
+    /// An operating-system call failed.
     Io,
+    /// The session host's reply was not understood (library and host versions differ?).
     Protocol,
 }
 

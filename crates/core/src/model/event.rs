@@ -20,7 +20,9 @@ pub mod kind {
     pub const INPUT: &str = "input";
     /// A stop request: `{"force", "timeout_secs"}`.
     pub const STOP: &str = "stop";
+    /// A pause request (SIGSTOP to the agent's process group): `{}`.
     pub const PAUSE: &str = "pause";
+    /// A continue request (SIGCONT after a pause): `{}`.
     pub const CONTINUE: &str = "continue";
     /// A suspend request: `{"timeout_secs"}`.
     pub const SUSPEND: &str = "suspend";
@@ -37,6 +39,7 @@ pub const MAX_PAGE: usize = 10_000;
 /// One event of a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// The session the event belongs to.
     pub session_id: String,
     /// 1 for a session's first event, then one more for each.
     pub seq: i64,

@@ -186,15 +186,19 @@ fn bad(msg: String) -> io::Error {
 pub struct AttachRequest {
     /// No input or resize from this client.
     pub read_only: bool,
-    /// The client's terminal size; the host resizes the agent to it unless read-only.
+    /// The client's terminal width in columns; the host resizes the agent to it (with
+    /// `rows`) unless read-only. `None` keeps the current size.
     pub cols: Option<u16>,
+    /// The client's terminal height in rows; `None` keeps the current size.
     pub rows: Option<u16>,
 }
 
 /// Payload of [`Tag::Resize`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct ResizeRequest {
+    /// New width in columns (1 to [`MAX_TERMINAL_SIDE`]).
     pub cols: u16,
+    /// New height in rows (1 to [`MAX_TERMINAL_SIDE`]).
     pub rows: u16,
 }
 
@@ -206,7 +210,9 @@ pub fn valid_size(cols: u16, rows: u16) -> bool {
 /// Payload of [`Tag::Stop`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct StopRequest {
+    /// Seconds the agent gets to quit (its quit command, then SIGTERM) before SIGKILL.
     pub timeout_secs: f64,
+    /// SIGKILL the agent's processes at once, without the quit command or SIGTERM.
     pub force: bool,
     /// End the agent but keep its conversation: the session becomes suspended (when the
     /// agent's own session id is known) instead of stopped.
@@ -232,7 +238,9 @@ impl StopRequest {
 /// Payload of [`Tag::Send`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendRequest {
+    /// Text typed into the agent's terminal as is.
     pub text: String,
+    /// Press Enter (a carriage return) after the text, submitting it.
     pub enter: bool,
 }
 
@@ -261,8 +269,12 @@ pub struct AgentEventRequest {
 pub struct ScreenReply {
     /// The visible screen, rows joined with `\n`, trailing blanks trimmed.
     pub text: String,
+    /// Screen width in columns.
     pub cols: u16,
+    /// Screen height in rows.
     pub rows: u16,
+    /// The cursor's row, from 0 at the top.
     pub cursor_row: u16,
+    /// The cursor's column, from 0 at the left.
     pub cursor_col: u16,
 }

@@ -15,6 +15,7 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
+    /// The kind's name as stored and in JSON (`kind`): `hosted` or `record`.
     pub fn as_str(self) -> &'static str {
         match self {
             SessionKind::Hosted => "hosted",
@@ -28,6 +29,7 @@ impl SessionKind {
 pub struct Transition {
     /// The state before; `null` for the first entry.
     pub from: Option<State>,
+    /// The state entered.
     pub to: State,
     /// ISO 8601 UTC.
     pub at: String,
@@ -40,13 +42,19 @@ pub struct Transition {
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
+    /// The session's id, e.g. `agent-20261121-230312-1a2b3c4d`; also its folder's name.
     pub session_id: String,
+    /// `hosted` (an agent process) or `record` (a lifecycle record only).
     pub kind: SessionKind,
     /// `claude`, `codex`, `gemini`, `opencode`, `custom`, or a user-defined type; `null` for
     /// lifecycle records.
     pub agent_type: Option<String>,
+    /// The free-form name given at start (`--name`); `null` when none was.
     pub name: Option<String>,
+    /// The task the session serves (`--task` or inherited from `AGENT_SESSIONS_TASK`);
+    /// `null` when it has none.
     pub task_id: Option<String>,
+    /// The current state.
     pub state: State,
     /// Why the session is waiting (`prompt`: at its input; `permission`: a tool-approval
     /// dialog; `trust`: a folder-trust dialog; `login`: a sign-in screen; `other`: decided by
@@ -59,25 +67,41 @@ pub struct SessionRecord {
     pub state_source: Option<String>,
     /// Lifecycle phase, when the session carries one.
     pub phase: Option<String>,
+    /// When the session was created, ISO 8601 UTC.
     pub created_at: String,
+    /// When the row last changed (state, counters, pids, ...), ISO 8601 UTC.
     pub updated_at: String,
+    /// When the host spawned the agent for the latest run, ISO 8601 UTC; `null` until
+    /// then and for lifecycle records.
     pub started_at: Option<String>,
+    /// When the session ended, ISO 8601 UTC; `null` while it may still run (cleared again
+    /// by `resume`).
     pub ended_at: Option<String>,
+    /// The agent's exit status; `null` while it runs or when a signal killed it.
     pub exit_code: Option<i32>,
+    /// The signal number that killed the agent (9 for SIGKILL); `null` unless one did.
     pub exit_signal: Option<i32>,
+    /// The agent's working folder, absolute; `null` for lifecycle records.
     pub workspace_path: Option<String>,
+    /// True while at least one client is attached (`attached_clients > 0`).
     pub attached: bool,
     /// How many clients are attached right now.
     pub attached_clients: u32,
+    /// When input was last sent to the agent, ISO 8601 UTC; `null` before the first.
     pub last_input_at: Option<String>,
+    /// When the agent last wrote output, ISO 8601 UTC; `null` before the first.
     pub last_output_at: Option<String>,
     /// argv: the program, then its arguments. Never run through a shell.
     pub command: Vec<String>,
     /// Names of the variables given with `--env`; their values are never stored.
     pub env_keys: Vec<String>,
+    /// Terminal width in columns.
     pub cols: u16,
+    /// Terminal height in rows.
     pub rows: u16,
+    /// Process id of the session host; `null` before it runs and for lifecycle records.
     pub host_pid: Option<u32>,
+    /// Process id of the agent; `null` before it is spawned and for lifecycle records.
     pub agent_pid: Option<u32>,
     /// The agent's own session id (Claude session id, Codex thread id) once known.
     pub agent_session_id: Option<String>,

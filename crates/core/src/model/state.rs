@@ -11,12 +11,23 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
+    /// Requested (by `start` or `resume`); the host is launching the agent. `starting`.
     Starting,
+    /// The agent is working (busy screen, its prompt hook, activity, or input submitted).
+    /// `running`.
     Running,
+    /// The agent waits for the user: a prompt or dialog on screen (see the record's
+    /// `state_reason`), its Stop/Notification hook, or output silence. `waiting_input`.
     WaitingInput,
+    /// A stop or suspend was requested (or the agent reported it is ending) and the agent
+    /// has not exited yet. `stopping`.
     Stopping,
+    /// The agent exited with status 0, or on request. `stopped`.
     Stopped,
+    /// The agent exited non-zero, was killed, or could not be launched. `failed`.
     Failed,
+    /// The host vanished without recording an ending, so nobody knows how the agent ended.
+    /// `unknown`.
     Unknown,
     /// The agent's process group is frozen (SIGSTOP) until `continue`.
     Paused,
@@ -163,9 +174,13 @@ impl fmt::Display for Source {
 /// kind `kind`.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
+    /// The kind of session the rule applies to.
     pub kind: crate::model::record::SessionKind,
+    /// States the move may start from; empty for a new session's first state.
     pub from: &'static [State],
+    /// The state the move reaches.
     pub to: State,
+    /// Who may make the move.
     pub sources: &'static [Source],
     /// Why this move exists, for the docs' table.
     pub why: &'static str,
@@ -233,12 +248,18 @@ pub fn is_legal(
 /// A move that was committed; the status hooks get it after the commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
+    /// The session that moved.
     pub session_id: String,
     /// `None` for a new session.
     pub from: Option<State>,
+    /// The state now committed.
     pub to: State,
+    /// Human-readable cause, as in [`crate::model::record::Transition::cause`].
     pub cause: String,
+    /// What decided the move.
     pub source: Source,
+    /// The session's agent type; `None` for lifecycle records.
     pub agent_type: Option<String>,
+    /// The session's task; `None` when it has none.
     pub task_id: Option<String>,
 }

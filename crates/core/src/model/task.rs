@@ -38,10 +38,15 @@ pub fn inherited_task() -> Option<String> {
 /// One session of a task, in [`TaskSummary::sessions`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSession {
+    /// The session's id.
     pub session_id: String,
+    /// Its agent type; `null` for lifecycle records.
     pub agent_type: Option<String>,
+    /// Its current state (a live-looking session whose host is gone reads `unknown`).
     pub state: State,
+    /// Its lifecycle phase; `null` when it carries none.
     pub phase: Option<String>,
+    /// When it was created, ISO 8601 UTC.
     pub created_at: String,
 }
 
@@ -50,6 +55,7 @@ pub struct TaskSession {
 pub struct TaskSummary {
     /// `null` groups the sessions started without a task.
     pub task_id: Option<String>,
+    /// How many sessions carry the task (the length of `sessions`).
     pub session_count: u64,
     /// Oldest first.
     pub sessions: Vec<TaskSession>,
@@ -58,15 +64,23 @@ pub struct TaskSummary {
     /// Sessions whose agent may be running (starting, running, waiting_input, paused,
     /// stopping).
     pub live: u64,
+    /// When the task's oldest session was created, ISO 8601 UTC.
     pub first_created_at: String,
+    /// The latest `updated_at` of its sessions, ISO 8601 UTC.
     pub last_updated_at: String,
-    /// Sums over the sessions that report them; `null` when none does.
+    /// Sums over the sessions that report them; `null` when none does. Tokens count input,
+    /// output and cache reads and writes.
     pub total_tokens: Option<u64>,
+    /// Summed cost in US dollars (some of it may be estimated); `null` when no session
+    /// reports one.
     pub cost_usd: Option<f64>,
+    /// Summed CPU time of the agents' processes, in milliseconds; `null` when none was
+    /// measured.
     pub cpu_time_ms: Option<u64>,
 }
 
 impl TaskSummary {
+    /// The summary as one line of JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a task summary always serializes")
     }

@@ -3,19 +3,34 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Token counts and cost of one session. See the module documentation for the conventions.
+/// Token counts and cost of one session, by the same conventions for every agent: a
+/// figure is `null` when its source has none (never a made-up 0), and the whole prompt is
+/// `tokens_input + tokens_cache_read + tokens_cache_write`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenUsage {
+    /// Uncached prompt tokens only (billed at the plain input rate; for agents that count
+    /// cached tokens as input, the cached part is subtracted).
     pub tokens_input: Option<u64>,
+    /// Output tokens, reasoning/thinking tokens included.
     pub tokens_output: Option<u64>,
+    /// Prompt tokens read from the cache.
     pub tokens_cache_read: Option<u64>,
+    /// Prompt tokens written to the cache.
     pub tokens_cache_write: Option<u64>,
+    /// Cost in US dollars: the agent's own figure, or an estimate from the price table
+    /// (see `cost_estimated`); `null` when neither is known.
     pub cost_usd: Option<f64>,
+    /// True when `cost_usd` is estimated from the embedded price table rather than reported
+    /// by the agent.
     pub cost_estimated: bool,
     /// e.g. "claude-print-json", "claude-transcript", "codex-rollout",
     /// "claude-transcript+price-table:2026-11-01"
+    /// `null` when no token source was found.
     pub source: Option<String>,
+    /// The model the tokens were spent on (the main one when there were several); `null`
+    /// when the source does not say.
     pub model: Option<String>,
+    /// Lines (or documents) of the source that were not valid JSON and were skipped.
     pub skipped_lines: u64,
 }
 
@@ -54,8 +69,11 @@ impl TokenUsage {
 pub struct ResourceSample {
     /// Unix time in milliseconds.
     pub at_ms: i64,
+    /// Average CPU of the tree since the previous sample (100 = one core; 0 on the first).
     pub cpu_percent: f64,
+    /// Resident memory summed over the live tree processes, in bytes (as `ps` counts it).
     pub memory_rss_bytes: u64,
+    /// Virtual memory size summed over the live tree processes, in bytes.
     pub memory_vsz_bytes: u64,
     /// Bytes fetched from storage (`read_bytes`).
     pub io_read_bytes: u64,
@@ -79,32 +97,46 @@ pub struct Telemetry {
     pub avg_cpu_percent: Option<f64>,
     /// Highest tree RSS seen in any sample.
     pub peak_memory_rss_bytes: Option<u64>,
+    /// The agent's exit status, as in the record; `null` while it runs or when a signal
+    /// killed it.
     pub exit_code: Option<i32>,
     /// Samples taken (including ones since thinned out of `resource_samples`).
     pub sample_count: u64,
     /// Cumulative CPU time of the tree, including what it used before the first sample.
     pub cpu_time_ms: Option<u64>,
     /// Cumulative I/O of the tree as of the last sample (never decreasing).
+    /// Bytes fetched from storage (see [`ResourceSample::io_read_bytes`]).
     pub io_read_bytes: Option<u64>,
+    /// Bytes sent to storage (see [`ResourceSample::io_write_bytes`]).
     pub io_write_bytes: Option<u64>,
+    /// Bytes passed to read-like syscalls (see [`ResourceSample::io_read_chars`]).
     pub io_read_chars: Option<u64>,
+    /// Bytes passed to write-like syscalls (see [`ResourceSample::io_write_chars`]).
     pub io_write_chars: Option<u64>,
     /// The last sample taken while the tree had live processes.
     pub last_sample: Option<ResourceSample>,
+    /// Apparent size in bytes of the regular files under `workspace_path` at the last
+    /// walk; `null` before the first walk.
     pub workspace_bytes_used: Option<u64>,
     /// False when the walk's budget cut it short (`workspace_bytes_used` is a lower bound).
     pub workspace_complete: Option<bool>,
     /// Unix ms of the workspace walk.
     pub workspace_at_ms: Option<i64>,
+    /// Uncached prompt tokens (see [`TokenUsage::tokens_input`]).
     pub tokens_input: Option<u64>,
+    /// Output tokens, reasoning included.
     pub tokens_output: Option<u64>,
+    /// Prompt tokens read from the cache.
     pub tokens_cache_read: Option<u64>,
+    /// Prompt tokens written to the cache.
     pub tokens_cache_write: Option<u64>,
+    /// Cost in US dollars (see `cost_estimated`); `null` when not known.
     pub cost_usd: Option<f64>,
     /// True when `cost_usd` comes from the price table rather than from the agent.
     pub cost_estimated: bool,
     /// Where the token figures come from, e.g. `claude-transcript+price-table:2026-11-01`.
     pub usage_source: Option<String>,
+    /// The model the tokens were spent on (JSON `usage_model`; [`TokenUsage::model`]).
     pub usage_model: Option<String>,
     /// Unix ms at which the token figures were read; `null` when never computed.
     pub usage_at_ms: Option<i64>,
@@ -148,8 +180,11 @@ impl Telemetry {
 /// One stored sample, with the workspace size when a walk was done with it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SampleRow {
+    /// The sample; its fields appear at the top level of the row's JSON.
     #[serde(flatten)]
     pub sample: ResourceSample,
+    /// Apparent size in bytes of the workspace's files when a walk was done with this
+    /// sample (for a thinned row: the minute's last); `null` otherwise.
     pub workspace_bytes_used: Option<u64>,
 }
 
@@ -158,9 +193,12 @@ pub struct SampleRow {
 /// the CLI's `--json`, Python's dicts and the C ABI's JSON are one shape.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report<T> {
+    /// The session the figures belong to.
     pub session_id: String,
+    /// The figures; their fields appear at the top level of the JSON.
     #[serde(flatten)]
     pub figures: T,
+    /// Sum of the known token figures; `null` when none is known.
     pub total_tokens: Option<u64>,
 }
 

@@ -95,8 +95,12 @@ pub struct NewSession {
 /// Filters for [`Store::list`]; `None` matches anything.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
+    /// Only sessions in this state (`SessionManager::list` also drops those a liveness
+    /// check moves out of it).
     pub state: Option<State>,
+    /// Only sessions of this agent type (`claude`, `custom`, ...).
     pub agent_type: Option<String>,
+    /// Only sessions of this task.
     pub task_id: Option<String>,
 }
 

@@ -52,8 +52,11 @@ impl Default for CleanupOptions {
 /// One removed (or, in a dry run, removable) session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanedSession {
+    /// The session's id.
     pub session_id: String,
+    /// The ended state it was removed in.
     pub state: State,
+    /// When it ended, ISO 8601 UTC; `null` when no end was recorded (e.g. `unknown`).
     pub ended_at: Option<String>,
     /// Bytes of its folder that were (or would be) freed.
     pub bytes: u64,
@@ -62,7 +65,9 @@ pub struct CleanedSession {
 /// What a cleanup did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanupReport {
+    /// True when nothing was removed, only reported.
     pub dry_run: bool,
+    /// The sessions removed (or, in a dry run, removable).
     pub sessions: Vec<CleanedSession>,
     /// Total of `sessions[].bytes`.
     pub bytes_freed: u64,
@@ -71,6 +76,7 @@ pub struct CleanupReport {
 }
 
 impl CleanupReport {
+    /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a cleanup report always serializes")
     }

@@ -42,12 +42,15 @@ pub enum Followed {
 /// Used by `events --follow`, Python's iterator and the C ABI's read-from-seq call.
 #[derive(Debug, Clone)]
 pub struct EventCursor {
+    /// The session whose events are read.
     pub session_id: String,
     /// The last seq returned.
     pub seq: i64,
 }
 
 impl EventCursor {
+    /// A cursor whose first read returns the events after `since` (0, or a negative
+    /// number: from the first event).
     pub fn new(session_id: &str, since: i64) -> EventCursor {
         EventCursor {
             session_id: session_id.to_string(),

@@ -84,7 +84,12 @@ impl SessionManager {
 pub enum OutputFollowed {
     /// New output; `at` is the offset of its first byte (past `offset` when a log rotation
     /// dropped bytes the follower had not read).
-    Bytes { data: Vec<u8>, at: u64 },
+    Bytes {
+        /// The bytes, exactly as the agent wrote them (escape sequences included).
+        data: Vec<u8>,
+        /// Log offset of `data[0]`.
+        at: u64,
+    },
     /// Nothing new within the wait; the session may still write.
     Quiet,
     /// The session has ended and everything it wrote was read: a follower is done.
@@ -95,12 +100,15 @@ pub enum OutputFollowed {
 /// and the C ABI's `as_session_output_follow`, so all three handle a rotation the same way.
 #[derive(Debug, Clone)]
 pub struct OutputCursor {
+    /// The session whose output is read.
     pub session_id: String,
     /// The offset the next byte read will have.
     pub offset: u64,
 }
 
 impl OutputCursor {
+    /// A cursor whose first read starts at log offset `offset` (0: the oldest output kept;
+    /// [`SessionManager::output_end`]: only new output).
     pub fn new(session_id: &str, offset: u64) -> OutputCursor {
         OutputCursor {
             session_id: session_id.to_string(),

@@ -39,11 +39,16 @@ pub struct StartOptions {
     pub args: Vec<String>,
     /// Working folder; the caller's current folder when `None`.
     pub cwd: Option<PathBuf>,
+    /// The task the session serves (1 to 200 characters); `None` inherits
+    /// `AGENT_SESSIONS_TASK` from this process's environment, else no task.
     pub task_id: Option<String>,
+    /// A free-form name to show and filter by (`name` in the record); `None` for none.
     pub name: Option<String>,
     /// Extra environment. Values reach only the agent; the record keeps the names.
     pub env: Vec<(String, String)>,
+    /// Terminal width in columns; `None`: [`DEFAULT_COLS`] (120).
     pub cols: Option<u16>,
+    /// Terminal height in rows; `None`: [`DEFAULT_ROWS`] (35).
     pub rows: Option<u16>,
     /// Output silence before waiting_input; zero switches quiet detection off.
     pub idle_after: Option<Duration>,

@@ -20,11 +20,11 @@ pub struct AgentControls {
 /// - quit: from the captures' README and `raw/*.raw`: `/exit` + Enter (claude), `/quit` +
 ///   Enter (codex), Ctrl-C twice (gemini, opencode).
 /// - interrupt: Esc for all four. claude and codex show "esc to interrupt" while busy
-///   [capture]. gemini's captured authentication spinner says "Press Esc or Ctrl+C to cancel",
-///   and its turn line says "esc to cancel" [assumed]; Esc is used because a Ctrl-C that
+///   \[capture\]. gemini's captured authentication spinner says "Press Esc or Ctrl+C to cancel",
+///   and its turn line says "esc to cancel" \[assumed\]; Esc is used because a Ctrl-C that
 ///   arrives when the turn has already ended arms gemini's exit ("Press Ctrl+C again to
-///   exit." [capture]). opencode binds Ctrl-C to exit and Esc to interrupt in its default
-///   keybinds, and needs Esc twice [assumed, no busy opencode capture].
+///   exit." \[capture\]). opencode binds Ctrl-C to exit and Esc to interrupt in its default
+///   keybinds, and needs Esc twice \[assumed, no busy opencode capture\].
 pub fn builtin_controls(agent: &str) -> Option<AgentControls> {
     const ESC: u8 = 0x1b;
     const CTRL_C: u8 = 0x03;

@@ -37,11 +37,12 @@
 //!
 //! # Tokens and cost
 //!
-//! [`usage_for`] / [`session_usage`]; which source wins is documented on [`compute_usage`].
+//! [`usage_for`] (the host) / `SessionManager::usage` (readers); which source wins is
+//! documented on [`compute_usage`].
 //! The session's host computes the figures with the agent's own environment once the agent
 //! ended and stores them in the summary row with their source; they are final. Readers
-//! compute live figures themselves and never store them (see [`session_usage`] for the
-//! rule).
+//! compute live figures themselves and never store them (see `SessionManager::usage` in
+//! `api/manager/usage.rs` for the rule).
 //!
 //! # Bad input
 //!
@@ -71,8 +72,8 @@ use crate::model::error::Result;
 use crate::store::Store;
 use std::time::Duration;
 
-/// How old cached token figures of a running session may be before [`session_telemetry`]
-/// reads the agent's records again.
+/// How old cached token figures of a running session may be before
+/// `SessionManager::telemetry` reads the agent's records again.
 pub const USAGE_MAX_AGE: Duration = Duration::from_secs(10);
 
 /// Applies the retention rule (see the module docs) to one session's stored samples as if

@@ -492,7 +492,7 @@ pub fn find_claude_transcript_in_window(
 
 /// Computes the usage of `record` (see [`compute_usage`]) with the environment of this
 /// process, stores it with its source, and returns it. For the session's host, which has the
-/// agent's environment; readers use [`session_usage`], which stores nothing.
+/// agent's environment; readers use `SessionManager::usage`, which stores nothing.
 pub fn usage_for(store: &Store, home: &Home, record: &SessionRecord) -> Result<TokenUsage> {
     usage_for_with(store, home, record, &UsageEnv::from_env())
 }
