@@ -234,15 +234,18 @@ pub fn is_legal(
     to: State,
     source: Source,
 ) -> bool {
-    TRANSITIONS.iter().any(|r| {
-        r.kind == kind
-            && r.to == to
-            && r.sources.contains(&source)
-            && match from {
-                None => r.from.is_empty(),
-                Some(f) => r.from.contains(&f),
-            }
-    })
+    // The table writes some self-loops (`RECORD_STATES -> Running`) for brevity; they are
+    // not moves, as the doc above says.
+    from != Some(to)
+        && TRANSITIONS.iter().any(|r| {
+            r.kind == kind
+                && r.to == to
+                && r.sources.contains(&source)
+                && match from {
+                    None => r.from.is_empty(),
+                    Some(f) => r.from.contains(&f),
+                }
+        })
 }
 
 /// A move that was committed; the status hooks get it after the commit.

@@ -5,11 +5,12 @@
 //! with its history entry (and, through a trigger, its event) in one transaction, and the
 //! status hooks run after the commit, outside every lock.
 
+use crate::config::home::Home;
 use crate::model::error::{Error, Result};
 use crate::model::record::SessionKind;
 pub use crate::model::state::Committed;
 use crate::model::state::{is_legal, Source, State};
-use crate::services::status_hooks;
+use crate::services::{launcher, status_hooks};
 use crate::store::sessions::{append_transition_in, insert_row_in, set_reason_in, state_row_in};
 use crate::store::{NewSession, Store, Updates};
 use rusqlite::Connection;
@@ -196,14 +197,39 @@ impl IllegalStart {
 
 /// Commits `change` in its own transaction, then runs the status hooks. The caller holds no
 /// lock: its connection is its own (a `SessionManager` takes one per call from its pool).
+/// A liveness change is refused while a host holds the session's lock.
 pub fn apply(store: &Store, change: &Change<'_>) -> Result<Outcome> {
+    let home = match change.source {
+        Source::Liveness => Some(Home::resolve(Some(store.home_root()))?),
+        _ => None,
+    };
     let outcome = store
-        .write(|tx| commit_in(tx, change))?
+        .write(|tx| {
+            if let Some(home) = &home {
+                if let Some(held) = host_lock_held_in(tx, home, change.session_id)? {
+                    return Ok(Some(Outcome::Refused(held)));
+                }
+            }
+            commit_in(tx, change)
+        })?
         .ok_or_else(|| Error::SessionNotFound(change.session_id.to_string()))?;
     if let Outcome::Moved(c) = &outcome {
         after_commit(store.home_root(), c);
     }
     Ok(outcome)
+}
+
+/// For a liveness change (a reader found the host's lock free): the lock looked at again,
+/// under the store's write lock. `Some(state)` when a host holds it (or it cannot be looked
+/// at): the change must be refused. Looked at before the transaction only, the free lock may
+/// have been an ended host's while the state compared is already a resumed host's (the same
+/// `running` again). Under the write lock the pair is consistent: a host takes its lock before
+/// its first write and lets go only after its ending is written.
+fn host_lock_held_in(tx: &Connection, home: &Home, id: &str) -> rusqlite::Result<Option<State>> {
+    let Some(row) = state_row_in(tx, id)? else {
+        return Ok(None);
+    };
+    Ok((!matches!(launcher::host_alive(home, id), Ok(false))).then_some(row.state))
 }
 
 /// Inserts a new session in its own transaction, then runs the status hooks.
