@@ -447,14 +447,17 @@ fn field_at(text: &str, offset: usize) -> String {
         let k = k.trim().trim_matches('"');
         (!k.is_empty() && !k.starts_with('[') && !k.starts_with('#')).then(|| k.to_string())
     };
+    // A header's table name; `None` for a header without one (a broken `[` or `[]`), so an
+    // error never names an empty field.
     let header_of = |line: &str| -> Option<String> {
         let t = line.trim();
         t.starts_with('[')
             .then(|| t.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+            .filter(|h| !h.is_empty())
     };
     let here = lines.get(line_no.saturating_sub(1)).copied().unwrap_or("");
-    if let Some(h) = header_of(here) {
-        return h;
+    if here.trim_start().starts_with('[') {
+        return header_of(here).unwrap_or_else(|| "-".into());
     }
     let key = key_of(here);
     let header = lines[..line_no.saturating_sub(1).min(lines.len())]
@@ -570,6 +573,20 @@ command = ["/bin/sh"]
         assert!(msg.contains("command"), "{msg}");
         let (line, field, _) = config_err("[agents.x]\ncommand = [\"x\"]\nbusy = \"a\"\n");
         assert_eq!((line, field.as_str()), (3, "agents.x.busy"));
+    }
+
+    /// A broken table header has no name: the error says `-`, never an empty field
+    /// (`/h/agents.toml:1: : ...`).
+    #[test]
+    fn a_broken_header_names_no_empty_field() {
+        for text in ["[", "[]", "[[", " [ ", "[agents.x]\ncommand = [\"x\"]\n[\n"] {
+            let (line, field, msg) = config_err(text);
+            assert_eq!(field, "-", "{text:?}: line {line}: {msg}");
+            let e = parse_str(text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("/h/agents.toml:{line}: -: ")), "{e}");
+        }
+        let (_, field, _) = config_err("[agents.x.]\n");
+        assert_eq!(field, "agents.x.");
     }
 
     #[test]

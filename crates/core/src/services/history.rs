@@ -14,6 +14,10 @@ pub type LineParser = fn(&Value) -> ParsedLine;
 
 /// Reads messages `offset..offset+limit` from a JSONL transcript, with `parse` turning one
 /// line into zero or more messages.
+///
+/// A line that is not JSON (not valid UTF-8, garbage, or a torn last line the agent is still
+/// writing) holds no message and is skipped; the lines after it still count, as in the usage
+/// parsers. A file that cannot be read is an error.
 pub fn page_from_jsonl(
     path: &Path,
     offset: u64,
@@ -25,9 +29,18 @@ pub fn page_from_jsonl(
     let limit = limit.clamp(1, MAX_PAGE);
     let mut out = Vec::new();
     let mut index = 0u64;
-    for line in BufReader::new(file).lines() {
-        let Ok(line) = line else { break }; // a torn last line (agent still writing)
-        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Bytes, not `lines()`: one line that is not UTF-8 must not end the page early.
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(&line) else {
             continue;
         };
         for (role, text, at) in parse(&v) {
@@ -178,5 +191,36 @@ mod tests {
         )
         .unwrap();
         assert!(parse_codex_line(&ctx).is_empty());
+    }
+
+    /// A line that is not UTF-8 (or not JSON) is skipped, not the end of the transcript;
+    /// a torn last line is skipped too.
+    #[test]
+    fn bad_lines_do_not_hide_later_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let user = |text: &str| {
+            format!(r#"{{"type":"user","message":{{"role":"user","content":"{text}"}}}}"#)
+        };
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(user("one").as_bytes());
+        bytes.extend_from_slice(b"\n\xff\xfe not utf-8\n");
+        // Invalid UTF-8 inside a JSON string.
+        bytes.extend_from_slice(b"{\"type\":\"user\",\"message\":{\"content\":\"\xc3\"}}\n");
+        bytes.extend_from_slice(b"not json\r\n\n");
+        bytes.extend_from_slice(user("two").as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(user("three").as_bytes());
+        bytes.extend_from_slice(b"\n{\"type\":\"user\",\"mess"); // torn last line
+        std::fs::write(&path, &bytes).unwrap();
+
+        let (page, next) = page_from_jsonl(&path, 0, 10, parse_claude_line).unwrap();
+        let texts: Vec<&str> = page.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["one", "two", "three"]);
+        assert_eq!(next, None);
+        // Paging across the skipped lines keeps the indexes dense.
+        let (page, next) = page_from_jsonl(&path, 1, 1, parse_claude_line).unwrap();
+        assert_eq!((page[0].index, page[0].text.as_str()), (1, "two"));
+        assert_eq!(next, Some(2));
     }
 }

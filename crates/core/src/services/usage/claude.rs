@@ -11,9 +11,10 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{
-    for_each_line, json_f64, json_u64, open_optional, ModelTally, TokenUsage, Tokens, UsageError,
-};
+use crate::model::error::Result;
+
+use super::cost::{figure, Figure};
+use super::{for_each_line, json_u64, open_optional, ModelTally, TokenUsage, Tokens};
 
 /// Parses the single JSON document printed by `claude -p --output-format json`.
 ///
@@ -28,7 +29,8 @@ use super::{
 ///
 /// With `--verbose` the output is a JSON array of events; the last `result` element is used.
 /// When the text is not one JSON document (stray output around it), the last line that is a
-/// JSON object is used and `skipped_lines` is 1.
+/// JSON object is used and `skipped_lines` is 1. A cost figure that is not a cost (negative,
+/// or past the believable: see [`super::cost`]) is ignored and `skipped_lines` is 1 too.
 pub fn parse_claude_print_json(json: &str) -> TokenUsage {
     let mut u = TokenUsage::with_source("claude-print-json");
     let v: Value = match serde_json::from_str(json.trim()) {
@@ -58,14 +60,19 @@ pub fn parse_claude_print_json(json: &str) -> TokenUsage {
         _ => None,
     };
     if let Some(r) = result {
-        apply_result(r, &mut u);
+        let mut rejected = false;
+        apply_result(r, &mut u, &mut rejected);
+        if rejected {
+            u.skipped_lines = 1;
+        }
     }
     u
 }
 
 /// Tokens, cost and model of a `{"type":"result", ...}` object. Returns false when it holds
-/// neither `modelUsage` nor `usage`.
-fn apply_result(r: &Value, u: &mut TokenUsage) -> bool {
+/// neither `modelUsage` nor `usage`. Sets `rejected` when a cost figure in it is not a cost
+/// (it is then ignored: a rejected `total_cost_usd` leaves the cost unknown).
+fn apply_result(r: &Value, u: &mut TokenUsage, rejected: &mut bool) -> bool {
     let mut found = false;
     if let Some(mu) = r.get("modelUsage").and_then(Value::as_object) {
         if !mu.is_empty() {
@@ -79,7 +86,14 @@ fn apply_result(r: &Value, u: &mut TokenUsage) -> bool {
                     cache_write: json_u64(e.get("cacheCreationInputTokens")),
                 };
                 total.add(&t);
-                let cost = json_f64(e.get("costUSD")).unwrap_or(0.0);
+                let cost = match figure(e.get("costUSD")) {
+                    Figure::Cost(c) => c,
+                    Figure::Absent => 0.0,
+                    Figure::Rejected => {
+                        *rejected = true;
+                        0.0
+                    }
+                };
                 let w = t.weight();
                 if best.is_none_or(|(_, bc, bw)| cost > bc || (cost == bc && w > bw)) {
                     best = Some((model.as_str(), cost, w));
@@ -96,9 +110,13 @@ fn apply_result(r: &Value, u: &mut TokenUsage) -> bool {
             found = true;
         }
     }
-    if let Some(c) = json_f64(r.get("total_cost_usd")) {
-        u.cost_usd = Some(c);
-        u.cost_estimated = false;
+    match figure(r.get("total_cost_usd")) {
+        Figure::Cost(c) => {
+            u.cost_usd = Some(c);
+            u.cost_estimated = false;
+        }
+        Figure::Rejected => *rejected = true,
+        Figure::Absent => {}
     }
     found
 }
@@ -132,9 +150,12 @@ pub fn parse_claude_stream_json<R: BufRead>(reader: R) -> std::io::Result<TokenU
         match v.get("type").and_then(Value::as_str) {
             Some("result") => {
                 let mut u = TokenUsage::with_source("claude-stream-json");
-                if apply_result(&v, &mut u) || u.cost_usd.is_some() {
+                let mut rejected = false;
+                if apply_result(&v, &mut u, &mut rejected) || u.cost_usd.is_some() {
                     result = Some(u);
                 }
+                // A cost that is not one: the line's tokens count, the line is malformed.
+                return !rejected;
             }
             Some("assistant") => {
                 if let Some(m) = v.get("message") {
@@ -249,7 +270,7 @@ impl DedupMessages {
 /// can be lower than `-p --output-format json`'s `modelUsage`.
 ///
 /// Missing file: `Ok(None)`.
-pub fn claude_transcript_usage(path: &Path) -> Result<Option<TokenUsage>, UsageError> {
+pub fn claude_transcript_usage(path: &Path) -> Result<Option<TokenUsage>> {
     let Some(reader) = open_optional(path)? else {
         return Ok(None);
     };

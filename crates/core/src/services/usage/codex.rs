@@ -8,9 +8,11 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::model::error::Result;
+
 use super::{
     for_each_line, json_u64, open_optional, read_first_line, rfc3339_ms, same_path, system_time_ms,
-    TokenUsage, Tokens, UsageError, START_SLACK_MS,
+    TokenUsage, Tokens, START_SLACK_MS,
 };
 
 /// Converts a Codex usage object. Codex' `input_tokens` *includes* `cached_input_tokens`
@@ -64,7 +66,7 @@ pub fn parse_codex_exec_jsonl<R: BufRead>(reader: R) -> std::io::Result<TokenUsa
 /// to the last `token_usage_record.thread_token_usage` (also cumulative). `model` comes from
 /// the last `turn_context` (else `thread_settings_applied`, else the session's base
 /// instructions). No cost is recorded. Missing file: `Ok(None)`.
-pub fn codex_rollout_usage(path: &Path) -> Result<Option<TokenUsage>, UsageError> {
+pub fn codex_rollout_usage(path: &Path) -> Result<Option<TokenUsage>> {
     let Some(reader) = open_optional(path)? else {
         return Ok(None);
     };

@@ -13,9 +13,11 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::model::error::Result;
+
 use super::{
     json_u64, open_optional, read_first_line, rfc3339_ms, same_path, system_time_ms, ModelTally,
-    TokenUsage, Tokens, UsageError, START_SLACK_MS,
+    TokenUsage, Tokens, START_SLACK_MS,
 };
 
 /// Converts one `stats.models.<model>.tokens` object of `--output-format json`.
@@ -131,7 +133,7 @@ fn chat_tokens(t: &Value) -> Tokens {
 /// `gemini` with `tokens` are summed, each message `id` once (a message written again
 /// replaces the earlier copy; messages dropped by a later `$set` still count, their tokens
 /// were spent). No capture available; shape from public docs/source. Missing file: `Ok(None)`.
-pub fn gemini_chat_usage(path: &Path) -> Result<Option<TokenUsage>, UsageError> {
+pub fn gemini_chat_usage(path: &Path) -> Result<Option<TokenUsage>> {
     let Some(mut reader) = open_optional(path)? else {
         return Ok(None);
     };

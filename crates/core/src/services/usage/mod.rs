@@ -26,29 +26,35 @@
 //! * A field is `None` when the source has no figure for it; with no token source at all every
 //!   token field is `None` (never a made-up 0).
 //! * `cost_usd` is the agent's own figure when it reports one (`cost_estimated == false`);
-//!   [`fill_cost`] adds an estimate from the embedded price table otherwise.
+//!   [`fill_cost`] adds an estimate from the embedded price table otherwise. A reported figure
+//!   that is negative, not finite or past the believable (over a billion USD) is not a cost:
+//!   it counts as not reported. Figures that add up past that make the cost unknown, and
+//!   `source` gets `+cost-unknown:sum-too-large` (see `cost.rs`).
 //! * `source` names where the tokens came from (`claude-print-json`, `claude-stream-json`,
 //!   `claude-transcript`, `codex-exec-json`, `codex-rollout`, `gemini-json`, `gemini-chat`,
 //!   `opencode-run-json`, `opencode-db`); [`fill_cost`] appends `+price-table:<version>`.
 //! * `skipped_lines` counts input lines (or documents) that were not valid JSON. They are
 //!   skipped, never fatal. Valid JSON of an unknown or irrelevant shape is ignored silently
 //!   and not counted. An unterminated last line that does not parse (a file still being
-//!   written) is counted like any other malformed line.
+//!   written) is counted like any other malformed line. A line holding a cost figure that is
+//!   not a cost (above) is counted too (once), its other figures still used.
 //!
 //! # Errors
 //!
 //! String parsers never fail (a malformed document gives all-`None` tokens and
 //! `skipped_lines == 1`). Reader parsers fail only on I/O errors of the reader. Functions that
 //! take a path return `Ok(None)` when the file (or database, or table) does not exist, and
-//! `Err(UsageError)` when it exists but cannot be read. A record that exists but holds no usage
+//! the core's [`Error::Io`] (naming the file) when it exists but cannot be read. A record that exists but holds no usage
 //! yet gives `Ok(Some(usage))` with all token fields `None`.
 
 mod claude;
 mod codex;
+mod cost;
 mod gemini;
 mod opencode;
 mod prices;
 
+use crate::model::error::{Error, Result};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -79,23 +85,6 @@ impl TokenUsage {
         self.tokens_cache_read = t.cache_read;
         self.tokens_cache_write = t.cache_write;
     }
-}
-
-/// Errors of the path-based readers.
-#[derive(Debug, thiserror::Error)]
-pub enum UsageError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot read opencode database {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
 }
 
 /// Internal accumulator of the four token figures (None = no figure seen).
@@ -160,10 +149,6 @@ pub(crate) fn json_u64(v: Option<&serde_json::Value>) -> Option<u64> {
         Some(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
         _ => None,
     }
-}
-
-pub(crate) fn json_f64(v: Option<&serde_json::Value>) -> Option<f64> {
-    v?.as_f64().filter(|f| f.is_finite())
 }
 
 /// Picks the model with the largest weight; ties keep the first seen.
@@ -244,22 +229,17 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
 }
 
 /// Opens a file for reading; a missing file is `Ok(None)`.
-pub(crate) fn open_optional(path: &Path) -> Result<Option<BufReader<File>>, UsageError> {
+pub(crate) fn open_optional(path: &Path) -> Result<Option<BufReader<File>>> {
     match File::open(path) {
         Ok(f) => Ok(Some(BufReader::with_capacity(256 * 1024, f))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(UsageError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }),
+        Err(e) => Err(io_err(path, e)),
     }
 }
 
-pub(crate) fn io_err(path: &Path, source: io::Error) -> UsageError {
-    UsageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+/// A record file that exists but cannot be read.
+pub(crate) fn io_err(path: &Path, source: io::Error) -> Error {
+    Error::io(format!("cannot read {}", path.display()), source)
 }
 
 /// Reads the first line of a file, at most `cap` bytes of it.

@@ -17,9 +17,11 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
+use crate::model::error::{Error, Result};
+
+use super::cost::{note_sum_too_large, CostSum};
 use super::{
-    for_each_line, json_f64, json_u64, system_time_ms, ModelTally, TokenUsage, Tokens, UsageError,
-    START_SLACK_MS,
+    for_each_line, json_u64, system_time_ms, ModelTally, TokenUsage, Tokens, START_SLACK_MS,
 };
 
 /// `{input, output, reasoning, cache: {read, write}}` → Tokens (reasoning added to output).
@@ -39,9 +41,13 @@ fn opencode_tokens(t: &Value) -> Tokens {
 
 /// Sums opencode's per-step cost figures. A total of 0 with non-zero tokens means opencode had
 /// no price for the model (local/unknown providers report 0), so it is treated as unknown
-/// (`None`) and [`super::fill_cost`] may estimate it.
-fn finish_cost(u: &mut TokenUsage, cost: Option<f64>, tokens: &Tokens) {
-    u.cost_usd = match cost {
+/// (`None`) and [`super::fill_cost`] may estimate it. A sum past the believable is unknown
+/// too, and `source` says so (see [`super::cost`]).
+fn finish_cost(u: &mut TokenUsage, cost: &CostSum, tokens: &Tokens) {
+    if cost.too_large() {
+        note_sum_too_large(u);
+    }
+    u.cost_usd = match cost.total() {
         Some(c) if c > 0.0 || tokens.weight() == 0 => Some(c),
         _ => None,
     };
@@ -53,7 +59,7 @@ fn finish_cost(u: &mut TokenUsage, cost: Option<f64>, tokens: &Tokens) {
 /// model step, and steps are summed. No capture available; shape from public docs/source.
 pub fn parse_opencode_run_jsonl<R: BufRead>(reader: R) -> std::io::Result<TokenUsage> {
     let mut total = Tokens::default();
-    let mut cost: Option<f64> = None;
+    let mut cost = CostSum::default();
     let mut tally = ModelTally::new();
     let skipped = for_each_line(reader, |line| {
         let v: Value = match serde_json::from_slice(line) {
@@ -75,15 +81,14 @@ pub fn parse_opencode_run_jsonl<R: BufRead>(reader: R) -> std::io::Result<TokenU
                     tally.add(m, t.weight());
                 }
             }
-            if let Some(c) = json_f64(part.get("cost")) {
-                cost = Some(cost.unwrap_or(0.0) + c);
-            }
+            // A cost that is not one leaves the line's tokens counted, the line malformed.
+            return cost.add(part.get("cost"));
         }
         true
     })?;
     let mut u = TokenUsage::with_source("opencode-run-json");
     u.apply(&total);
-    finish_cost(&mut u, cost, &total);
+    finish_cost(&mut u, &cost, &total);
     u.model = tally.best();
     u.skipped_lines = skipped;
     Ok(u)
@@ -98,7 +103,7 @@ pub fn opencode_db_path(data_home: Option<&Path>, home: &Path) -> PathBuf {
     }
 }
 
-fn open_db(path: &Path) -> Result<Option<Connection>, UsageError> {
+fn open_db(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
@@ -112,11 +117,12 @@ fn open_db(path: &Path) -> Result<Option<Connection>, UsageError> {
     Ok(Some(conn))
 }
 
-fn sql_err(path: &Path, source: rusqlite::Error) -> UsageError {
-    UsageError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    }
+/// An opencode database that exists but cannot be read (not SQLite, locked too long, ...).
+fn sql_err(path: &Path, source: rusqlite::Error) -> Error {
+    Error::io(
+        format!("cannot read opencode database {}", path.display()),
+        std::io::Error::other(source),
+    )
 }
 
 /// "no such table" / "no such column": the schema is not what we expect (older or newer
@@ -132,7 +138,7 @@ fn query_strings(
     path: &Path,
     sql: &str,
     params: &[&dyn rusqlite::ToSql],
-) -> Result<Option<Vec<String>>, UsageError> {
+) -> Result<Option<Vec<String>>> {
     let mut stmt = match conn.prepare(sql) {
         Ok(s) => s,
         Err(e) if is_schema_error(&e) => return Ok(None),
@@ -164,12 +170,12 @@ fn query_strings(
 /// Tokens and cost are the sum of the session's `step-finish` parts (one per model step); when
 /// there are none (older layout), the assistant messages' `tokens`/`cost` are summed instead
 /// (their `tokens` then only cover each message's last step). `model` is the assistant
-/// messages' `modelID` with the most tokens. Parts or messages whose `data` is not valid JSON
-/// are counted in `skipped_lines`.
+/// messages' `modelID` with the most tokens. Parts or messages whose `data` is not valid JSON,
+/// or whose `cost` is not a cost (see [`super::cost`]), are counted in `skipped_lines`.
 ///
 /// `Ok(None)` when the database file does not exist, or lacks the `message`/`part` tables.
 /// No capture available; shape from public docs/source.
-pub fn opencode_db_usage(db: &Path, session_id: &str) -> Result<Option<TokenUsage>, UsageError> {
+pub fn opencode_db_usage(db: &Path, session_id: &str) -> Result<Option<TokenUsage>> {
     let Some(conn) = open_db(db)? else {
         return Ok(None);
     };
@@ -192,10 +198,10 @@ pub fn opencode_db_usage(db: &Path, session_id: &str) -> Result<Option<TokenUsag
 
     // messages: model, and the fallback figures
     let mut msg_tokens = Tokens::default();
-    let mut msg_cost: Option<f64> = None;
+    let mut msg_cost = CostSum::default();
     let mut tally = ModelTally::new();
     let mut part_tokens = Tokens::default();
-    let mut part_cost: Option<f64> = None;
+    let mut part_cost = CostSum::default();
     let mut parts_seen = 0u64;
     for sid in &sessions {
         if let Some(rows) = query_strings(
@@ -219,8 +225,8 @@ pub fn opencode_db_usage(db: &Path, session_id: &str) -> Result<Option<TokenUsag
                     .map(opencode_tokens)
                     .unwrap_or_default();
                 msg_tokens.add(&t);
-                if let Some(c) = json_f64(v.get("cost")) {
-                    msg_cost = Some(msg_cost.unwrap_or(0.0) + c);
+                if !msg_cost.add(v.get("cost")) {
+                    skipped += 1;
                 }
                 if let Some(m) = v
                     .get("modelID")
@@ -251,8 +257,8 @@ pub fn opencode_db_usage(db: &Path, session_id: &str) -> Result<Option<TokenUsag
                 if let Some(t) = v.get("tokens").filter(|t| t.is_object()) {
                     part_tokens.add(&opencode_tokens(t));
                 }
-                if let Some(c) = json_f64(v.get("cost")) {
-                    part_cost = Some(part_cost.unwrap_or(0.0) + c);
+                if !part_cost.add(v.get("cost")) {
+                    skipped += 1;
                 }
             }
         }
@@ -266,8 +272,8 @@ pub fn opencode_db_usage(db: &Path, session_id: &str) -> Result<Option<TokenUsag
         (msg_tokens, msg_cost)
     };
     u.apply(&tokens);
-    if !tokens.is_empty() || cost.is_some() {
-        finish_cost(&mut u, cost, &tokens);
+    if !tokens.is_empty() || cost.seen() {
+        finish_cost(&mut u, &cost, &tokens);
     }
     u.model = tally.best();
     u.skipped_lines = skipped;
@@ -282,7 +288,7 @@ pub fn find_opencode_session(
     db: &Path,
     cwd: &Path,
     started_after: SystemTime,
-) -> Result<Option<String>, UsageError> {
+) -> Result<Option<String>> {
     let Some(conn) = open_db(db)? else {
         return Ok(None);
     };

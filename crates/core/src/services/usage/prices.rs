@@ -104,20 +104,20 @@ pub fn price_table() -> &'static PriceTable {
 
 /// Estimated cost in USD of `usage` at `model`'s list prices, or `None` when the model is not
 /// in the table or no token figure is known. Missing figures count as 0. Long-context
-/// (>200k-token prompt) surcharges and batch/priority tiers are not modelled.
+/// (>200k-token prompt) surcharges and batch/priority tiers are not modelled. Token figures
+/// so large that the estimate passes the believable (see `cost.rs`) give `None` too.
 pub fn estimate_cost(usage: &TokenUsage, model: &str) -> Option<f64> {
     if !usage.has_tokens() {
         return None;
     }
     let (_, p) = price_table().lookup(model)?;
     let n = |v: Option<u64>| v.unwrap_or(0) as f64;
-    Some(
-        (n(usage.tokens_input) * p.input
-            + n(usage.tokens_output) * p.output
-            + n(usage.tokens_cache_read) * p.cache_read
-            + n(usage.tokens_cache_write) * p.cache_write)
-            / 1_000_000.0,
-    )
+    let cost = (n(usage.tokens_input) * p.input
+        + n(usage.tokens_output) * p.output
+        + n(usage.tokens_cache_read) * p.cache_read
+        + n(usage.tokens_cache_write) * p.cache_write)
+        / 1_000_000.0;
+    (cost.is_finite() && (0.0..=super::cost::MAX_COST_USD).contains(&cost)).then_some(cost)
 }
 
 /// Sets `cost_usd` from the price table (and `cost_estimated = true`, and appends
