@@ -76,7 +76,9 @@ impl Fixture {
                 cwd: Some(self.home.clone()),
                 task_id: Some("T-resume".into()),
                 env: vec![("RESUMABLE_STORE".into(), self.store.display().to_string())],
-                idle_after: Some(Duration::from_millis(300)),
+                // Longer than a Python start through a pyenv shim (~0.4 s) on a loaded machine:
+                // the agent must print before the quiet timer may call it idle.
+                idle_after: Some(Duration::from_millis(1500)),
                 ..Default::default()
             })
             .unwrap()
