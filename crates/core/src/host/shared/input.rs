@@ -49,10 +49,7 @@ impl Shared {
         if state == State::Paused {
             return Ok(());
         }
-        if !matches!(
-            state,
-            State::Starting | State::Running | State::WaitingInput
-        ) {
+        if !state.accepts_input() {
             return Err(format!(
                 "session {} is {state}, so it cannot be paused",
                 self.id()
