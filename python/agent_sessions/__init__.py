@@ -34,6 +34,7 @@ agent_session``.
 from . import _native
 from ._errors import (
     AgentSessionsError,
+    InternalError,
     InvalidArgumentError,
     InvalidPhaseError,
     InvalidSessionIdError,
@@ -153,5 +154,6 @@ __all__ = [
     "LaunchError",
     "StoreError",
     "ProtocolError",
+    "InternalError",
     "__version__",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "LaunchError",
     "StoreError",
     "ProtocolError",
+    "InternalError",
 ]
 
 
@@ -131,6 +132,13 @@ class ProtocolError(AgentSessionsError):
     kind = "Protocol"
 
 
+class InternalError(AgentSessionsError, RuntimeError):
+    """A bug in agent_sessions itself (a panic of the native core, contained): please report
+    it. A ``RuntimeError`` too."""
+
+    kind = "Internal"
+
+
 _BY_KIND: dict[str, type[AgentSessionsError]] = {
     cls.kind: cls
     for cls in (
@@ -149,6 +157,7 @@ _BY_KIND: dict[str, type[AgentSessionsError]] = {
         LaunchError,
         StoreError,
         ProtocolError,
+        InternalError,
     )
 }
 

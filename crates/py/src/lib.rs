@@ -1,11 +1,14 @@
 //! `agent_sessions._native`: the Python binding of the agent-sessions core. The Python
 //! package `agent_sessions` (python/agent_sessions) is a thin layer over this module.
 
+mod args;
 mod convert;
 mod errors;
 mod history;
 mod lifecycle;
-mod sessions;
+mod manager;
+mod session;
+mod stream;
 
 use pyo3::prelude::*;
 
@@ -13,9 +16,9 @@ use pyo3::prelude::*;
 #[pyo3(name = "_native")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lifecycle::PyLifecycle>()?;
-    m.add_class::<sessions::PySessionManager>()?;
-    m.add_class::<sessions::PySession>()?;
-    m.add_class::<sessions::PyOutputStream>()?;
+    m.add_class::<manager::PySessionManager>()?;
+    m.add_class::<session::PySession>()?;
+    m.add_class::<stream::PyOutputStream>()?;
     m.add_class::<history::PyEventStream>()?;
     m.add_class::<history::PyHistoryIterator>()?;
     m.add_function(wrap_pyfunction!(lifecycle::run_hook, m)?)?;

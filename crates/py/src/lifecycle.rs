@@ -2,7 +2,7 @@
 //! `AgentSession` class (the reference library's API) is a thin layer over it.
 
 use crate::convert::{dict_to_map, to_json, to_py};
-use crate::errors::IntoPy;
+use crate::errors::{call, contained, unlocked, IntoPy};
 use agent_sessions::lifecycle::hooks::{run_hook_with, Hook, HookOptions};
 use agent_sessions::lifecycle::{Lifecycle, NewLifecycle, ResumePolicy};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -12,7 +12,6 @@ use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Errors of the list callback: the core's or Python's.
 enum ListError {
@@ -73,7 +72,7 @@ impl PyLifecycle {
     #[new]
     #[pyo3(signature = (home=None))]
     fn new(py: Python<'_>, home: Option<PathBuf>) -> PyResult<Self> {
-        let lc = py.detach(|| Lifecycle::open(home.as_deref())).py_err()?;
+        let lc = call(py, || Lifecycle::open(home.as_deref()))?;
         Ok(PyLifecycle {
             inner: Arc::new(lc),
         })
@@ -111,7 +110,7 @@ impl PyLifecycle {
             metadata: metadata_arg(metadata)?.unwrap_or_default(),
         };
         let lc = &self.inner;
-        py.detach(|| lc.create_session(&new)).py_err()
+        call(py, || lc.create_session(&new))
     }
 
     #[pyo3(signature = (agent_id, phase=None, metadata=None, error=None))]
@@ -129,8 +128,9 @@ impl PyLifecycle {
             _ => None,
         };
         let lc = &self.inner;
-        py.detach(|| lc.update_state(agent_id, phase, metadata.as_ref(), error.as_deref()))
-            .py_err()
+        call(py, || {
+            lc.update_state(agent_id, phase, metadata.as_ref(), error.as_deref())
+        })
     }
 
     /// True when the session may be resumed: resume_ready, a resumable phase, last activity
@@ -144,13 +144,8 @@ impl PyLifecycle {
         max_errors: i64,
         resumable_phases: Option<Vec<String>>,
     ) -> PyResult<bool> {
-        if !max_idle_seconds.is_finite() || max_idle_seconds < 0.0 {
-            return Err(PyValueError::new_err(
-                "the resume timeout must be a non-negative number",
-            ));
-        }
         let mut policy = ResumePolicy {
-            max_idle: Duration::from_secs_f64(max_idle_seconds),
+            max_idle: crate::args::secs(max_idle_seconds, "max_idle_seconds")?,
             max_errors,
             ..ResumePolicy::default()
         };
@@ -158,7 +153,7 @@ impl PyLifecycle {
             policy.resumable_phases = p;
         }
         let lc = &self.inner;
-        py.detach(|| lc.should_resume(agent_id, &policy)).py_err()
+        call(py, || lc.should_resume(agent_id, &policy))
     }
 
     /// The whole document, or None.
@@ -168,7 +163,7 @@ impl PyLifecycle {
         agent_id: &str,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let lc = &self.inner;
-        let Some(doc) = py.detach(|| lc.get_session(agent_id)).py_err()? else {
+        let Some(doc) = call(py, || lc.get_session(agent_id))? else {
             return Ok(None);
         };
         let d = PyDict::new(py);
@@ -189,14 +184,15 @@ impl PyLifecycle {
         let outcome = text_arg(outcome)?;
         let summary = any_arg(summary)?;
         let lc = &self.inner;
-        py.detach(|| lc.finalize_session(agent_id, &outcome, Some(summary)))
-            .py_err()
+        call(py, || {
+            lc.finalize_session(agent_id, &outcome, Some(summary))
+        })
     }
 
     #[pyo3(signature = (hours=24.0))]
     fn cleanup_old_sessions(&self, py: Python<'_>, hours: f64) -> PyResult<usize> {
         let lc = &self.inner;
-        py.detach(|| lc.cleanup_old_sessions(hours)).py_err()
+        call(py, || lc.cleanup_old_sessions(hours))
     }
 
     #[pyo3(signature = (active_only=false, agent_name=None))]
@@ -237,23 +233,25 @@ impl PyLifecycle {
                 None => py.None().into_bound(py),
             }
         };
-        self.inner
-            .for_each_summary(active_only, agent_name, |r| -> Result<(), ListError> {
-                let d = PyDict::new(py);
-                d.set_item(k_id, r.agent_id)?;
-                d.set_item(k_name, repeated(r.agent_name))?;
-                d.set_item(k_phase, repeated(r.phase))?;
-                d.set_item(k_created, opt(r.created_at))?;
-                d.set_item(k_updated, opt(r.last_updated))?;
-                d.set_item(k_ready, r.resume_ready)?;
-                d.set_item(k_errors, r.error_count)?;
-                list.append(d)?;
-                Ok(())
-            })
-            .map_err(|e| match e {
-                ListError::Core(e) => crate::errors::to_pyerr(e),
-                ListError::Py(e) => e,
-            })?;
+        contained(|| {
+            self.inner
+                .for_each_summary(active_only, agent_name, |r| -> Result<(), ListError> {
+                    let d = PyDict::new(py);
+                    d.set_item(k_id, r.agent_id)?;
+                    d.set_item(k_name, repeated(r.agent_name))?;
+                    d.set_item(k_phase, repeated(r.phase))?;
+                    d.set_item(k_created, opt(r.created_at))?;
+                    d.set_item(k_updated, opt(r.last_updated))?;
+                    d.set_item(k_ready, r.resume_ready)?;
+                    d.set_item(k_errors, r.error_count)?;
+                    list.append(d)?;
+                    Ok(())
+                })
+        })?
+        .map_err(|e| match e {
+            ListError::Core(e) => crate::errors::to_pyerr(e),
+            ListError::Py(e) => e,
+        })?;
         Ok(list)
     }
 
@@ -272,7 +270,7 @@ impl PyLifecycle {
         };
         let map = dict_to_map(d)?;
         let lc = &self.inner;
-        py.detach(|| lc.save_session(agent_id, map)).py_err()
+        call(py, || lc.save_session(agent_id, map))
     }
 
     fn __repr__(&self) -> String {
@@ -296,9 +294,9 @@ pub fn run_hook(
         ))
     })?;
     let input = stdin.to_vec();
-    Ok(py.detach(move || {
+    unlocked(py, move || {
         let (mut opts, warnings) = HookOptions::from_env();
         opts.home = home;
         run_hook_with(hook, &input, &opts, &warnings)
-    }))
+    })
 }

@@ -1,0 +1,213 @@
+//! `SessionManager` from Python: one core `SessionManager`, shared (through an `Arc`) with
+//! every `Session`, stream and iterator it hands out.
+//!
+//! Every call that can block (the store, the host's socket) runs with the GIL released.
+
+use crate::args;
+use crate::convert::ser_to_py;
+use crate::errors::call;
+use crate::history::event_list;
+use crate::session::PySession;
+use agent_sessions::{CleanupOptions, ListFilter, SessionManager, StartOptions};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[pyclass(frozen, name = "SessionManager", module = "agent_sessions._native")]
+pub struct PySessionManager {
+    mgr: Arc<SessionManager>,
+}
+
+#[pymethods]
+impl PySessionManager {
+    /// Opens the sessions home `home` (default: $AGENT_SESSIONS_HOME, else the XDG state
+    /// folder). `host_binary` is the `agent-sessions` executable that hosts sessions; by
+    /// default the one installed with this package.
+    #[new]
+    #[pyo3(signature = (home=None, *, host_binary=None))]
+    fn new(py: Python<'_>, home: Option<PathBuf>, host_binary: Option<PathBuf>) -> PyResult<Self> {
+        let host_binary = match host_binary {
+            Some(p) => Some(p),
+            None => {
+                // The binary installed beside this package (see agent_sessions/_host.py).
+                let found = py
+                    .import("agent_sessions._host")?
+                    .call_method0("host_binary")?;
+                if found.is_none() {
+                    None
+                } else {
+                    Some(found.extract::<PathBuf>()?)
+                }
+            }
+        };
+        let mgr = call(py, || SessionManager::open(home.as_deref()))?;
+        if let Some(p) = host_binary {
+            mgr.set_host_binary(p);
+        }
+        Ok(PySessionManager { mgr: Arc::new(mgr) })
+    }
+
+    /// The sessions home folder.
+    #[getter]
+    fn home(&self) -> String {
+        self.mgr.home().root().display().to_string()
+    }
+
+    /// Starts a session and returns it once the agent process runs. `max_log_bytes` caps the
+    /// output log on disk (older output is rotated away); None keeps the default cap.
+    #[pyo3(signature = (agent, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &self,
+        py: Python<'_>,
+        agent: &str,
+        args: Option<&Bound<'_, PyAny>>,
+        cwd: Option<PathBuf>,
+        task_id: Option<String>,
+        name: Option<String>,
+        env: Option<&Bound<'_, PyAny>>,
+        cols: Option<i64>,
+        rows: Option<i64>,
+        idle_after: Option<f64>,
+        max_log_bytes: Option<i64>,
+    ) -> PyResult<PySession> {
+        let opts = StartOptions {
+            agent: agent.to_string(),
+            args: args::strings(args, "args")?,
+            cwd,
+            task_id,
+            name,
+            env: args::env_pairs(env)?,
+            cols: args::size(cols, "cols")?,
+            rows: args::size(rows, "rows")?,
+            idle_after: args::optional_secs(idle_after, "idle_after")?,
+            max_log_bytes: max_log_bytes
+                .map(|n| args::non_negative(n, "max_log_bytes"))
+                .transpose()?,
+        };
+        let mgr = &self.mgr;
+        let rec = call(py, || mgr.start(&opts))?;
+        Ok(PySession::new(mgr.clone(), rec))
+    }
+
+    /// The session with this id.
+    fn get(&self, py: Python<'_>, session_id: &str) -> PyResult<PySession> {
+        let mgr = &self.mgr;
+        let rec = call(py, || mgr.get(session_id))?;
+        Ok(PySession::new(mgr.clone(), rec))
+    }
+
+    /// Sessions, newest first, optionally only those in `state`, of `agent`, or linked to
+    /// `task_id`. Raises TaskNotFoundError (a SessionNotFoundError) when no session at all
+    /// carries `task_id`.
+    #[pyo3(signature = (state=None, agent=None, task_id=None))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        state: Option<&str>,
+        agent: Option<String>,
+        task_id: Option<String>,
+    ) -> PyResult<Vec<PySession>> {
+        let filter = ListFilter {
+            state: state.map(args::state).transpose()?,
+            agent_type: agent,
+            task_id,
+        };
+        let mgr = &self.mgr;
+        let recs = call(py, || mgr.list(&filter))?;
+        Ok(recs
+            .into_iter()
+            .map(|r| PySession::new(mgr.clone(), r))
+            .collect())
+    }
+
+    /// Removes an ended session's record and files. Raises SessionActiveError (a
+    /// SessionNotRunningError) while the session is live.
+    fn remove(&self, py: Python<'_>, session_id: &str) -> PyResult<()> {
+        let mgr = &self.mgr;
+        call(py, || mgr.remove(session_id))
+    }
+
+    /// Up to `limit` events of a session with seq greater than `since`, oldest first, as
+    /// dicts: session_id, seq, at, source, kind, data. See `Session.events`.
+    #[pyo3(signature = (session_id, since=0, limit=1000))]
+    fn events<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &str,
+        since: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        args::non_negative(since, "since")?;
+        let limit = args::page_size(limit, "limit")?;
+        let mgr = &self.mgr;
+        let events = call(py, || mgr.events(session_id, since, limit))?;
+        event_list(py, &events)
+    }
+
+    /// One page of a session's conversation. See `Session.history`.
+    #[pyo3(signature = (session_id, offset=0, limit=100))]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let offset = args::non_negative(offset, "offset")?;
+        let limit = args::page_size(limit, "limit")?;
+        let mgr = &self.mgr;
+        let page = call(py, || mgr.history(session_id, offset, limit))?;
+        ser_to_py(py, &page)
+    }
+
+    /// Every task with its sessions and totals, the most recently active first, as dicts:
+    /// task_id, session_count, sessions, states, live, first_created_at, last_updated_at,
+    /// total_tokens, cost_usd, cpu_time_ms. Sessions without a task come last, under
+    /// task_id None.
+    fn tasks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let tasks = call(py, || mgr.tasks())?;
+        ser_to_py(py, &tasks)
+    }
+
+    /// One task as a dict (see `tasks`). Raises TaskNotFoundError (a SessionNotFoundError)
+    /// when no session carries `task_id`.
+    fn task<'py>(&self, py: Python<'py>, task_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let task = call(py, || mgr.task(task_id))?;
+        ser_to_py(py, &task)
+    }
+
+    /// Removes ended sessions that ended longer than `older_than` ago (seconds, a
+    /// `datetime.timedelta`, or text such as "12h" or "7d"), with their folders. `states`
+    /// limits it to these ended states (default: stopped, failed and unknown; "suspended"
+    /// only when named); a live state raises InvalidArgumentError, and a live session is
+    /// never removed. `keep_logs` leaves the output logs on disk; `dry_run` removes nothing.
+    /// Returns the report as a dict: dry_run, sessions (session_id, state, ended_at,
+    /// bytes), bytes_freed, skipped.
+    #[pyo3(signature = (older_than, states=None, *, keep_logs=false, dry_run=false))]
+    fn cleanup<'py>(
+        &self,
+        py: Python<'py>,
+        older_than: &Bound<'py, PyAny>,
+        states: Option<&Bound<'py, PyAny>>,
+        keep_logs: bool,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = CleanupOptions {
+            older_than: args::age(older_than, "older_than")?,
+            states: args::state_list(states)?,
+            keep_logs,
+            dry_run,
+        };
+        let mgr = &self.mgr;
+        let report = call(py, || mgr.cleanup(&opts))?;
+        ser_to_py(py, &report)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SessionManager(home={:?})", self.home())
+    }
+}
