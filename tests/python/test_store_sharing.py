@@ -79,12 +79,7 @@ def test_a_forked_child_uses_the_parents_manager(mgr: SessionManager, home: Path
     assert integrity(home) == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: model/id.rs new_id() draws its suffix from rand's ThreadRng, which a forked "
-    "child copies (rand 0.9 has no fork protection), so child and parent make the same id "
-    "within a second: a hosted start then fails on the store's UNIQUE constraint and a "
-    "lifecycle create_session silently reuses the other's record. Remove this marker with "
-    "the core fix (e.g. the suffix from the OS: getrandom / rand::rngs::OsRng)."))
+# The id suffix comes from the OS (getrandom), never from a generator a fork copies.
 def test_ids_made_in_a_forked_child_and_its_parent_differ(home: Path) -> None:
     lc = agent_sessions._native.Lifecycle(home)
     lc.create_session()  # the parent has drawn from its generator before forking

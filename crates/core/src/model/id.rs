@@ -2,7 +2,6 @@
 //! [`validate`] accepted it, so `../x`, absolute paths and oversized ids never touch the disk.
 
 use crate::model::error::{Error, Result};
-use rand::Rng;
 
 /// Longest id accepted. Long enough for any generated id and user-chosen lifecycle ids,
 /// short enough to keep socket paths and file names sane.
@@ -12,8 +11,37 @@ pub const MAX_ID_LEN: usize = 128;
 /// uses, so hosted sessions and lifecycle records share one id space.
 pub fn new_id() -> String {
     let now = chrono::Utc::now();
-    let suffix: u32 = rand::rng().random();
+    let mut b = [0u8; 4];
+    os_random(&mut b);
+    let suffix = u32::from_le_bytes(b);
     format!("agent-{}-{suffix:08x}", now.format("%Y%m%d-%H%M%S"))
+}
+
+/// Fills `buf` with random bytes from the operating system. Not a user-space generator: a
+/// forked child copies those, and a parent and its child (a hook forked from an orchestrator,
+/// Python's `os.fork`) would then make the same ids in the same second.
+pub fn os_random(buf: &mut [u8]) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: writes at most `buf.len() - filled` bytes into our own buffer.
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n > 0 {
+            filled += n as usize;
+        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // No getrandom (kernels before 3.17): the same source through its device file,
+            // and only if even that is missing, a user-space generator.
+            use std::io::Read;
+            let rest = &mut buf[filled..];
+            if std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(rest))
+                .is_err()
+            {
+                rand::fill(rest);
+            }
+            return;
+        }
+    }
 }
 
 /// Checks that `id` is safe to use as a file name: ASCII letters, digits, `-` and `_`,

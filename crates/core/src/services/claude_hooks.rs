@@ -131,7 +131,8 @@ pub fn launch_args(
 
 /// A random (version 4) UUID.
 pub fn new_uuid() -> String {
-    let mut b: [u8; 16] = rand::random();
+    let mut b = [0u8; 16];
+    crate::model::id::os_random(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -27,13 +27,28 @@ impl SessionManager {
                 Err(e) => Err(Error::io(format!("opening {name}"), e)),
             }
         };
-        // The base read before and after opening the current part must agree, or a rotation
-        // happened in between: then look again.
-        let (base, current) = loop {
+        // A rotation renames output.log to output.log.1, then moves the base, then makes a
+        // new output.log (see host::reader). The base read before and after opening both
+        // parts must agree, both parts must be different files, and output.log must exist
+        // while output.log.1 does: otherwise a rotation is under way, and we look again (it
+        // takes microseconds; the bound only guards against a host killed mid-rotation).
+        let mut tries = 0;
+        let (base, current, older) = loop {
             let before = crate::host::read_log_base(&dir);
             let current = open(crate::host::LOG_NAME)?;
-            if crate::host::read_log_base(&dir) == before {
-                break (before, current);
+            let older = open(crate::host::OLD_LOG_NAME)?;
+            let settled = crate::host::read_log_base(&dir) == before
+                && match (&current, &older) {
+                    (Some(c), Some(o)) => !same_file(c, o),
+                    (None, Some(_)) => false,
+                    _ => true,
+                };
+            tries += 1;
+            if settled || tries > 1000 {
+                break (before, current, older);
+            }
+            if tries > 10 {
+                std::thread::sleep(Duration::from_millis(1));
             }
         };
         let read_from = |f: std::fs::File, at: u64, max: u64| -> Result<Vec<u8>> {
@@ -47,7 +62,7 @@ impl SessionManager {
             Ok(buf)
         };
         if offset < base {
-            if let Some(old) = open(crate::host::OLD_LOG_NAME)? {
+            if let Some(old) = older {
                 let old_len = old.metadata().map_or(0, |m| m.len());
                 let old_start = base.saturating_sub(old_len);
                 let at = offset.max(old_start);
@@ -76,6 +91,15 @@ impl SessionManager {
     pub(crate) fn output_tail(&self, session_id: &str, max: u64) -> Result<(Vec<u8>, u64)> {
         let end = self.output_end(session_id)?;
         self.output(session_id, end.saturating_sub(max), max as usize)
+    }
+}
+
+/// Whether two open files are the same file (the same inode on the same device).
+fn same_file(a: &std::fs::File, b: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
