@@ -33,6 +33,13 @@
 //! Every `update_state` call that names a valid phase appends one `{from_phase, to_phase,
 //! timestamp}` entry, also when the phase stays the same, so N phase updates always leave N
 //! entries (finalize appends one more).
+//!
+//! # Files
+//!
+//! The SQL of the `lifecycle` tables is in `store::lifecycle`. Here: this file holds
+//! [`Lifecycle`] and its write transaction; `persist` writes one document (the `sessions`
+//! row through the state machine, the lifecycle rows, `state.json`); `create`, `update`,
+//! `resume`, `list` and `cleanup` hold the API's methods; `hooks` the ready hooks.
 
 mod cleanup;
 mod create;
