@@ -7,6 +7,7 @@
 use crate::config::home::Home;
 pub mod events;
 pub(crate) mod fallback;
+pub mod lifecycle;
 pub mod messages;
 mod migrations;
 pub mod pool;
