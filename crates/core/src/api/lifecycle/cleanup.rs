@@ -14,7 +14,10 @@ impl Lifecycle {
                 "hours must be a finite number".into(),
             ));
         }
-        let cutoff = time::now_us() - (hours * 3_600_000_000.0) as i64;
+        // Any finite number is an age (a negative one reaches into the future, as in the
+        // reference library); saturating, so no size of it can overflow.
+        let span_us = (hours * 3_600_000_000.0) as i64; // `as` saturates at the i64 range
+        let cutoff = time::now_us().saturating_sub(span_us);
         let ids: Vec<String> = self.write(|tx, after| {
             let ids = crate::store::lifecycle::delete_records_before(tx, cutoff)?;
             for id in &ids {

@@ -17,8 +17,11 @@ pub struct NewLifecycle {
     /// Use this id instead of generating one; an existing lifecycle document under it is
     /// replaced, like the reference library overwrites `state.json`.
     pub agent_id: Option<String>,
+    /// The `agent_name` field as given (a string, or null); kept as JSON like the reference library.
     pub agent_name: Value,
+    /// The `purpose` field as given (any JSON value).
     pub purpose: Value,
+    /// Extra fields merged into the document's `metadata` (`task_id` there becomes the session's task).
     pub metadata: Map<String, Value>,
 }
 

@@ -164,12 +164,19 @@ impl Serialize for LifecycleDoc {
 /// One line of `list_sessions`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SessionSummary {
+    /// The session id (the document's `agent_id`).
     pub agent_id: String,
+    /// The agent name, when the document has one.
     pub agent_name: Option<String>,
+    /// The current phase (`initializing`, ..., `completed`), when set.
     pub phase: Option<String>,
+    /// When the document was created, as written in it (ISO 8601).
     pub created_at: Option<String>,
+    /// When it was last written, as written in it (ISO 8601).
     pub last_updated: Option<String>,
+    /// The document's `resume_ready` flag: the session may be resumed.
     pub resume_ready: bool,
+    /// How many errors were recorded on it (`error_count`).
     pub error_count: i64,
 }
 

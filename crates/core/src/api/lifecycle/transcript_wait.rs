@@ -23,7 +23,7 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Environment variable overriding [`DEFAULT_DEADLINE`], in seconds.
+/// Environment variable overriding the default deadline (3 s), in seconds.
 pub const TRANSCRIPT_WAIT_ENV: &str = "AGENT_SESSIONS_TRANSCRIPT_WAIT";
 /// Longest wait for the transcript by default: far above the ~30 ms seen, short enough that
 /// the orchestrator is not held up noticeably when the message never comes.

@@ -15,8 +15,11 @@ use serde_json::{json, Map, Value};
 /// fields, finalize.
 #[derive(Debug, Clone, Default)]
 pub struct Update<'a> {
+    /// The new phase, if it changes (a phase change is a history entry and a `phase` event).
     pub phase: Option<&'a str>,
+    /// Fields merged into the document's `metadata`.
     pub metadata: Option<&'a Map<String, Value>>,
+    /// An error to record: appended to `errors`, and `error_count` goes up by one.
     pub error: Option<&'a str>,
     /// Top-level fields to set as given (not `history`).
     pub fields: Vec<(&'a str, Value)>,

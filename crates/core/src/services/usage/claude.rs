@@ -30,7 +30,7 @@ use super::{for_each_line, json_u64, open_optional, ModelTally, TokenUsage, Toke
 /// With `--verbose` the output is a JSON array of events; the last `result` element is used.
 /// When the text is not one JSON document (stray output around it), the last line that is a
 /// JSON object is used and `skipped_lines` is 1. A cost figure that is not a cost (negative,
-/// or past the believable: see [`super::cost`]) is ignored and `skipped_lines` is 1 too.
+/// or past the believable: see `usage::cost`) is ignored and `skipped_lines` is 1 too.
 pub fn parse_claude_print_json(json: &str) -> TokenUsage {
     let mut u = TokenUsage::with_source("claude-print-json");
     let v: Value = match serde_json::from_str(json.trim()) {

@@ -42,7 +42,7 @@ fn opencode_tokens(t: &Value) -> Tokens {
 /// Sums opencode's per-step cost figures. A total of 0 with non-zero tokens means opencode had
 /// no price for the model (local/unknown providers report 0), so it is treated as unknown
 /// (`None`) and [`super::fill_cost`] may estimate it. A sum past the believable is unknown
-/// too, and `source` says so (see [`super::cost`]).
+/// too, and `source` says so (see `usage::cost`).
 fn finish_cost(u: &mut TokenUsage, cost: &CostSum, tokens: &Tokens) {
     if cost.too_large() {
         note_sum_too_large(u);
@@ -171,7 +171,7 @@ fn query_strings(
 /// there are none (older layout), the assistant messages' `tokens`/`cost` are summed instead
 /// (their `tokens` then only cover each message's last step). `model` is the assistant
 /// messages' `modelID` with the most tokens. Parts or messages whose `data` is not valid JSON,
-/// or whose `cost` is not a cost (see [`super::cost`]), are counted in `skipped_lines`.
+/// or whose `cost` is not a cost (see `usage::cost`), are counted in `skipped_lines`.
 ///
 /// `Ok(None)` when the database file does not exist, or lacks the `message`/`part` tables.
 /// No capture available; shape from public docs/source.

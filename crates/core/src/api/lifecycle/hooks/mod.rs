@@ -42,7 +42,9 @@ use std::path::PathBuf;
 /// The hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
+    /// Before a task is delegated to a sub-agent: starts or resumes its lifecycle record.
     PreDelegate,
+    /// After a sub-agent stopped: finalizes its record with its summary and usage.
     SubagentStop,
 }
 
@@ -56,6 +58,7 @@ impl Hook {
         }
     }
 
+    /// The hook's name as the command line and the log write it (`pre_delegate`, `subagent_stop`).
     pub fn as_str(self) -> &'static str {
         match self {
             Hook::PreDelegate => "pre_delegate",

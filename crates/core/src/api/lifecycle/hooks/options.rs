@@ -3,13 +3,14 @@
 
 use crate::api::lifecycle::{validate_phase, ResumePolicy};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Environment variable naming the hook log file.
 pub const HOOK_LOG_ENV: &str = "AGENT_SESSIONS_HOOK_LOG";
 /// Environment variables overriding the resume thresholds for hooks.
 pub const RESUME_MINUTES_ENV: &str = "AGENT_SESSIONS_RESUME_MINUTES";
+/// Environment variable: errors after which a session is no longer resumed (an integer).
 pub const MAX_ERRORS_ENV: &str = "AGENT_SESSIONS_MAX_ERRORS";
+/// Environment variable: the phases a session may be resumed from, comma-separated.
 pub const RESUMABLE_PHASES_ENV: &str = "AGENT_SESSIONS_RESUMABLE_PHASES";
 /// Environment variable overriding how long `SubagentStop` waits for the transcript.
 pub use crate::api::lifecycle::transcript_wait::TRANSCRIPT_WAIT_ENV;
@@ -21,6 +22,7 @@ pub struct HookOptions {
     pub home: Option<PathBuf>,
     /// Log file; `$AGENT_SESSIONS_HOOK_LOG` or `<home>/hooks.log` when `None`.
     pub log_path: Option<PathBuf>,
+    /// When `pre_delegate` resumes an existing session instead of starting a new one.
     pub policy: ResumePolicy,
 }
 
@@ -32,11 +34,14 @@ impl HookOptions {
         let mut warnings = Vec::new();
         let mut policy = ResumePolicy::default();
         if let Ok(v) = std::env::var(RESUME_MINUTES_ENV) {
-            match v.trim().parse::<f64>() {
-                Ok(m) if m.is_finite() && m >= 0.0 => {
-                    policy.max_idle = Duration::from_secs_f64(m * 60.0)
-                }
-                _ => warnings.push(format!("ignoring {RESUME_MINUTES_ENV}={v:?}")),
+            match v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|m| crate::model::duration::secs(m * 60.0, RESUME_MINUTES_ENV).ok())
+            {
+                Some(d) => policy.max_idle = d,
+                None => warnings.push(format!("ignoring {RESUME_MINUTES_ENV}={v:?}")),
             }
         }
         if let Ok(v) = std::env::var(MAX_ERRORS_ENV) {
