@@ -120,8 +120,8 @@ enum as_result
      */
     AS_SESSION_NOT_FOUND = 7012,
     /**
-     * The session is not in a state that allows this (send to a stopped session, remove
-     * a running one).
+     * The session's agent is not running, for an action that needs it (send to a stopped
+     * session, pause an ended one).
      */
     AS_SESSION_NOT_RUNNING = 7013,
     /**
@@ -156,6 +156,22 @@ enum as_result
      * The session host answered with something this library does not understand.
      */
     AS_PROTOCOL = 7021,
+    /**
+     * No session carries this task id.
+     */
+    AS_TASK_NOT_FOUND = 7022,
+    /**
+     * The session still runs, for an action that needs it ended (remove, cleanup).
+     */
+    AS_SESSION_ACTIVE = 7023,
+    /**
+     * The session is a lifecycle record with no agent process to act on.
+     */
+    AS_NO_PROCESS = 7024,
+    /**
+     * The session cannot be resumed (no resume command, no agent session id, still live).
+     */
+    AS_NOT_RESUMABLE = 7025,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -408,7 +424,8 @@ as_result as_manager_get(const struct as_manager *manager,
  *
  * `filter_json` may be NULL (every session) or an object
  * `{"state": "running", "agent": "custom", "task_id": "T-1"}` whose fields are all
- * optional (`agent_type` is accepted for `agent`).
+ * optional (`agent_type` is accepted for `agent`). A `task_id` no session carries gives
+ * `AS_TASK_NOT_FOUND` (not an empty list), so a mistyped id is noticed.
  *
  * Thread safety: safe from any thread.
  *
@@ -422,7 +439,7 @@ as_result as_manager_list(const struct as_manager *manager,
 
 /**
  * Deletes an ended session's record and files. A session that has not ended gives
- * `AS_SESSION_NOT_RUNNING` (stop it first).
+ * `AS_SESSION_ACTIVE` (stop it first).
  *
  * Thread safety: safe from any thread. Session handles of a removed session stay valid
  * handles; calls on them return `AS_SESSION_NOT_FOUND`.
@@ -495,7 +512,8 @@ as_result as_session_record(const struct as_session *session,
 
 /**
  * Types `text` into the agent, then Enter when `enter` is true. A session that is not
- * running gives `AS_SESSION_NOT_RUNNING`, with its state in the message.
+ * running gives `AS_SESSION_NOT_RUNNING`, with its state in the message; a lifecycle record
+ * (no agent process) `AS_NO_PROCESS`.
  *
  * Thread safety: safe from any thread; concurrent sends to one session are delivered one
  * after the other, in no guaranteed order.
@@ -585,7 +603,7 @@ as_result as_session_screen_json(const struct as_session *session,
  * Blocks until the session is in `state` (`"running"`, `"waiting_input"`, `"stopped"`,
  * ...). `timeout_secs` < 0 or infinity waits without limit. Errors: `AS_TIMEOUT`;
  * `AS_STATE_UNREACHABLE` at once when the session ended in another state;
- * `AS_INVALID_ARGUMENT` for an unknown state name or a NaN timeout.
+ * `AS_INVALID_ARGUMENT` for an unknown state name or a NaN or too large (over 1e9) timeout.
  *
  * On success, `*out_record_json` receives the record (free it with `as_string_free`)
  * unless `out_record_json` is NULL.
@@ -608,7 +626,7 @@ as_result as_session_wait(const struct as_session *session,
  * without limit. Errors: `AS_TIMEOUT`; `AS_STATE_UNREACHABLE` at once when the session
  * ended in a state not among them; `AS_NULL_ARGUMENT` when `states` or one of its entries
  * is NULL; `AS_INVALID_ARGUMENT` when `n_states` is 0, for an unknown state name or a NaN
- * timeout (nothing is waited for then).
+ * or too large (over 1e9) timeout (nothing is waited for then).
  *
  * On success, `*out_record_json` receives the record, whose `state` says which state was
  * reached (free it with `as_string_free`), unless `out_record_json` is NULL.
@@ -629,7 +647,8 @@ as_result as_session_wait_any(const struct as_session *session,
 /**
  * Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
  * then SIGKILL after `timeout_secs` (at once when `force`). `timeout_secs` < 0 uses the
- * default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has
+ * default, 10 s; NaN, infinity and more than 1e9 give `AS_INVALID_ARGUMENT`, a lifecycle
+ * record (nothing to stop: finalize it) `AS_NO_PROCESS`. Returns once the session has
  * ended. Stopping an ended session succeeds and changes nothing. The output, last screen
  * and record stay readable afterwards.
  *
@@ -676,8 +695,9 @@ as_result as_session_output(const struct as_session *session,
  * delivered, or `callback` returns non-zero. Either way the call succeeds and
  * `*out_next` receives the offset after the last delivered byte.
  *
- * `timeout_secs` < 0 or infinity follows without limit; when the limit passes first the
- * call returns `AS_TIMEOUT` (the chunks delivered so far tell where to continue).
+ * `timeout_secs` < 0 or infinity follows without limit; NaN or more than 1e9 gives
+ * `AS_INVALID_ARGUMENT`. When the limit passes first the call returns `AS_TIMEOUT` (the
+ * chunks delivered so far tell where to continue).
  * `user_data` is passed through untouched and may be NULL.
  *
  * Thread safety: safe from any thread; it polls (10 to 100 ms apart when quiet) and holds
@@ -714,8 +734,8 @@ as_result as_session_usage(const struct as_session *session,
                            char **out_json);
 
 /**
- * The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`):
- * duration_ms, avg_cpu_percent, peak_memory_rss_bytes, exit_code, cpu_time_ms, io_*,
+ * The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`, with
+ * `session_id` and `total_tokens`): duration_ms, avg_cpu_percent, peak_memory_rss_bytes, exit_code, cpu_time_ms, io_*,
  * last_sample, workspace_bytes_used, tokens_*, cost_usd, usage_source, ... in `*out_json`
  * (free it with `as_string_free`). Figures nothing measured are null. Token figures of a
  * running session are at most 10 s old.
@@ -731,8 +751,8 @@ as_result as_session_telemetry(const struct as_session *session,
 /**
  * Freezes the agent's process group (SIGSTOP): the session reads `AS_STATE_PAUSED` and
  * takes no input until `as_session_continue`. Pausing a paused session succeeds and changes
- * nothing. Errors: `AS_SESSION_NOT_RUNNING` for a session that has ended or is stopping, or
- * that has no process (a lifecycle record), with the state in the message.
+ * nothing. Errors: `AS_SESSION_NOT_RUNNING` for a session that has ended or is stopping,
+ * with the state in the message; `AS_NO_PROCESS` for a lifecycle record (no process).
  *
  * On success, `*out_record_json` receives the updated record (free it with
  * `as_string_free`) unless `out_record_json` is NULL.
@@ -749,7 +769,8 @@ as_result as_session_pause(const struct as_session *session,
 /**
  * Thaws a paused session (SIGCONT); it reads running until its screen or output silence
  * says otherwise. Continuing a running or waiting session succeeds and changes nothing.
- * Errors: `AS_SESSION_NOT_RUNNING` for an ended session or one with no process.
+ * Errors: `AS_SESSION_NOT_RUNNING` for an ended session; `AS_NO_PROCESS` for a lifecycle
+ * record.
  *
  * On success, `*out_record_json` receives the updated record (free it with
  * `as_string_free`) unless `out_record_json` is NULL.
@@ -769,10 +790,11 @@ as_result as_session_continue(const struct as_session *session,
  * again with `as_session_resume`. `timeout_secs` < 0 uses the default, 10 s; NaN and
  * infinity give `AS_INVALID_ARGUMENT`.
  *
- * Errors: `AS_SESSION_NOT_RUNNING` when the session is not live, and also, with the
- * reason in the message, when it cannot be resumed afterwards: at once (nothing changed)
- * for an agent type without a resume command, or after ending it (the session then stays
- * stopped) when the agent never showed its own session id.
+ * Errors: `AS_SESSION_NOT_RUNNING` when the session is not live; `AS_NO_PROCESS` for a
+ * lifecycle record; `AS_NOT_RESUMABLE`, with the reason in the message, when it could not
+ * be resumed afterwards: at once (nothing changed) for an agent type without a resume
+ * command, or after ending it (the session then stays stopped) when the agent never showed
+ * its own session id. `AS_INVALID_ARGUMENT` for a NaN, infinite or too large timeout.
  *
  * On success, `*out_record_json` receives the final record (free it with
  * `as_string_free`) unless `out_record_json` is NULL.
@@ -802,8 +824,8 @@ as_result as_session_suspend(const struct as_session *session,
  * stored, pass them again; `agent_session_id` is the agent's own conversation id, for an
  * agent that never showed it.
  *
- * Errors: `AS_SESSION_NOT_RUNNING` with the reason when the session cannot be resumed (it
- * is still live, it is a lifecycle record, its agent type has no resume command, or the
+ * Errors: `AS_NOT_RESUMABLE` with the reason when the session cannot be resumed (it is
+ * still live, it is a lifecycle record, its agent type has no resume command, or the
  * agent's session id is unknown); `AS_INVALID_JSON`; `AS_INVALID_ARGUMENT` (a bad
  * environment name or agent session id); `AS_LAUNCH`.
  *
@@ -812,7 +834,7 @@ as_result as_session_suspend(const struct as_session *session,
  *
  * Thread safety: safe from any thread; blocks until the agent runs (milliseconds; up to
  * 10 s while a previous host is still exiting). Concurrent resumes of one session: one
- * wins, the others get `AS_SESSION_NOT_RUNNING`.
+ * wins, the others get `AS_NOT_RESUMABLE`.
  *
  * # Safety
  * `session` is a session handle; `options_json` is NULL or a NUL-terminated string;
@@ -852,8 +874,8 @@ as_result as_session_events(const struct as_session *session,
  * `since_seq` when there is none yet, then returns every event that has come (up to `max`).
  * When none came in time the call still succeeds, with `"[]"` and `*out_next_seq ==
  * since_seq`: call it again to keep following. `timeout_secs` 0 does not wait; < 0 or
- * infinity waits without limit; NaN gives `AS_INVALID_ARGUMENT`. A session removed while
- * waiting gives `AS_SESSION_NOT_FOUND` within about a second.
+ * infinity waits without limit; NaN or more than 1e9 gives `AS_INVALID_ARGUMENT`. A
+ * session removed while waiting gives `AS_SESSION_NOT_FOUND` within about a second.
  *
  * An ended session gets no new events unless it is resumed, so a follower should stop once
  * it has read the event of the ending (`kind` `state`, `data.to` stopped, failed, unknown
@@ -916,7 +938,7 @@ as_result as_manager_tasks(const struct as_manager *manager,
 /**
  * The task `task_id` with its sessions (oldest first) and totals, as one JSON object shaped
  * like the elements of `as_manager_tasks` (the CLI's `tasks TASK --json`), in
- * `*out_task_json` (free it with `as_string_free`). Errors: `AS_SESSION_NOT_FOUND` when no
+ * `*out_task_json` (free it with `as_string_free`). Errors: `AS_TASK_NOT_FOUND` when no
  * session carries the task id; `AS_INVALID_ARGUMENT` for an empty id, one over 200
  * characters, or one with control characters.
  *

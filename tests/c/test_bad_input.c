@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -78,6 +79,7 @@ int main(void) {
     uint8_t *bytes = (uint8_t *)MARKER;
     size_t len = 777;
     uint64_t next = 999;
+    int64_t next_seq = 888;
     static char long_id[10001];
     const char *one_key[] = {"Enter"};
     const char *null_key[] = {NULL};
@@ -128,6 +130,11 @@ int main(void) {
            as_manager_start(mgr, "{\"agent\":\"custom\",\"args\":[\"cat\"],\"idle_after_secs\":-1}",
                             &s),
            "idle_after_secs");
+    /* Seconds beyond the range every interface shares (0 to 1e9) name the range. */
+    EXPECT(AS_INVALID_ARGUMENT,
+           as_manager_start(mgr, "{\"agent\":\"custom\",\"args\":[\"cat\"],\"idle_after_secs\":1e20}",
+                            &s),
+           "from 0 to 1000000000");
     EXPECT(AS_IO,
            as_manager_start(mgr, "{\"agent\":\"custom\",\"args\":[\"cat\"],\"cwd\":\"/nonexistent\"}",
                             &s),
@@ -162,6 +169,9 @@ int main(void) {
     EXPECT(AS_INVALID_JSON, as_manager_list(mgr, "{\"state\":5}", &out), "filter_json");
     EXPECT(AS_INVALID_JSON, as_manager_list(mgr, "{\"colour\":\"red\"}", &out), "colour");
     EXPECT(AS_INVALID_ARGUMENT, as_manager_list(mgr, "{\"state\":\"sleepy\"}", &out), "sleepy");
+    /* A task id no session carries is an error, not an empty list: a typo is noticed. */
+    EXPECT(AS_TASK_NOT_FOUND, as_manager_list(mgr, "{\"task_id\":\"no-such-task\"}", &out),
+           "no-such-task");
 
     EXPECT(AS_NULL_ARGUMENT, as_manager_remove(NULL, UNKNOWN_ID), "manager");
     EXPECT(AS_NULL_ARGUMENT, as_manager_remove(mgr, NULL), "session_id");
@@ -215,6 +225,9 @@ int main(void) {
            "max_idle");
     EXPECT(AS_INVALID_ARGUMENT,
            as_lifecycle_should_resume(mgr, id, "{\"max_idle_secs\":-5}", &flag), "max_idle_secs");
+    EXPECT(AS_INVALID_ARGUMENT,
+           as_lifecycle_should_resume(mgr, id, "{\"max_idle_secs\":1e20}", &flag),
+           "from 0 to 1000000000");
     flag = true;
     OK(as_lifecycle_should_resume(mgr, UNKNOWN_ID, NULL, &flag));
     CHECK(flag == false, "an unknown id never resumes");
@@ -295,6 +308,8 @@ int main(void) {
     EXPECT(AS_INVALID_UTF8, as_session_wait(s, BAD_UTF8, 1.0, NULL), "state");
     EXPECT(AS_INVALID_ARGUMENT, as_session_wait(s, "sleepy", 1.0, NULL), "sleepy");
     EXPECT(AS_INVALID_ARGUMENT, as_session_wait(s, "running", NAN, NULL), "NaN");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_wait(s, "running", 1e20, NULL), "from 0 to 1000000000");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_wait(s, "running", DBL_MAX, NULL), "timeout_secs");
     {
         const char *ready[] = {"running", "waiting_input"};
         const char *null_state[] = {NULL};
@@ -305,10 +320,14 @@ int main(void) {
         EXPECT(AS_INVALID_UTF8, as_session_wait_any(s, bad_state, 1, 1.0, &out), "states[0]");
         EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 0, 1.0, &out), "n_states");
         EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 2, NAN, &out), "NaN");
+        EXPECT(AS_INVALID_ARGUMENT, as_session_wait_any(s, ready, 2, 1e20, &out),
+               "from 0 to 1000000000");
         CHECK(out == MARKER, "wait_any failures leave out_record_json untouched");
     }
     EXPECT(AS_NULL_ARGUMENT, as_session_stop(NULL, 1.0, false, NULL), "session");
     EXPECT(AS_INVALID_ARGUMENT, as_session_stop(s, NAN, false, NULL), "timeout_secs");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_stop(s, INFINITY, false, NULL), "timeout_secs");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_stop(s, 1e20, false, NULL), "from 0 to 1000000000");
     EXPECT(AS_NULL_ARGUMENT, as_session_output(NULL, 0, 10, &bytes, &len, &next), "session");
     EXPECT(AS_NULL_ARGUMENT, as_session_output(s, 0, 10, NULL, &len, &next), "out_bytes");
     EXPECT(AS_NULL_ARGUMENT, as_session_output(s, 0, 10, &bytes, NULL, &next), "out_len");
@@ -321,11 +340,23 @@ int main(void) {
            "out_next");
     EXPECT(AS_INVALID_ARGUMENT,
            as_session_output_follow(s, 0, NAN, never_called, NULL, &next), "NaN");
-    CHECK(out == MARKER && bytes == (uint8_t *)MARKER && len == 777 && next == 999,
+    EXPECT(AS_INVALID_ARGUMENT,
+           as_session_output_follow(s, 0, 1e20, never_called, NULL, &next),
+           "from 0 to 1000000000");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_events_wait(s, 0, 10, 1e20, &out, &next_seq),
+           "from 0 to 1000000000");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_suspend(s, 1e20, &out), "from 0 to 1000000000");
+    CHECK(out == MARKER && bytes == (uint8_t *)MARKER && len == 777 && next == 999 &&
+              next_seq == 888,
           "out-parameters untouched by failures");
 
-    /* A record-only session has no process: input is refused with its state. */
-    EXPECT(AS_SESSION_NOT_RUNNING, as_session_send(s, "hi", true), "cannot");
+    /* A record-only session has no process: input, interrupts, stops and pauses are
+       refused with AS_NO_PROCESS, and the message says what to do instead. */
+    EXPECT(AS_NO_PROCESS, as_session_send(s, "hi", true), "no agent process");
+    EXPECT(AS_NO_PROCESS, as_session_interrupt(s), "no agent process");
+    EXPECT(AS_NO_PROCESS, as_session_stop(s, 1.0, false, &out), "finalize");
+    EXPECT(AS_NO_PROCESS, as_session_pause(s, &out), "no agent process");
+    CHECK(out == MARKER, "refused calls leave out_record_json untouched");
     EXPECT(AS_INVALID_ARGUMENT, as_session_send_keys(s, (const char *[]){"NoSuchKey"}, 1),
            "NoSuchKey");
 

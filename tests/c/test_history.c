@@ -297,6 +297,13 @@ static void bash_session(as_manager *mgr) {
     CHECK(st == AS_STATE_RUNNING || st == AS_STATE_WAITING_INPUT,
           "a refused suspend leaves the session running");
 
+    /* ---- A live session cannot be removed ---------------------------------------------- */
+    EXPECT(AS_SESSION_ACTIVE, as_manager_remove(mgr, id), "stop it first");
+    OK(as_manager_get(mgr, id, &json));
+    CHECK(json != NULL, "a refused remove leaves the session");
+    as_string_free(json);
+    json = NULL;
+
     /* ---- Stop, then clean up ----------------------------------------------------------- */
     /* An interactive bash ignores SIGTERM: a short grace period before SIGKILL. */
     OK(as_session_stop(s, 1.0, false, NULL));
@@ -340,6 +347,8 @@ static void bash_session(as_manager *mgr) {
     EXPECT(AS_SESSION_NOT_FOUND, as_session_events_wait(s, 0, 10, 1.0, &json, &next2), id);
     EXPECT(AS_SESSION_NOT_FOUND, as_session_history(s, 0, 10, &json), id);
     EXPECT(AS_TASK_NOT_FOUND, as_manager_task(mgr, TASK, &json), TASK);
+    EXPECT(AS_TASK_NOT_FOUND, as_manager_list(mgr, "{\"task_id\":\"" TASK "\"}", &json), TASK);
+    CHECK(json == NULL, "out-parameters untouched by the task errors");
 
     as_string_free(id);
     as_session_free(s);
@@ -464,6 +473,13 @@ static void bad_input(as_manager *mgr) {
            "colour");
     EXPECT(AS_INVALID_ARGUMENT, as_manager_cleanup(mgr, "{\"older_than_secs\":-1}", &out),
            "older_than_secs");
+    EXPECT(AS_INVALID_ARGUMENT, as_manager_cleanup(mgr, "{\"older_than_secs\":1e20}", &out),
+           "from 0 to 1000000000");
+    EXPECT(AS_INVALID_ARGUMENT, as_manager_cleanup(mgr, "{\"older_than\":\"1e20s\"}", &out),
+           "1e20s");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_events_wait(s, 0, 10, 1e20, &out, &next),
+           "from 0 to 1000000000");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_suspend(s, 1e20, &out), "from 0 to 1000000000");
     EXPECT(AS_INVALID_ARGUMENT, as_session_events(s, 0, 0, &out, &next), "max");
     EXPECT(AS_INVALID_ARGUMENT, as_session_events_wait(s, 0, 0, 1.0, &out, &next), "max");
     EXPECT(AS_INVALID_ARGUMENT, as_session_events_wait(s, 0, 10, NAN, &out, &next), "NaN");

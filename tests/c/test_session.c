@@ -310,7 +310,7 @@ int main(void) {
         char *id2 = NULL;
         OK(as_manager_start(mgr, "{\"agent\":\"custom\",\"args\":[\"cat\"]}", &s2));
         OK(as_session_id(s2, &id2));
-        EXPECT(AS_SESSION_NOT_RUNNING, as_manager_remove(mgr, id2), "stop it first");
+        EXPECT(AS_SESSION_ACTIVE, as_manager_remove(mgr, id2), "stop it first");
         OK(as_session_interrupt(s2));
         OK(as_session_wait(s2, "failed", 20.0, &json));
         CHECK(json != NULL && strstr(json, "\"exit_signal\":2") != NULL,

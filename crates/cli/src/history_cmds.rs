@@ -1,25 +1,14 @@
 //! Commands for traceable, resumable sessions: pause, continue, suspend, resume, history,
 //! events, tasks and cleanup. Thin: parse, call the core, print.
 
+use crate::output::{print_json, print_state};
+use agent_sessions::duration;
 use agent_sessions::events::Followed;
-use agent_sessions::retention::parse_duration;
 use agent_sessions::{
     CleanupOptions, Error, Result, ResumeOptions, SessionManager, State, TaskSummary,
 };
 use std::io::Write;
 use std::time::Duration;
-
-fn print_json(v: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string(v).expect("serializes"));
-}
-
-fn print_state(json: bool, rec: &agent_sessions::SessionRecord) {
-    if json {
-        println!("{}", rec.to_json());
-    } else {
-        println!("{}", rec.state);
-    }
-}
 
 pub fn pause(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
     print_state(json, &mgr.pause(id)?);
@@ -263,7 +252,7 @@ pub fn cleanup(
     json: bool,
 ) -> Result<()> {
     let opts = CleanupOptions {
-        older_than: parse_duration(older_than)?,
+        older_than: duration::parse(older_than)?,
         states: states
             .iter()
             .flat_map(|s| s.split(','))

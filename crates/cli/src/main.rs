@@ -1,9 +1,12 @@
 //! The `agent-sessions` command-line tool: a thin layer over the core library. It is also the
 //! session host binary (hidden `__host` command), so one file serves both jobs.
 
+mod agents_cmd;
+mod cli;
 mod commands;
 mod history_cmds;
 mod output;
+mod session_cmds;
 mod telemetry_cmds;
 
 use agent_sessions::{Error, ErrorKind};
@@ -23,8 +26,8 @@ fn main() -> ExitCode {
     {
         return hook(&args[2..]);
     }
-    let cli = commands::Cli::parse();
-    if !matches!(cli.command, commands::Command::Attach { .. }) {
+    let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Attach { .. }) {
         // Like other Unix tools, end quietly when the reader goes away (`ls | head`) instead
         // of panicking in println!. Not for attach: it must restore the terminal itself.
         // SAFETY: setting a signal disposition before any thread exists.

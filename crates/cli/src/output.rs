@@ -2,6 +2,21 @@
 
 use agent_sessions::SessionRecord;
 
+/// Prints `v` as one line of JSON.
+pub fn print_json(v: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(v).expect("serializes"));
+}
+
+/// The record with --json, else its state: what the commands that change or await a
+/// state print.
+pub fn print_state(json: bool, rec: &SessionRecord) {
+    if json {
+        println!("{}", rec.to_json());
+    } else {
+        println!("{}", rec.state);
+    }
+}
+
 /// One line per session.
 pub fn table(records: &[SessionRecord]) -> String {
     let mut out = format!(

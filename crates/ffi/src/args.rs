@@ -6,7 +6,6 @@ use std::ffi::{c_char, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::ptr::NonNull;
-use std::time::Duration;
 
 /// The error for a NULL where a pointer is required.
 pub fn null(what: &str) -> FfiError {
@@ -98,36 +97,6 @@ pub unsafe fn opt_out<T>(p: *mut T) -> Option<Out<T>> {
     NonNull::new(p).map(Out)
 }
 
-/// A timeout in seconds: negative or +infinity means none; NaN is refused.
-pub fn timeout(secs: f64, what: &str) -> FfiResult<Option<Duration>> {
-    if secs.is_nan() {
-        return Err(FfiError::invalid_argument(format!(
-            "`{what}` is NaN; pass seconds, or a negative number for no limit"
-        )));
-    }
-    if secs < 0.0 || secs.is_infinite() {
-        return Ok(None);
-    }
-    Duration::try_from_secs_f64(secs).map(Some).map_err(|_| {
-        FfiError::invalid_argument(format!(
-            "`{what}` = {secs} is too large a number of seconds"
-        ))
-    })
-}
-
-/// The grace period of a stop or suspend in seconds: negative means the default (`None`);
-/// NaN and infinity are refused.
-pub fn grace(secs: f64, what: &str) -> FfiResult<Option<Duration>> {
-    if secs < 0.0 {
-        return Ok(None);
-    }
-    Duration::try_from_secs_f64(secs).map(Some).map_err(|_| {
-        FfiError::invalid_argument(format!(
-            "`{what}` = {secs}: pass seconds, or a negative number for the default"
-        ))
-    })
-}
-
 /// A page size: at least 1 (a zero-sized page could never make progress).
 pub fn page_size(n: usize, what: &str) -> FfiResult<usize> {
     if n == 0 {
@@ -163,22 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn timeouts() {
-        assert_eq!(timeout(-1.0, "t").unwrap(), None);
-        assert_eq!(timeout(f64::INFINITY, "t").unwrap(), None);
-        assert_eq!(
-            timeout(1.5, "t").unwrap(),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            timeout(f64::NAN, "t").unwrap_err().code,
-            as_result::AS_INVALID_ARGUMENT
-        );
-        assert!(timeout(1e300, "t").is_err());
-        assert_eq!(grace(-1.0, "t").unwrap(), None);
-        assert_eq!(grace(2.0, "t").unwrap(), Some(Duration::from_secs(2)));
-        assert!(grace(f64::NAN, "t").is_err());
-        assert!(grace(f64::INFINITY, "t").is_err());
+    fn page_sizes() {
         assert_eq!(page_size(3, "max").unwrap(), 3);
         assert_eq!(
             page_size(0, "max").unwrap_err().code,

@@ -6,7 +6,7 @@ use crate::args::{self, out, Out};
 use crate::guard::guard;
 use crate::handles::{self, as_session};
 use crate::result::as_result;
-use agent_sessions::Event;
+use agent_sessions::{duration, Event};
 use std::ffi::c_char;
 use std::time::{Duration, Instant};
 
@@ -63,8 +63,8 @@ pub unsafe extern "C" fn as_session_events(
 /// `since_seq` when there is none yet, then returns every event that has come (up to `max`).
 /// When none came in time the call still succeeds, with `"[]"` and `*out_next_seq ==
 /// since_seq`: call it again to keep following. `timeout_secs` 0 does not wait; < 0 or
-/// infinity waits without limit; NaN gives `AS_INVALID_ARGUMENT`. A session removed while
-/// waiting gives `AS_SESSION_NOT_FOUND` within about a second.
+/// infinity waits without limit; NaN or more than 1e9 gives `AS_INVALID_ARGUMENT`. A
+/// session removed while waiting gives `AS_SESSION_NOT_FOUND` within about a second.
 ///
 /// An ended session gets no new events unless it is resumed, so a follower should stop once
 /// it has read the event of the ending (`kind` `state`, `data.to` stopped, failed, unknown
@@ -90,7 +90,7 @@ pub unsafe extern "C" fn as_session_events_wait(
         let out_json = unsafe { out(out_events_json, "out_events_json") }?;
         let out_next = unsafe { out(out_next_seq, "out_next_seq") }?;
         let max = args::page_size(max, "max")?;
-        let timeout = args::timeout(timeout_secs, "timeout_secs")?;
+        let timeout = duration::limit_secs(timeout_secs, "timeout_secs")?;
         let mgr = &s.shared.mgr;
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut cursor = mgr.event_cursor(&s.id, since_seq)?;

@@ -10,16 +10,15 @@
 //! - a second free of the same handle is detected and ignored.
 
 use crate::result::{as_result, FfiError, FfiResult};
-use agent_sessions::lifecycle::Lifecycle;
 use agent_sessions::SessionManager;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-/// What a manager handle and its sessions share.
+/// What a manager handle and its sessions share: the core's manager (which also opens the
+/// home's lifecycle records, `SessionManager::lifecycle`) and the host choice.
 pub struct Shared {
     pub mgr: SessionManager,
-    lifecycle: OnceLock<Lifecycle>,
     /// Whether the program chose the host binary (`as_manager_set_host_binary`). Until it
     /// does, every start searches again ([`crate::host`]), as the core does, so a host
     /// installed or an environment variable set later is seen. The lock also keeps a search
@@ -31,7 +30,6 @@ impl Shared {
     pub fn new(mgr: SessionManager) -> Shared {
         Shared {
             mgr,
-            lifecycle: OnceLock::new(),
             host_chosen: Mutex::new(false),
         }
     }
@@ -58,15 +56,6 @@ impl Shared {
             }
             Err(missing) => missing,
         }
-    }
-
-    /// The lifecycle records of the same home, opened on first use.
-    pub fn lifecycle(&self) -> agent_sessions::Result<&Lifecycle> {
-        if let Some(lc) = self.lifecycle.get() {
-            return Ok(lc);
-        }
-        let lc = Lifecycle::open(Some(self.mgr.home().root()))?;
-        Ok(self.lifecycle.get_or_init(|| lc))
     }
 }
 

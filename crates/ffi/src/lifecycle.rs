@@ -40,7 +40,7 @@ pub unsafe extern "C" fn as_lifecycle_create(
         let json = unsafe { opt_text(options_json, "options_json") }?;
         let out_id = unsafe { out(out_agent_id, "out_agent_id") }?;
         let new = options::new_lifecycle(json)?;
-        let id = m.shared.lifecycle()?.create_session(&new)?;
+        let id = m.shared.mgr.lifecycle()?.create_session(&new)?;
         out_id.set(alloc::string(&id));
         Ok(())
     })
@@ -82,6 +82,7 @@ pub unsafe extern "C" fn as_lifecycle_update(
             .transpose()?;
         let found = m
             .shared
+            .mgr
             .lifecycle()?
             .update_state(id, phase, metadata.as_ref(), error)?;
         out_updated.set(found);
@@ -115,7 +116,7 @@ pub unsafe extern "C" fn as_lifecycle_should_resume(
         let policy = unsafe { opt_text(policy_json, "policy_json") }?;
         let out_resume = unsafe { out(out_resume, "out_resume") }?;
         let policy = options::resume_policy(policy)?;
-        let resume = m.shared.lifecycle()?.should_resume(id, &policy)?;
+        let resume = m.shared.mgr.lifecycle()?.should_resume(id, &policy)?;
         out_resume.set(resume);
         Ok(())
     })
@@ -141,7 +142,7 @@ pub unsafe extern "C" fn as_lifecycle_get(
         let m = handles::manager(manager, "manager")?;
         let id = unsafe { text(agent_id, "agent_id") }?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        let doc = m.shared.lifecycle()?.get_session(id)?;
+        let doc = m.shared.mgr.lifecycle()?.get_session(id)?;
         out_json.set(doc.map_or(std::ptr::null_mut(), |d| alloc::string(&d.to_json())));
         Ok(())
     })
@@ -173,6 +174,7 @@ pub unsafe extern "C" fn as_lifecycle_finalize(
         let summary = summary.map(|s| Value::String(s.to_string()));
         let found = m
             .shared
+            .mgr
             .lifecycle()?
             .finalize_session(id, outcome, summary)?;
         out_finalized.set(found);
@@ -197,7 +199,7 @@ pub unsafe extern "C" fn as_lifecycle_cleanup(
     guard("as_lifecycle_cleanup", || {
         let m = handles::manager(manager, "manager")?;
         let out_removed = unsafe { out(out_removed, "out_removed") }?;
-        let n = m.shared.lifecycle()?.cleanup_old_sessions(hours)?;
+        let n = m.shared.mgr.lifecycle()?.cleanup_old_sessions(hours)?;
         out_removed.set(n);
         Ok(())
     })
@@ -230,7 +232,11 @@ pub unsafe extern "C" fn as_lifecycle_list(
         } else {
             ListFilter::All
         };
-        let list = m.shared.lifecycle()?.list_sessions_filtered(filter, name)?;
+        let list = m
+            .shared
+            .mgr
+            .lifecycle()?
+            .list_sessions_filtered(filter, name)?;
         out_json.set(alloc::string(
             &serde_json::to_string(&list).expect("summaries serialize"),
         ));
@@ -257,7 +263,7 @@ pub unsafe extern "C" fn as_lifecycle_save(
         let id = unsafe { text(agent_id, "agent_id") }?;
         let doc = unsafe { text(doc_json, "doc_json") }?;
         let doc = options::object(doc, "doc_json")?;
-        m.shared.lifecycle()?.save_session(id, doc)?;
+        m.shared.mgr.lifecycle()?.save_session(id, doc)?;
         Ok(())
     })
 }

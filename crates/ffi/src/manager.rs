@@ -213,7 +213,8 @@ pub unsafe extern "C" fn as_manager_get(
 ///
 /// `filter_json` may be NULL (every session) or an object
 /// `{"state": "running", "agent": "custom", "task_id": "T-1"}` whose fields are all
-/// optional (`agent_type` is accepted for `agent`).
+/// optional (`agent_type` is accepted for `agent`). A `task_id` no session carries gives
+/// `AS_TASK_NOT_FOUND` (not an empty list), so a mistyped id is noticed.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -239,7 +240,7 @@ pub unsafe extern "C" fn as_manager_list(
 }
 
 /// Deletes an ended session's record and files. A session that has not ended gives
-/// `AS_SESSION_NOT_RUNNING` (stop it first).
+/// `AS_SESSION_ACTIVE` (stop it first).
 ///
 /// Thread safety: safe from any thread. Session handles of a removed session stay valid
 /// handles; calls on them return `AS_SESSION_NOT_FOUND`.

@@ -3,14 +3,13 @@
 //! fails loudly instead of being ignored.
 
 use crate::result::{as_result, FfiError, FfiResult};
+use agent_sessions::duration::{self, optional_secs};
 use agent_sessions::lifecycle::{NewLifecycle, ResumePolicy};
-use agent_sessions::retention::parse_duration;
 use agent_sessions::{CleanupOptions, ListFilter, ResumeOptions, StartOptions, State};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Parses `json` (the argument named `what`) into `T`.
 pub fn parse<T: DeserializeOwned>(json: &str, what: &str) -> FfiResult<T> {
@@ -24,18 +23,6 @@ pub fn parse<T: DeserializeOwned>(json: &str, what: &str) -> FfiResult<T> {
 
 fn bad_json(message: String) -> FfiError {
     FfiError::new(as_result::AS_INVALID_JSON, message)
-}
-
-fn seconds(v: Option<f64>, what: &str) -> FfiResult<Option<Duration>> {
-    match v {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
-            .map(Some)
-            .map_err(|_| FfiError::invalid_argument(format!("{what} = {s} is too large"))),
-        Some(s) => Err(FfiError::invalid_argument(format!(
-            "{what} = {s}: use a non-negative number of seconds"
-        ))),
-    }
 }
 
 /// `as_manager_start`'s options.
@@ -96,7 +83,7 @@ pub fn start_options(json: &str) -> FfiResult<StartOptions> {
         env: env_pairs(o.env)?,
         cols: o.cols,
         rows: o.rows,
-        idle_after: seconds(o.idle_after_secs, "options.idle_after_secs")?,
+        idle_after: optional_secs(o.idle_after_secs, "options.idle_after_secs")?,
         max_log_bytes: o.max_log_bytes,
     })
 }
@@ -138,7 +125,7 @@ pub fn resume_policy(json: Option<&str>) -> FfiResult<ResumePolicy> {
         return Ok(policy);
     };
     let p: PolicyJson = parse(json, "policy_json")?;
-    if let Some(idle) = seconds(p.max_idle_secs, "policy.max_idle_secs")? {
+    if let Some(idle) = optional_secs(p.max_idle_secs, "policy.max_idle_secs")? {
         policy.max_idle = idle;
     }
     if let Some(n) = p.max_errors {
@@ -216,10 +203,8 @@ struct CleanupJson {
 pub fn cleanup_options(json: &str) -> FfiResult<CleanupOptions> {
     let c: CleanupJson = parse(json, "options_json")?;
     let older_than = match (c.older_than, c.older_than_secs) {
-        (Some(text), None) => parse_duration(&text)?,
-        (None, Some(secs)) => {
-            seconds(Some(secs), "options.older_than_secs")?.expect("a number was given")
-        }
+        (Some(text), None) => duration::parse(&text)?,
+        (None, Some(value)) => duration::secs(value, "options.older_than_secs")?,
         (None, None) => {
             return Err(bad_json(
                 "argument `options_json` lacks the age: give \"older_than\" (\"7d\", \"12h\", \"30m\") or \"older_than_secs\""
@@ -270,6 +255,7 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn start() {
@@ -296,8 +282,12 @@ mod tests {
             let e = start_options(bad).expect_err(bad);
             assert_eq!(e.code, as_result::AS_INVALID_JSON, "{bad}: {}", e.message);
         }
-        let e = start_options(r#"{"agent":"custom","idle_after_secs":-1}"#).unwrap_err();
-        assert_eq!(e.code, as_result::AS_INVALID_ARGUMENT);
+        for bad in ["-1", "1e20"] {
+            let json = format!(r#"{{"agent":"custom","idle_after_secs":{bad}}}"#);
+            let e = start_options(&json).unwrap_err();
+            assert_eq!(e.code, as_result::AS_INVALID_ARGUMENT, "{bad}");
+            assert!(e.message.contains("from 0 to 1000000000"), "{}", e.message);
+        }
     }
 
     #[test]
@@ -360,6 +350,8 @@ mod tests {
         for bad in [
             r#"{"older_than":"7 parsecs"}"#,
             r#"{"older_than_secs":-1}"#,
+            r#"{"older_than_secs":1e20}"#,
+            r#"{"older_than":"1e20s"}"#,
             r#"{"older_than":"1d","states":["sleepy"]}"#,
         ] {
             let e = cleanup_options(bad).expect_err(bad);

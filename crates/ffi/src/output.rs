@@ -6,13 +6,16 @@ use crate::args::{self, out};
 use crate::guard::guard;
 use crate::handles::{self, as_session};
 use crate::result::{as_result, FfiError};
+use agent_sessions::duration;
+use agent_sessions::manager::{OutputCursor, OutputFollowed};
 use std::ffi::{c_int, c_void};
 use std::time::{Duration, Instant};
 
 /// Largest chunk `as_session_output_follow` hands to its callback.
 const FOLLOW_CHUNK: usize = 64 * 1024;
-/// Longest pause between polls while following a quiet session.
-const FOLLOW_MAX_PAUSE: Duration = Duration::from_millis(100);
+/// How long one `OutputCursor::follow` may wait when the caller set no limit: any length
+/// does, the loop just asks again after a quiet slice.
+const UNLIMITED_SLICE: Duration = Duration::from_secs(60);
 
 /// Reads up to `max` bytes of the session's raw output (every byte the agent wrote to its
 /// terminal, escape sequences included) starting at byte `offset`.
@@ -69,8 +72,9 @@ pub type as_output_callback = Option<
 /// delivered, or `callback` returns non-zero. Either way the call succeeds and
 /// `*out_next` receives the offset after the last delivered byte.
 ///
-/// `timeout_secs` < 0 or infinity follows without limit; when the limit passes first the
-/// call returns `AS_TIMEOUT` (the chunks delivered so far tell where to continue).
+/// `timeout_secs` < 0 or infinity follows without limit; NaN or more than 1e9 gives
+/// `AS_INVALID_ARGUMENT`. When the limit passes first the call returns `AS_TIMEOUT` (the
+/// chunks delivered so far tell where to continue).
 /// `user_data` is passed through untouched and may be NULL.
 ///
 /// Thread safety: safe from any thread; it polls (10 to 100 ms apart when quiet) and holds
@@ -95,62 +99,41 @@ pub unsafe extern "C" fn as_session_output_follow(
             return Err(args::null("callback"));
         };
         let out_next = unsafe { out(out_next, "out_next") }?;
-        let timeout = args::timeout(timeout_secs, "timeout_secs")?;
+        let timeout = duration::limit_secs(timeout_secs, "timeout_secs")?;
+        let deadline = timeout.map(|t| Instant::now() + t);
         let mgr = &s.shared.mgr;
-        let start = Instant::now();
-        let mut offset = offset;
-        let mut pause = Duration::from_millis(10);
-        // Delivers one chunk; true when the callback asked to stop.
-        let deliver = |bytes: &[u8], at: u64| -> bool {
-            // SAFETY: the caller promised a valid callback; the slice outlives the call.
-            unsafe { callback(user_data, bytes.as_ptr(), bytes.len(), at) != 0 }
-        };
+        let mut cursor = OutputCursor::new(&s.id, offset);
         loop {
-            let (bytes, next) = mgr.output(&s.id, offset, FOLLOW_CHUNK)?;
-            if !bytes.is_empty() {
-                // `next` may be past `offset` when a log rotation dropped bytes.
-                let stop = deliver(&bytes, next - bytes.len() as u64);
-                offset = next;
-                if stop {
-                    break;
-                }
-                pause = Duration::from_millis(10);
-                continue;
-            }
-            if mgr.state(&s.id)?.is_ended() {
-                // Output written just before the ending.
-                loop {
-                    let (bytes, next) = mgr.output(&s.id, offset, FOLLOW_CHUNK)?;
-                    if bytes.is_empty() {
-                        break;
-                    }
-                    // `next` may be past `offset` when a log rotation dropped bytes.
-                    let stop = deliver(&bytes, next - bytes.len() as u64);
-                    offset = next;
+            let wait = deadline.map_or(UNLIMITED_SLICE, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            match cursor.follow(mgr, FOLLOW_CHUNK, wait)? {
+                OutputFollowed::Bytes { data, at } => {
+                    // SAFETY: the caller promised a valid callback; the slice outlives the call.
+                    let stop = unsafe { callback(user_data, data.as_ptr(), data.len(), at) != 0 };
                     if stop {
                         break;
                     }
                 }
-                break;
-            }
-            if let Some(t) = timeout {
-                let elapsed = start.elapsed();
-                if elapsed >= t {
-                    return Err(FfiError::new(
-                        as_result::AS_TIMEOUT,
-                        format!(
-                            "session {} still running after {:.1}s of following; continue from offset {offset}",
-                            s.id,
-                            t.as_secs_f64()
-                        ),
-                    ));
+                OutputFollowed::Ended => break,
+                OutputFollowed::Quiet => {
+                    if let (Some(t), Some(d)) = (timeout, deadline) {
+                        if Instant::now() >= d {
+                            return Err(FfiError::new(
+                                as_result::AS_TIMEOUT,
+                                format!(
+                                    "session {} still running after {:.1}s of following; continue from offset {}",
+                                    s.id,
+                                    t.as_secs_f64(),
+                                    cursor.offset
+                                ),
+                            ));
+                        }
+                    }
                 }
-                pause = pause.min(t - elapsed);
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(FOLLOW_MAX_PAUSE);
         }
-        out_next.set(offset);
+        out_next.set(cursor.offset);
         Ok(())
     })
 }

@@ -38,8 +38,8 @@ pub enum as_result {
     AS_INVALID_SESSION_ID = 7011,
     /// No session has this id.
     AS_SESSION_NOT_FOUND = 7012,
-    /// The session is not in a state that allows this (send to a stopped session, remove
-    /// a running one).
+    /// The session's agent is not running, for an action that needs it (send to a stopped
+    /// session, pause an ended one).
     AS_SESSION_NOT_RUNNING = 7013,
     /// The agent or its session host could not be started or reached.
     AS_LAUNCH = 7014,

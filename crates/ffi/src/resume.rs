@@ -3,12 +3,12 @@
 //! the same session id).
 
 use crate::alloc;
-use crate::args::{self, opt_out, opt_text};
+use crate::args::{opt_out, opt_text};
 use crate::guard::guard;
 use crate::handles::{self, as_session};
 use crate::options;
 use crate::result::as_result;
-use agent_sessions::SessionRecord;
+use agent_sessions::{duration, SessionRecord};
 use std::ffi::c_char;
 
 /// Hands `rec` to an optional record out-parameter.
@@ -23,8 +23,8 @@ unsafe fn give_record(out_record_json: *mut *mut c_char, rec: &SessionRecord) {
 
 /// Freezes the agent's process group (SIGSTOP): the session reads `AS_STATE_PAUSED` and
 /// takes no input until `as_session_continue`. Pausing a paused session succeeds and changes
-/// nothing. Errors: `AS_SESSION_NOT_RUNNING` for a session that has ended or is stopping, or
-/// that has no process (a lifecycle record), with the state in the message.
+/// nothing. Errors: `AS_SESSION_NOT_RUNNING` for a session that has ended or is stopping,
+/// with the state in the message; `AS_NO_PROCESS` for a lifecycle record (no process).
 ///
 /// On success, `*out_record_json` receives the updated record (free it with
 /// `as_string_free`) unless `out_record_json` is NULL.
@@ -49,7 +49,8 @@ pub unsafe extern "C" fn as_session_pause(
 
 /// Thaws a paused session (SIGCONT); it reads running until its screen or output silence
 /// says otherwise. Continuing a running or waiting session succeeds and changes nothing.
-/// Errors: `AS_SESSION_NOT_RUNNING` for an ended session or one with no process.
+/// Errors: `AS_SESSION_NOT_RUNNING` for an ended session; `AS_NO_PROCESS` for a lifecycle
+/// record.
 ///
 /// On success, `*out_record_json` receives the updated record (free it with
 /// `as_string_free`) unless `out_record_json` is NULL.
@@ -77,10 +78,11 @@ pub unsafe extern "C" fn as_session_continue(
 /// again with `as_session_resume`. `timeout_secs` < 0 uses the default, 10 s; NaN and
 /// infinity give `AS_INVALID_ARGUMENT`.
 ///
-/// Errors: `AS_SESSION_NOT_RUNNING` when the session is not live, and also, with the
-/// reason in the message, when it cannot be resumed afterwards: at once (nothing changed)
-/// for an agent type without a resume command, or after ending it (the session then stays
-/// stopped) when the agent never showed its own session id.
+/// Errors: `AS_SESSION_NOT_RUNNING` when the session is not live; `AS_NO_PROCESS` for a
+/// lifecycle record; `AS_NOT_RESUMABLE`, with the reason in the message, when it could not
+/// be resumed afterwards: at once (nothing changed) for an agent type without a resume
+/// command, or after ending it (the session then stays stopped) when the agent never showed
+/// its own session id. `AS_INVALID_ARGUMENT` for a NaN, infinite or too large timeout.
 ///
 /// On success, `*out_record_json` receives the final record (free it with
 /// `as_string_free`) unless `out_record_json` is NULL.
@@ -98,7 +100,7 @@ pub unsafe extern "C" fn as_session_suspend(
 ) -> as_result {
     guard("as_session_suspend", || {
         let s = handles::session(session, "session")?;
-        let timeout = args::grace(timeout_secs, "timeout_secs")?;
+        let timeout = duration::grace_secs(timeout_secs, "timeout_secs")?;
         let rec = s.shared.mgr.suspend(&s.id, timeout)?;
         unsafe { give_record(out_record_json, &rec) };
         Ok(())
@@ -119,8 +121,8 @@ pub unsafe extern "C" fn as_session_suspend(
 /// stored, pass them again; `agent_session_id` is the agent's own conversation id, for an
 /// agent that never showed it.
 ///
-/// Errors: `AS_SESSION_NOT_RUNNING` with the reason when the session cannot be resumed (it
-/// is still live, it is a lifecycle record, its agent type has no resume command, or the
+/// Errors: `AS_NOT_RESUMABLE` with the reason when the session cannot be resumed (it is
+/// still live, it is a lifecycle record, its agent type has no resume command, or the
 /// agent's session id is unknown); `AS_INVALID_JSON`; `AS_INVALID_ARGUMENT` (a bad
 /// environment name or agent session id); `AS_LAUNCH`.
 ///
@@ -129,7 +131,7 @@ pub unsafe extern "C" fn as_session_suspend(
 ///
 /// Thread safety: safe from any thread; blocks until the agent runs (milliseconds; up to
 /// 10 s while a previous host is still exiting). Concurrent resumes of one session: one
-/// wins, the others get `AS_SESSION_NOT_RUNNING`.
+/// wins, the others get `AS_NOT_RESUMABLE`.
 ///
 /// # Safety
 /// `session` is a session handle; `options_json` is NULL or a NUL-terminated string;

@@ -6,7 +6,7 @@ use crate::guard::{guard, guard_value};
 use crate::handles::{self, as_session};
 use crate::result::{as_result, FfiError};
 use crate::state::as_state;
-use agent_sessions::State;
+use agent_sessions::{duration, State};
 use std::ffi::c_char;
 
 /// Frees a session handle; the session itself keeps running (stop it with
@@ -88,7 +88,8 @@ pub unsafe extern "C" fn as_session_record(
 }
 
 /// Types `text` into the agent, then Enter when `enter` is true. A session that is not
-/// running gives `AS_SESSION_NOT_RUNNING`, with its state in the message.
+/// running gives `AS_SESSION_NOT_RUNNING`, with its state in the message; a lifecycle record
+/// (no agent process) `AS_NO_PROCESS`.
 ///
 /// Thread safety: safe from any thread; concurrent sends to one session are delivered one
 /// after the other, in no guaranteed order.
@@ -251,7 +252,7 @@ pub unsafe extern "C" fn as_session_screen_json(
 /// Blocks until the session is in `state` (`"running"`, `"waiting_input"`, `"stopped"`,
 /// ...). `timeout_secs` < 0 or infinity waits without limit. Errors: `AS_TIMEOUT`;
 /// `AS_STATE_UNREACHABLE` at once when the session ended in another state;
-/// `AS_INVALID_ARGUMENT` for an unknown state name or a NaN timeout.
+/// `AS_INVALID_ARGUMENT` for an unknown state name or a NaN or too large (over 1e9) timeout.
 ///
 /// On success, `*out_record_json` receives the record (free it with `as_string_free`)
 /// unless `out_record_json` is NULL.
@@ -272,7 +273,7 @@ pub unsafe extern "C" fn as_session_wait(
     guard("as_session_wait", || {
         let s = handles::session(session, "session")?;
         let wanted: State = unsafe { text(state, "state") }?.parse()?;
-        let timeout = args::timeout(timeout_secs, "timeout_secs")?;
+        let timeout = duration::limit_secs(timeout_secs, "timeout_secs")?;
         let out_json = unsafe { opt_out(out_record_json) };
         let rec = s.shared.mgr.wait_for(&s.id, wanted, timeout)?;
         if let Some(o) = out_json {
@@ -287,7 +288,7 @@ pub unsafe extern "C" fn as_session_wait(
 /// without limit. Errors: `AS_TIMEOUT`; `AS_STATE_UNREACHABLE` at once when the session
 /// ended in a state not among them; `AS_NULL_ARGUMENT` when `states` or one of its entries
 /// is NULL; `AS_INVALID_ARGUMENT` when `n_states` is 0, for an unknown state name or a NaN
-/// timeout (nothing is waited for then).
+/// or too large (over 1e9) timeout (nothing is waited for then).
 ///
 /// On success, `*out_record_json` receives the record, whose `state` says which state was
 /// reached (free it with `as_string_free`), unless `out_record_json` is NULL.
@@ -326,7 +327,7 @@ pub unsafe extern "C" fn as_session_wait_any(
                 .map_err(|e| FfiError::invalid_argument(format!("states[{i}]: {e}")))?;
             wanted.push(state);
         }
-        let timeout = args::timeout(timeout_secs, "timeout_secs")?;
+        let timeout = duration::limit_secs(timeout_secs, "timeout_secs")?;
         let out_json = unsafe { opt_out(out_record_json) };
         let rec = (s.shared.mgr.wait_for_any(&s.id, &wanted, timeout))
             .map_err(|e| wait_any_error(e, &wanted))?;
@@ -363,7 +364,8 @@ fn wait_any_error(e: agent_sessions::Error, wanted: &[State]) -> FfiError {
 
 /// Stops the session: the agent's own quit sequence, then SIGTERM to its process group,
 /// then SIGKILL after `timeout_secs` (at once when `force`). `timeout_secs` < 0 uses the
-/// default, 10 s; NaN and infinity give `AS_INVALID_ARGUMENT`. Returns once the session has
+/// default, 10 s; NaN, infinity and more than 1e9 give `AS_INVALID_ARGUMENT`, a lifecycle
+/// record (nothing to stop: finalize it) `AS_NO_PROCESS`. Returns once the session has
 /// ended. Stopping an ended session succeeds and changes nothing. The output, last screen
 /// and record stay readable afterwards.
 ///
@@ -383,7 +385,7 @@ pub unsafe extern "C" fn as_session_stop(
 ) -> as_result {
     guard("as_session_stop", || {
         let s = handles::session(session, "session")?;
-        let timeout = args::grace(timeout_secs, "timeout_secs")?;
+        let timeout = duration::grace_secs(timeout_secs, "timeout_secs")?;
         let out_json = unsafe { opt_out(out_record_json) };
         let rec = s.shared.mgr.stop(&s.id, timeout, force)?;
         if let Some(o) = out_json {

@@ -39,7 +39,7 @@ pub unsafe extern "C" fn as_manager_tasks(
 
 /// The task `task_id` with its sessions (oldest first) and totals, as one JSON object shaped
 /// like the elements of `as_manager_tasks` (the CLI's `tasks TASK --json`), in
-/// `*out_task_json` (free it with `as_string_free`). Errors: `AS_SESSION_NOT_FOUND` when no
+/// `*out_task_json` (free it with `as_string_free`). Errors: `AS_TASK_NOT_FOUND` when no
 /// session carries the task id; `AS_INVALID_ARGUMENT` for an empty id, one over 200
 /// characters, or one with control characters.
 ///

@@ -1,0 +1,277 @@
+//! The command line (clap): every command and flag with its help. Numbers of seconds are
+//! taken as plain numbers and checked by the core (`agent_sessions::duration`), so `-1`,
+//! `NaN` or `1e20` get the same one-line error (exit 2, with the allowed range) as in the
+//! Python and C bindings; hence `allow_negative_numbers` on those flags.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Run AI coding-agent CLIs as managed, detachable sessions.
+#[derive(Parser, Debug)]
+#[command(
+    name = "agent-sessions",
+    version,
+    about = "Run AI coding-agent CLIs (claude, codex, gemini, opencode, any command) as managed, detachable sessions",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where sessions live [default: $XDG_STATE_HOME/agent-sessions].
+    #[arg(long, global = true, env = "AGENT_SESSIONS_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start a session and print its id.
+    Start(StartArgs),
+    /// Show a session's live terminal; Ctrl-\ detaches.
+    Attach {
+        id: String,
+        /// Watch without sending input.
+        #[arg(long)]
+        read_only: bool,
+        /// Key that detaches, e.g. C-\ (default) or C-a.
+        #[arg(long, default_value = "C-\\")]
+        detach_key: String,
+    },
+    /// Print captured output.
+    Logs {
+        id: String,
+        /// Keep printing new output until the session ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Strip terminal escape sequences.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Print the current screen as text.
+    Screen { id: String },
+    /// Type text into the agent, then Enter.
+    Send {
+        id: String,
+        /// The text; with --keys, key names (Enter, Esc, Tab, Up, C-c, ...).
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// Do not press Enter after the text.
+        #[arg(long)]
+        no_enter: bool,
+        /// Treat the arguments as key names.
+        #[arg(long)]
+        keys: bool,
+    },
+    /// Interrupt the agent's current turn (not the agent): Esc, Ctrl-C, or what the agent
+    /// type needs.
+    Interrupt { id: String },
+    /// Stop a session: quit sequence, SIGTERM, then SIGKILL after the timeout.
+    Stop {
+        id: String,
+        /// Seconds before SIGKILL (0 to 1e9).
+        #[arg(
+            long,
+            default_value_t = 10.0,
+            allow_negative_numbers = true,
+            value_name = "SECS"
+        )]
+        timeout: f64,
+        /// SIGKILL at once.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Freeze the agent's process group (SIGSTOP); the state becomes paused.
+    Pause { id: String },
+    /// Thaw a paused session (SIGCONT).
+    Continue { id: String },
+    /// End the agent cleanly but keep its conversation; the state becomes suspended.
+    Suspend {
+        id: String,
+        /// Seconds before SIGKILL (0 to 1e9).
+        #[arg(
+            long,
+            default_value_t = 10.0,
+            allow_negative_numbers = true,
+            value_name = "SECS"
+        )]
+        timeout: f64,
+    },
+    /// Start a suspended (or stopped, failed) session again on the same conversation, under
+    /// the same session id.
+    Resume {
+        id: String,
+        /// Extra environment for the agent (values are never stored: give them again).
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// The agent's own session id, if the session never showed it.
+        #[arg(long, value_name = "ID")]
+        agent_session_id: Option<String>,
+        /// Wait until the agent is at its prompt; fail if it ends instead.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds --wait may take, 0 to 1e9 [default: forever].
+        #[arg(
+            long,
+            requires = "wait",
+            allow_negative_numbers = true,
+            value_name = "SECS"
+        )]
+        timeout: Option<f64>,
+        /// Arguments for the agent instead of the original ones.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Print a session's conversation: from the agent's own records (Claude transcripts,
+    /// Codex rollouts), else the input sent and the settled screens. Paged.
+    History {
+        id: String,
+        /// First message to print (0-based).
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Messages per page (with --all, pages of 10,000 are read).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print every page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print a session's events (state, phase, input, stop, pause, suspend, resume);
+    /// --json prints one object per line.
+    Events {
+        id: String,
+        /// Keep printing new events until the session ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        /// Print at most this many events, then exit (not with --follow).
+        #[arg(long, conflicts_with = "follow")]
+        limit: Option<usize>,
+    },
+    /// List tasks with their sessions and totals, or show one task.
+    Tasks { task: Option<String> },
+    /// Remove old ended sessions and their files; report what was freed.
+    Cleanup {
+        /// Age, e.g. 7d, 12h, 30m: sessions that ended longer ago than this.
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+        older_than: String,
+        /// Only these states (stopped, failed, unknown, suspended) [default: stopped, failed,
+        /// unknown].
+        #[arg(long)]
+        state: Vec<String>,
+        /// Keep output logs and screens on disk; remove the rest.
+        #[arg(long)]
+        keep_logs: bool,
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a session's state.
+    State { id: String },
+    /// List sessions.
+    #[command(alias = "list")]
+    Ls {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        task: Option<String>,
+    },
+    /// Show a session's record and history.
+    Show { id: String },
+    /// Wait until a session reaches a state, or any of several.
+    ///
+    /// `--state running,waiting_input` (or `--state` repeated) returns at the first of them
+    /// and prints which. After `send`, `--state waiting_input` waits for the end of that turn
+    /// (the send marks the session running first). Fails at once (exit 6) when none of the
+    /// states can come any more, and with exit 5 when the timeout passes.
+    Wait {
+        id: String,
+        /// State(s) to wait for: starting, running, waiting_input, paused, stopping, stopped,
+        /// failed, unknown, suspended; comma-separated or repeated.
+        #[arg(long, required = true, value_delimiter = ',', value_name = "STATE")]
+        state: Vec<String>,
+        /// Seconds, 0 to 1e9; wait forever when absent.
+        #[arg(long, allow_negative_numbers = true, value_name = "SECS")]
+        timeout: Option<f64>,
+    },
+    /// Remove an ended session and its files.
+    Rm { id: String },
+    /// List the agent types: built-in, and user-defined in <home>/agents.toml.
+    Agents,
+    /// Tokens and cost of a session, with where each figure comes from.
+    Usage { id: String },
+    /// A live table of sessions: state, CPU, memory, tokens and cost.
+    Top {
+        /// Print one frame and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between frames.
+        #[arg(
+            long,
+            default_value_t = 2.0,
+            allow_negative_numbers = true,
+            value_name = "SECS"
+        )]
+        interval: f64,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Agent type: claude, codex, gemini, opencode, custom, or one defined in
+    /// <home>/agents.toml (see `agent-sessions agents`).
+    pub agent: String,
+    /// Working folder [default: the current folder].
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Task id to link the session to.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// A name for people; shown by ls.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Extra environment for the agent (its value is never stored).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Terminal width [default: 120].
+    #[arg(long)]
+    pub cols: Option<u16>,
+    /// Terminal height [default: 35].
+    #[arg(long)]
+    pub rows: Option<u16>,
+    /// Seconds of output silence before the session reads as waiting_input (0: never). With
+    /// screen rules this only applies to screens the rules do not recognise.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub idle_after: Option<f64>,
+    /// Seconds a waiting screen (prompt, dialog) must hold before waiting_input
+    /// [default: the agent type's, else 1].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub debounce: Option<f64>,
+    /// claude: do not pass Claude Code the hooks that report its turns (screen only).
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Seconds between resource samples of the agent's process tree [default: 2].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub sample_interval: Option<f64>,
+    /// Seconds between workspace size measurements [default: 30].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub workspace_interval: Option<f64>,
+    /// Output log cap, e.g. 50M or 1G [default: 50M]; the log rotates at half of it,
+    /// keeping one older part (output.log.1).
+    #[arg(long, value_name = "SIZE")]
+    pub max_log_size: Option<String>,
+    /// Arguments for the agent; for custom, the command to run.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
