@@ -40,6 +40,8 @@ pub struct SessionManager {
     pub(crate) store: StorePool,
     /// The lifecycle records of the same home, opened on first use.
     lifecycle: std::sync::OnceLock<crate::api::lifecycle::Lifecycle>,
+    /// Token figures this manager computed as a reader, reused for `max_age` (see usage.rs).
+    usage_cache: Mutex<usage::UsageCache>,
     host_binary: Mutex<Option<PathBuf>>,
     /// Agent types defined through [`SessionManager::define_agent`].
     api_agents: Mutex<Vec<AgentSpec>>,
@@ -54,6 +56,7 @@ impl SessionManager {
             home,
             store,
             lifecycle: std::sync::OnceLock::new(),
+            usage_cache: Mutex::new(Default::default()),
             host_binary: Mutex::new(None),
             api_agents: Mutex::new(Vec::new()),
         })

@@ -7,10 +7,7 @@ use crate::model::error::Result;
 use crate::model::record::SessionRecord;
 use crate::model::telemetry::{TelemetryReport, TokenUsage, UsageReport};
 use crate::services::telemetry::{self, UsageEnv};
-use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 pub use crate::services::telemetry::USAGE_MAX_AGE;
@@ -84,7 +81,7 @@ impl SessionManager {
     ///   source at all while stored figures exist (a resumed session's figures from the end
     ///   of its last run): then the stored ones;
     /// - a result this process computed less than `max_age` ago is reused (kept in memory
-    ///   per process, keyed by home and session), so `top` does not re-read transcripts
+    ///   per manager, keyed by session), so `top` does not re-read transcripts
     ///   every frame.
     ///
     /// The files are read without holding the store lock.
@@ -96,9 +93,10 @@ impl SessionManager {
                 return Ok((u.clone(), *at));
             }
         }
-        let key = (self.home().root().to_path_buf(), record.session_id.clone());
+        let key = record.session_id.clone();
         let now = telemetry::now_ms();
-        let recent = READ_CACHE
+        let recent = self
+            .usage_cache
             .lock()
             .get(&key)
             .filter(|(_, at)| now - at < max_age.as_millis() as i64)
@@ -107,7 +105,7 @@ impl SessionManager {
             Some(hit) => hit,
             None => {
                 let u = telemetry::compute_usage(self.home(), record, &UsageEnv::from_env());
-                let mut cache = READ_CACHE.lock();
+                let mut cache = self.usage_cache.lock();
                 cache.retain(|_, (_, at)| now - *at < READ_CACHE_KEEP_MS);
                 cache.insert(key, (u.clone(), now));
                 (u, now)
@@ -120,8 +118,7 @@ impl SessionManager {
     }
 }
 
-/// Usage this process computed as a reader, by (home, session id), with when.
-type ReadCache = HashMap<(PathBuf, String), (TokenUsage, i64)>;
-static READ_CACHE: LazyLock<Mutex<ReadCache>> = LazyLock::new(Default::default);
+/// Usage a manager computed as a reader, by session id, with when (see `reader_usage`).
+pub(crate) type UsageCache = HashMap<String, (TokenUsage, i64)>;
 /// Entries older than this are dropped (no reader asks for figures this old).
 const READ_CACHE_KEEP_MS: i64 = 10 * 60 * 1000;
