@@ -451,8 +451,10 @@ as_result as_manager_remove(const struct as_manager *manager,
                             const char *session_id);
 
 /**
- * The agent types as a JSON array (the CLI's `agents --json`: name, binary, binary_env,
- * found, description), in `*out_json` (free it with `as_string_free`).
+ * The built-in agent types as a JSON array, each as the CLI's `agents --json` shows it
+ * (name, source, binary, binary_env, default_args, found, screen_detection, screen_rules,
+ * quit, interrupt, interrupt_presses, description), in `*out_json` (free it with
+ * `as_string_free`).
  *
  * Thread safety: safe from any thread.
  *

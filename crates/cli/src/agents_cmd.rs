@@ -5,47 +5,15 @@ use crate::output::print_json;
 use agent_sessions::agents::{resolve_program, shell_words, AgentOrigin, AgentSpec};
 use agent_sessions::{Result, SessionManager};
 
-/// The binary a session of type `a` would run: the override variable when set, else the
-/// name.
-fn program(a: &AgentSpec) -> Option<String> {
-    let bin = a.binary.clone()?;
-    Some(
-        a.binary_env
-            .as_deref()
-            .and_then(|v| std::env::var(v).ok())
-            .filter(|v| !v.is_empty())
-            .unwrap_or(bin),
-    )
-}
-
 pub fn agents(mgr: &SessionManager, json: bool) -> Result<()> {
     let all = mgr.agents()?;
     if json {
-        let v: Vec<_> = all
-            .iter()
-            .map(|a| {
-                let prog = program(a);
-                serde_json::json!({
-                    "name": a.name,
-                    "source": a.origin.describe(),
-                    "binary": a.binary,
-                    "binary_env": a.binary_env,
-                    "default_args": a.default_args,
-                    "found": prog.as_deref().map(|b| resolve_program(b).is_some()),
-                    "screen_detection": a.rules.is_some(),
-                    "screen_rules": a.rules,
-                    "quit": a.quit.iter().map(|q| String::from_utf8_lossy(q).into_owned()).collect::<Vec<_>>(),
-                    "interrupt": String::from_utf8_lossy(&a.interrupt),
-                    "interrupt_presses": a.interrupt_presses,
-                    "description": a.description,
-                })
-            })
-            .collect();
+        let v: Vec<_> = all.iter().map(AgentSpec::info).collect();
         print_json(&v);
         return Ok(());
     }
     for a in &all {
-        let found = match program(a) {
+        let found = match a.program() {
             Some(b) if resolve_program(&b).is_some() => "found",
             Some(_) => "not on PATH",
             None => "",

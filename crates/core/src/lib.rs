@@ -70,7 +70,7 @@ pub use api::manager::{
     DEFAULT_DEBOUNCE, DEFAULT_IDLE_AFTER, DEFAULT_ROWS, DEFAULT_STOP_TIMEOUT,
 };
 pub use config::agent_config::AgentDef;
-pub use config::agents::{AgentOrigin, AgentSpec};
+pub use config::agents::{AgentInfo, AgentOrigin, AgentSpec};
 pub use config::home::{Home, HOME_ENV};
 pub use model::error::{Error, ErrorKind, Result, StoreCode};
 pub use model::event::Event;

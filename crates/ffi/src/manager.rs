@@ -260,8 +260,10 @@ pub unsafe extern "C" fn as_manager_remove(
     })
 }
 
-/// The agent types as a JSON array (the CLI's `agents --json`: name, binary, binary_env,
-/// found, description), in `*out_json` (free it with `as_string_free`).
+/// The built-in agent types as a JSON array, each as the CLI's `agents --json` shows it
+/// (name, source, binary, binary_env, default_args, found, screen_detection, screen_rules,
+/// quit, interrupt, interrupt_presses, description), in `*out_json` (free it with
+/// `as_string_free`).
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -271,18 +273,9 @@ pub unsafe extern "C" fn as_manager_remove(
 pub unsafe extern "C" fn as_agents(out_json: *mut *mut c_char) -> as_result {
     guard("as_agents", || {
         let out_json = unsafe { out(out_json, "out_json") }?;
-        let all: Vec<serde_json::Value> = agent_sessions::agents::builtin()
+        let all: Vec<_> = agent_sessions::agents::builtin()
             .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "name": a.name,
-                    "binary": a.binary,
-                    "binary_env": a.binary_env,
-                    "found": a.binary.as_deref()
-                        .map(|b| agent_sessions::agents::resolve_program(b).is_some()),
-                    "description": a.description,
-                })
-            })
+            .map(agent_sessions::AgentSpec::info)
             .collect();
         out_json.set(alloc::string(
             &serde_json::to_string(&all).expect("serializes"),

@@ -67,6 +67,72 @@ pub struct AgentSpec {
     pub origin: AgentOrigin,
 }
 
+/// An agent type as `agent-sessions agents --json`, Python and the C ABI's `as_agents` show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentInfo {
+    /// The type name.
+    pub name: String,
+    /// `built-in`, `agents.toml (...)` or `API`: where the definition comes from.
+    pub source: String,
+    /// The binary looked up on PATH; `null` for `custom`.
+    pub binary: Option<String>,
+    /// The environment variable that overrides the binary.
+    pub binary_env: Option<String>,
+    /// Arguments put before the user's own.
+    pub default_args: Vec<String>,
+    /// Whether the binary (or its override) is found now; `null` for `custom`.
+    pub found: Option<bool>,
+    /// Whether the screen is classified (screen rules exist).
+    pub screen_detection: bool,
+    /// The screen rules, when there are any.
+    pub screen_rules: Option<ScreenRules>,
+    /// What asks the agent to quit, each write as text.
+    pub quit: Vec<String>,
+    /// What interrupts its turn (one press), as text.
+    pub interrupt: String,
+    /// Presses of `interrupt` a turn needs.
+    pub interrupt_presses: u32,
+    /// One-line description.
+    pub description: String,
+}
+
+impl AgentSpec {
+    /// The binary a session of this type would run: the override variable when set and not
+    /// empty, else the name; `None` for `custom`.
+    pub fn program(&self) -> Option<String> {
+        let bin = self.binary.clone()?;
+        Some(
+            self.binary_env
+                .as_deref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|v| !v.is_empty())
+                .unwrap_or(bin),
+        )
+    }
+
+    /// The type as every interface shows it, with whether its binary is found now.
+    pub fn info(&self) -> AgentInfo {
+        AgentInfo {
+            name: self.name.clone(),
+            source: self.origin.describe(),
+            binary: self.binary.clone(),
+            binary_env: self.binary_env.clone(),
+            default_args: self.default_args.clone(),
+            found: self.program().map(|b| resolve_program(&b).is_some()),
+            screen_detection: self.rules.is_some(),
+            screen_rules: self.rules.clone(),
+            quit: self
+                .quit
+                .iter()
+                .map(|q| String::from_utf8_lossy(q).into_owned())
+                .collect(),
+            interrupt: String::from_utf8_lossy(&self.interrupt).into_owned(),
+            interrupt_presses: self.interrupt_presses,
+            description: self.description.clone(),
+        }
+    }
+}
+
 /// The built-in agent types.
 pub fn builtin() -> Vec<AgentSpec> {
     let cli = |name: &str, env: &str, desc: &str, resume: &[&str]| {
