@@ -16,6 +16,7 @@ Prints medians and new/old ratios. Every session it starts is stopped (also on C
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,10 +64,11 @@ def timed(args):
     return time.perf_counter() - t0
 
 
-def lifecycle_calls(python):
+def lifecycle_calls(python, folder=None):
     out = Path(tempfile.mkstemp(suffix=".json")[1])
+    extra = ["--dir", folder] if folder else []
     subprocess.run([python, str(ROOT / "benches/python/bench_lifecycle.py"), "--quick", "--only", "calls",
-                    "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
+                    "--json", str(out), *extra], check=True, stdout=subprocess.DEVNULL)
     figures = json.loads(out.read_text())
     out.unlink()
     return figures
@@ -81,11 +83,23 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--floods", type=int, default=9)
     ap.add_argument("--mb", type=int, default=64)
+    ap.add_argument("--py-rounds", type=int, default=3, help="alternating runs of each interpreter")
+    ap.add_argument("--py-dir", help="where the lifecycle benchmark writes (e.g. /dev/shm: CPU, not disk)")
+    ap.add_argument("--skip-sessions", action="store_true", help="only the Python comparison")
     a = ap.parse_args()
     med = statistics.median
     rows = []
+    for tool in ("dtach", "script"):
+        if not a.skip_sessions and not shutil.which(tool):
+            if os.geteuid() == 0 and shutil.which("apt-get"):
+                subprocess.run(["apt-get", "install", "-y", "-q", "dtach" if tool == "dtach" else "bsdutils"],
+                               stdout=subprocess.DEVNULL)
+            if not shutil.which(tool):
+                sys.exit(f"{tool} is needed for the comparison")
     with tempfile.TemporaryDirectory(prefix="asba") as t:
         tmp = Path(t)
+        if a.skip_sessions:
+            a.runs = a.floods = 0
         homes = {"old": tmp / "old", "new": tmp / "new"}
         bins = {"old": Path(a.old), "new": Path(a.new)}
         try:
@@ -97,9 +111,10 @@ def main():
             for k in ("old", "new"):
                 stop_all(bins[k], homes[k])
             subprocess.run(["pkill", "-f", f"dtach -n {tmp}"])
-            o, n, d = (med(starts[k]) for k in ("old", "new", "dtach"))
-            rows.append(("start → id, agent running", f"{o * 1e3:.2f} ms", f"{n * 1e3:.2f} ms", f"{n / o:.2f}",
-                         f"dtach {d * 1e3:.2f} ms"))
+            if a.runs:
+                o, n, d = (med(starts[k]) for k in ("old", "new", "dtach"))
+                rows.append(("start → id, agent running", f"{o * 1e3:.2f} ms", f"{n * 1e3:.2f} ms",
+                             f"{n / o:.2f}", f"dtach {d * 1e3:.2f} ms"))
             data = tmp / "flood.txt"
             line = b"0123456789abcdefghijklmnopqrstuvwxyz-agent-output-line-for-the-capture-benchmark\n"
             with open(data, "wb") as f:
@@ -109,23 +124,26 @@ def main():
                 caps["raw"].append(timed(["script", "-qc", f"cat {data}", "/dev/null"]))
                 for k in ("old", "new") if i % 2 == 0 else ("new", "old"):
                     caps[k].append(capture_once(bins[k], homes[k], data))
-            o, n, r = (med(caps[k]) for k in ("old", "new", "raw"))
-            rows.append((f"capture {data.stat().st_size / 1e6:.0f} MB to stopped", f"{o / r:.2f}x raw PTY",
-                         f"{n / r:.2f}x raw PTY", f"{n / o:.2f}", f"raw PTY {r * 1e3:.0f} ms"))
+            if a.floods:
+                o, n, r = (med(caps[k]) for k in ("old", "new", "raw"))
+                rows.append((f"capture {data.stat().st_size / 1e6:.0f} MB to stopped", f"{o / r:.2f}x raw PTY",
+                             f"{n / r:.2f}x raw PTY", f"{n / o:.2f}", f"raw PTY {r * 1e3:.0f} ms"))
         finally:
             for k in ("old", "new"):
                 stop_all(bins[k], homes[k])
             subprocess.run(["pkill", "-f", f"dtach -n {tmp}"], stderr=subprocess.DEVNULL)
     if a.old_python and a.new_python:
-        old, new = lifecycle_calls(a.old_python), lifecycle_calls(a.new_python)
-        before = {r["what"]: r for r in old["rows"]}
-        for r in new["rows"]:
-            b = before.get(r["what"])
-            if not b:
-                continue
-            o, n = b["ours_median_ms"], r["ours_median_ms"]
-            ref = r.get("reference_median_ms")
-            rows.append((f"python {r['what']}", f"{o:.3f} ms", f"{n:.3f} ms", f"{n / o:.2f}" if o else "-",
+        runs = {"old": [], "new": []}
+        for i in range(a.py_rounds):
+            for k in ("old", "new") if i % 2 == 0 else ("new", "old"):
+                runs[k].append(lifecycle_calls(a.old_python if k == "old" else a.new_python, a.py_dir))
+        fig = lambda k, what, col: med([r[col] for run in runs[k] for r in run["rows"]
+                                         if r["what"] == what and col in r])
+        for r in runs["new"][0]["rows"]:
+            what = r["what"]
+            o, n = fig("old", what, "ours_median_ms"), fig("new", what, "ours_median_ms")
+            ref = fig("new", what, "reference_median_ms") if "reference_median_ms" in r else None
+            rows.append((f"python {what}", f"{o:.3f} ms", f"{n:.3f} ms", f"{n / o:.2f}" if o else "-",
                          f"reference {ref:.3f} ms" if ref is not None else ""))
     print(f"\n{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}, medians of {a.runs} starts, {a.floods} floods\n")
     print("| measure | before | after | after/before | reference, same run |\n|---|---|---|---|---|")

@@ -276,7 +276,10 @@ pub(crate) fn apply_updates(
     }
     values.push(Value::Text(id.to_string()));
     sql.push_str(&format!(" WHERE id = ?{}", values.len()));
-    tx.execute(&sql, rusqlite::params_from_iter(values))
+    // Cached: the same few column sets come back (a host's transitions, lifecycle syncs), and
+    // parsing the statement anew would cost more than running it.
+    tx.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(values))
 }
 
 /// The stored `kind` column: `record`, else hosted.
@@ -393,7 +396,9 @@ pub(crate) fn append_transition_in(
          WHERE id = ?1",
     )?
     .execute(params![id, to.as_str(), source, reason, now])?;
-    apply_updates(tx, id, updates)?;
+    if !updates.is_empty() {
+        apply_updates(tx, id, updates)?;
+    }
     Ok(())
 }
 
