@@ -97,8 +97,25 @@ impl SessionManager {
             });
         }
         let dir = self.home.session_dir(session_id)?;
-        // Compare-and-set on the state just read: a resume racing with this remove either
-        // moved the session first (then it stays, with its folder) or finds no row.
+        // The session lock first: a resume takes it before it moves the session and holds it
+        // until its host runs, so the two never interleave (and no resume can be writing into
+        // the folder while it is removed). An ended session's host may still hold it for a
+        // moment while it finishes (replies, final figures): wait for it, a little.
+        let wait = std::time::Duration::from_secs(10);
+        let _lock =
+            match crate::services::launcher::lock_existing_session(&self.home, session_id, wait) {
+                Ok(lock) => lock,
+                Err(Error::Host { .. }) => {
+                    let now = self.get(session_id)?;
+                    return Err(Error::SessionActive {
+                        id: now.session_id,
+                        state: now.state,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+        // Compare-and-set on the state just read: a resume that moved the session meanwhile
+        // keeps it, with its folder.
         if !self.store.get()?.delete_if(session_id, rec.state)? {
             let now = self.get(session_id)?;
             return Err(Error::SessionActive {

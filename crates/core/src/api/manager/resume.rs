@@ -360,7 +360,7 @@ impl SessionManager {
             Err(e) => return Err(e),
         };
         let cleared = |c: Column| (c, Value::Null);
-        let moved = state_machine::apply(
+        let moved = match state_machine::apply(
             &*self.store.get()?,
             &Change::new(
                 session_id,
@@ -385,7 +385,15 @@ impl SessionManager {
                     store::text(serde_json::to_string(&argv).expect("strings serialize")),
                 ),
             ]),
-        )?;
+        ) {
+            // Removed while we waited for its lock: the folder our lock recreated goes too.
+            Err(Error::SessionNotFound(id)) => {
+                drop(lock);
+                let _ = std::fs::remove_dir_all(self.home.session_dir(session_id)?);
+                return Err(Error::SessionNotFound(id));
+            }
+            other => other?,
+        };
         if !matches!(moved, Outcome::Moved(_)) {
             let now = self.get(session_id)?;
             return Err(Error::NotResumable {
