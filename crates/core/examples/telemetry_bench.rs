@@ -16,10 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agent_sessions::home::Home;
-use agent_sessions::record::SessionKind;
 use agent_sessions::store::{NewSession, Store};
 use agent_sessions::telemetry::{samples, spawn_sampler, telemetry_for, SamplerConfig, StopSignal};
-use agent_sessions::State;
 
 fn cpu_secs() -> f64 {
     // SAFETY: getrusage fills the struct we pass.
@@ -82,22 +80,11 @@ fn phase(root: &Path, tag: &str, n: usize, secs: u64) -> Phase {
         agent_sessions::services::state_machine::insert(
             &store,
             &NewSession {
-                id: id.clone(),
-                kind: SessionKind::Hosted,
-                agent_type: Some("custom".into()),
-                name: None,
-                task_id: None,
-                state: State::Starting,
                 cause: "bench".into(),
-                reason: None,
-                phase: None,
-                created_at: None,
                 workspace_path: Some(ws.display().to_string()),
-                command: vec!["sh".into()],
-                env_keys: vec![],
                 cols: 80,
                 rows: 24,
-                idle_after_secs: 2.0,
+                ..NewSession::hosted(&id, "custom", &["sh"])
             },
             agent_sessions::Source::User,
             &vec![],

@@ -77,7 +77,7 @@ pub use model::event::Event;
 pub use model::message::{HistoryPage, Message};
 pub use model::protocol::ScreenReply;
 pub use model::record::{SessionKind, SessionRecord, Transition};
-pub use model::state::{Source, State};
+pub use model::state::{Source, State, States};
 pub use model::task::{TaskSession, TaskSummary};
 pub use model::telemetry::{
     Report, ResourceSample, SampleRow, Telemetry, TelemetryReport, TokenUsage, UsageReport,

@@ -12,7 +12,7 @@ use agent_sessions::home::Home;
 use agent_sessions::protocol::Tag;
 use agent_sessions::services::launch_spec::{LaunchSpec, ReadyReport};
 use agent_sessions::store::{NewSession, Store};
-use agent_sessions::{client, SessionKind, State};
+use agent_sessions::{client, State};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -133,22 +133,10 @@ fn new_session(home: &Home, script: &str) -> LaunchSpec {
     agent_sessions::services::state_machine::insert(
         &Store::open(home).unwrap(),
         &NewSession {
-            id: id.clone(),
-            kind: SessionKind::Hosted,
-            agent_type: Some("custom".into()),
-            name: None,
-            task_id: None,
-            state: State::Starting,
-            cause: "start requested".into(),
-            reason: None,
-            phase: None,
-            created_at: None,
-            workspace_path: None,
             command: argv.clone(),
-            env_keys: vec![],
             cols: 100,
             rows: 30,
-            idle_after_secs: 2.0,
+            ..NewSession::hosted(&id, "custom", &[])
         },
         agent_sessions::Source::User,
         &vec![],

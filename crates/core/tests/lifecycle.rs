@@ -399,22 +399,9 @@ fn hosted_session_carries_a_phase_without_state_change() {
     state_machine::insert(
         &store,
         &agent_sessions::store::NewSession {
-            id: "agent-20260101-000000-0000abcd".into(),
-            kind: SessionKind::Hosted,
-            agent_type: Some("custom".into()),
             name: Some("worker".into()),
-            task_id: None,
-            state: State::Starting,
             cause: "test".into(),
-            reason: None,
-            phase: None,
-            created_at: None,
-            workspace_path: None,
-            command: vec!["cat".into()],
-            env_keys: vec![],
-            cols: 80,
-            rows: 24,
-            idle_after_secs: 2.0,
+            ..agent_sessions::store::NewSession::hosted(id, "custom", &["cat"])
         },
         Source::User,
         &vec![],

@@ -12,7 +12,6 @@ mod common;
 use common::{at, set_mtime, write, TempDir, Tree};
 
 use agent_sessions::home::Home;
-use agent_sessions::record::SessionKind;
 use agent_sessions::services::state_machine;
 use agent_sessions::store::{self, Column, NewSession, Store};
 use agent_sessions::telemetry::{
@@ -50,22 +49,9 @@ fn new_session(store: &Store, id: &str, agent: &str, command: &[&str], cwd: &str
     state_machine::insert(
         store,
         &NewSession {
-            id: id.into(),
-            kind: SessionKind::Hosted,
-            agent_type: Some(agent.into()),
-            name: None,
-            task_id: None,
-            state: State::Starting,
             cause: "test".into(),
-            reason: None,
-            phase: None,
-            created_at: None,
             workspace_path: Some(cwd.into()),
-            command: command.iter().map(|s| s.to_string()).collect(),
-            env_keys: vec![],
-            cols: 80,
-            rows: 24,
-            idle_after_secs: 2.0,
+            ..NewSession::hosted(id, agent, command)
         },
         Source::User,
         &vec![],

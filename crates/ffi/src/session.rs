@@ -329,37 +329,12 @@ pub unsafe extern "C" fn as_session_wait_any(
         }
         let timeout = duration::limit_secs(timeout_secs, "timeout_secs")?;
         let out_json = unsafe { opt_out(out_record_json) };
-        let rec = (s.shared.mgr.wait_for_any(&s.id, &wanted, timeout))
-            .map_err(|e| wait_any_error(e, &wanted))?;
+        let rec = s.shared.mgr.wait_for_any(&s.id, &wanted, timeout)?;
         if let Some(o) = out_json {
             o.set(alloc::string(&rec.to_json()));
         }
         Ok(())
     })
-}
-
-/// The core's wait errors name only the first wanted state; say all of them.
-fn wait_any_error(e: agent_sessions::Error, wanted: &[State]) -> FfiError {
-    use agent_sessions::Error;
-    let code = crate::result::code_for(e.kind());
-    let names = wanted
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(" or ");
-    match e {
-        Error::Timeout {
-            id, current, secs, ..
-        } => FfiError::new(
-            code,
-            format!("timed out after {secs:.1}s waiting for session {id} to become {names}; it is {current}"),
-        ),
-        Error::StateUnreachable { id, current, .. } => FfiError::new(
-            code,
-            format!("session {id} is {current} and can never become {names}"),
-        ),
-        other => other.into(),
-    }
 }
 
 /// Stops the session: the agent's own quit sequence, then SIGTERM to its process group,

@@ -124,7 +124,7 @@ impl LostOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::record::SessionKind;
+
     use crate::model::state::State;
     use crate::store::NewSession;
 
@@ -134,22 +134,9 @@ mod tests {
         crate::services::state_machine::insert(
             &store,
             &NewSession {
-                id: "s1".into(),
-                kind: SessionKind::Hosted,
-                agent_type: Some("custom".into()),
-                name: None,
-                task_id: None,
                 state: State::Starting,
                 cause: "test".into(),
-                reason: None,
-                phase: None,
-                created_at: None,
-                workspace_path: None,
-                command: vec!["true".into()],
-                env_keys: vec![],
-                cols: 80,
-                rows: 24,
-                idle_after_secs: 2.0,
+                ..NewSession::hosted("s1", "custom", &["true"])
             },
             crate::model::state::Source::User,
             &vec![],

@@ -1,7 +1,7 @@
 //! The one error type of the core. Every message says what went wrong and what to do next,
 //! because the CLI, Python and C bindings show these messages to people unchanged.
 
-use crate::model::state::State;
+use crate::model::state::{State, States};
 
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -89,8 +89,8 @@ pub enum Error {
     Timeout {
         /// The session's id.
         id: String,
-        /// The state waited for (the first one when waiting for any of several).
-        wanted: State,
+        /// The states waited for (any of them would have done).
+        wanted: States,
         /// The state the session was in when time ran out.
         current: State,
         /// The timeout that ran out, in seconds.
@@ -102,9 +102,9 @@ pub enum Error {
     StateUnreachable {
         /// The session's id.
         id: String,
-        /// The state waited for (the first one when waiting for any of several).
-        wanted: State,
-        /// The state the session is in, from which `wanted` cannot come.
+        /// The states waited for (any of them would have done).
+        wanted: States,
+        /// The state the session is in, from which none of `wanted` can come.
         current: State,
     },
 

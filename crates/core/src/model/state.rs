@@ -266,3 +266,19 @@ pub struct Committed {
     /// The session's task; `None` when it has none.
     pub task_id: Option<String>,
 }
+
+/// One or more states a wait is for, shown as "running or waiting_input".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct States(pub Vec<State>);
+
+impl fmt::Display for States {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" or ")?;
+            }
+            f.write_str(s.as_str())?;
+        }
+        Ok(())
+    }
+}

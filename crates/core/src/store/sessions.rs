@@ -92,6 +92,32 @@ pub struct NewSession {
     pub idle_after_secs: f64,
 }
 
+impl NewSession {
+    /// A hosted session of agent type `agent` running `command`, as a starter inserts it
+    /// (state starting, the default terminal size and quiet time); set other fields with
+    /// struct update syntax.
+    pub fn hosted(id: &str, agent: &str, command: &[&str]) -> NewSession {
+        NewSession {
+            id: id.to_string(),
+            kind: SessionKind::Hosted,
+            agent_type: Some(agent.to_string()),
+            name: None,
+            task_id: None,
+            state: State::Starting,
+            cause: "start requested".into(),
+            reason: None,
+            phase: None,
+            created_at: None,
+            workspace_path: None,
+            command: command.iter().map(|c| c.to_string()).collect(),
+            env_keys: Vec::new(),
+            cols: crate::config::defaults::DEFAULT_COLS,
+            rows: crate::config::defaults::DEFAULT_ROWS,
+            idle_after_secs: crate::config::defaults::DEFAULT_IDLE_AFTER.as_secs_f64(),
+        }
+    }
+}
+
 /// Filters for [`Store::list`]; `None` matches anything.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {

@@ -21,22 +21,10 @@ pub const INSERT_CAUSE: &str = "start requested";
 /// A hosted session as the starter inserts it.
 pub fn new_session(id: &str) -> NewSession {
     NewSession {
-        id: id.into(),
-        kind: SessionKind::Hosted,
-        agent_type: Some("custom".into()),
-        name: None,
-        task_id: None,
-        state: State::Starting,
         cause: INSERT_CAUSE.into(),
-        reason: None,
-        phase: None,
-        created_at: None,
-        workspace_path: None,
-        command: vec!["cat".into()],
-        env_keys: vec![],
         cols: 80,
         rows: 24,
-        idle_after_secs: 2.0,
+        ..NewSession::hosted(id, "custom", &["cat"])
     }
 }
 

@@ -101,19 +101,7 @@ impl SessionManager {
         // until its host runs, so the two never interleave (and no resume can be writing into
         // the folder while it is removed). An ended session's host may still hold it for a
         // moment while it finishes (replies, final figures): wait for it, a little.
-        let wait = std::time::Duration::from_secs(10);
-        let _lock =
-            match crate::services::launcher::lock_existing_session(&self.home, session_id, wait) {
-                Ok(lock) => lock,
-                Err(Error::Host { .. }) => {
-                    let now = self.get(session_id)?;
-                    return Err(Error::SessionActive {
-                        id: now.session_id,
-                        state: now.state,
-                    });
-                }
-                Err(e) => return Err(e),
-            };
+        let _lock = self.lock_ended(session_id, rec.state)?;
         // Compare-and-set on the state just read: a resume that moved the session meanwhile
         // keeps it, with its folder.
         if !self.store.get()?.delete_if(session_id, rec.state)? {
@@ -128,6 +116,31 @@ impl SessionManager {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+
+    /// The session lock of a session read as `ended`: waits (up to 10 s) while its finishing
+    /// host still holds it, and gives up at once when the session is no longer in that state
+    /// (a resume has started it again).
+    fn lock_ended(&self, session_id: &str, ended: State) -> Result<std::fs::File> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match crate::services::launcher::lock_new_session(&self.home, session_id) {
+                Ok(lock) => return Ok(lock),
+                Err(Error::Host { .. }) => {
+                    let now = self.get(session_id)?;
+                    if now.state != ended || std::time::Instant::now() >= deadline {
+                        return Err(Error::SessionActive {
+                            id: now.session_id,
+                            state: now.state,
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use crate::config::defaults::DEFAULT_STOP_TIMEOUT;
 use crate::model::error::{Error, Result};
 use crate::model::protocol::{SendRequest, StopRequest, Tag};
 use crate::model::record::{SessionKind, SessionRecord};
-use crate::model::state::State;
+use crate::model::state::{State, States};
 use std::time::{Duration, Instant};
 
 impl SessionManager {
@@ -109,11 +109,11 @@ impl SessionManager {
         wanted: &[State],
         timeout: Option<Duration>,
     ) -> Result<SessionRecord> {
-        let Some(&first) = wanted.first() else {
+        if wanted.is_empty() {
             return Err(Error::InvalidArgument(
                 "wait needs at least one state to wait for".into(),
             ));
-        };
+        }
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
@@ -124,7 +124,7 @@ impl SessionManager {
             if !wanted.iter().any(|&w| reachable(rec.state, w)) {
                 return Err(Error::StateUnreachable {
                     id: rec.session_id,
-                    wanted: first,
+                    wanted: States(wanted.to_vec()),
                     current: rec.state,
                 });
             }
@@ -132,7 +132,7 @@ impl SessionManager {
                 if start.elapsed() >= t {
                     return Err(Error::Timeout {
                         id: rec.session_id,
-                        wanted: first,
+                        wanted: States(wanted.to_vec()),
                         current: rec.state,
                         secs: t.as_secs_f64(),
                     });

@@ -48,6 +48,7 @@
 //! yet gives `Ok(Some(usage))` with all token fields `None`.
 
 mod claude;
+mod claude_paths;
 mod codex;
 mod cost;
 mod gemini;
@@ -60,10 +61,8 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 pub use crate::model::telemetry::TokenUsage;
-pub use claude::{
-    claude_project_slug, claude_transcript_path, claude_transcript_usage, find_claude_transcript,
-    parse_claude_print_json, parse_claude_stream_json,
-};
+pub use claude::{claude_transcript_usage, parse_claude_print_json, parse_claude_stream_json};
+pub use claude_paths::{claude_project_slug, claude_transcript_path, find_claude_transcript};
 pub use codex::{codex_rollout_usage, find_codex_rollout, parse_codex_exec_jsonl};
 pub use gemini::{find_gemini_chat, gemini_chat_usage, parse_gemini_json};
 pub use opencode::{
