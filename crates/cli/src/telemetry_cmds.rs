@@ -73,6 +73,8 @@ struct TopRow {
     memory_rss_bytes: Option<u64>,
     peak_memory_rss_bytes: Option<u64>,
     process_count: Option<u32>,
+    /// When the figures above were sampled (unix ms; live sessions).
+    last_sample_at_ms: Option<i64>,
     duration_ms: Option<i64>,
     total_tokens: Option<u64>,
     cost_usd: Option<f64>,
@@ -97,6 +99,7 @@ fn top_row(mgr: &SessionManager, rec: &SessionRecord) -> TopRow {
         memory_rss_bytes: live.map(|s| s.memory_rss_bytes),
         peak_memory_rss_bytes: t.peak_memory_rss_bytes,
         process_count: live.map(|s| s.process_count),
+        last_sample_at_ms: live.map(|s| s.at_ms),
         duration_ms: t.duration_ms,
         total_tokens: t.total_tokens(),
         cost_usd: t.cost_usd,
@@ -222,6 +225,29 @@ fn terminal_width() -> usize {
     }
 }
 
+/// The first frame waits (briefly) until every live host has answered the lease with a
+/// sample taken after it, so even `top --once` shows live figures.
+fn fresh_rows(
+    mgr: &SessionManager,
+    mut rows: Vec<TopRow>,
+    mut n_live: usize,
+    since_ms: i64,
+) -> Result<(Vec<TopRow>, usize)> {
+    let deadline = std::time::Instant::now()
+        + telemetry::LEASE_CHECK
+        + telemetry::LIVE_INTERVAL
+        + Duration::from_millis(500);
+    let stale = |rows: &[TopRow]| {
+        rows.iter()
+            .any(|r| r.last_sample_at_ms.is_some_and(|at| at < since_ms))
+    };
+    while stale(&rows) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        (rows, n_live) = top_rows(mgr)?;
+    }
+    Ok((rows, n_live))
+}
+
 /// `agent-sessions top [--once] [--interval SECS] [--json]`: live sessions (then the
 /// ten most recent ended ones) with state, CPU, RSS, tokens and cost. On a terminal the screen
 /// is cleared and redrawn every `interval`; `--once` prints one frame. `--json` prints each
@@ -230,8 +256,18 @@ pub fn top(mgr: &SessionManager, once: bool, interval: Duration, json: bool) -> 
     let interval = interval.max(Duration::from_millis(200));
     let tty = stdout_is_tty();
     let mut first = true;
+    // While top runs, every host samples live (see `SessionManager::watch`). Without the
+    // lease top still works, with the figures idle hosts wrote last.
+    let lease = mgr.watch();
+    if let Err(e) = &lease {
+        eprintln!("agent-sessions: figures may be older than usual: {e}");
+    }
+    let since_ms = telemetry::now_ms();
     loop {
-        let (rows, n_live) = top_rows(mgr)?;
+        let (mut rows, mut n_live) = top_rows(mgr)?;
+        if first && lease.is_ok() {
+            (rows, n_live) = fresh_rows(mgr, rows, n_live, since_ms)?;
+        }
         let text = if json {
             format!(
                 "{}\n",

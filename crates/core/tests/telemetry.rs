@@ -167,6 +167,8 @@ fn sampler_records_a_real_tree_and_its_summary_survives() {
     let stop = StopSignal::new();
     let cfg = SamplerConfig {
         resource_interval: Duration::from_millis(200),
+        // every 200 ms also while python sleeps: this test counts rows
+        idle_interval: Duration::from_millis(200),
         workspace_interval: Duration::from_secs(1),
         flush_interval: Duration::from_millis(500),
         ..Default::default()

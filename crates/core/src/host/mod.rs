@@ -74,6 +74,14 @@ pub fn host_main(home_dir: &Path) -> i32 {
         }
     }
     let _ = nix::unistd::setsid();
+    // One malloc arena for all threads: glibc would give each thread its own (each with its
+    // own free lists and slack), which costs an idle host ~40 KB; the threads rarely allocate
+    // at the same time. Before any thread starts.
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt with a valid parameter, before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // Neither the agent nor anything it starts may inherit these.
     for fd in [READY_FD, LOCK_FD] {
@@ -209,23 +217,26 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         }
     };
 
-    let telemetry_stop = crate::services::telemetry::StopSignal::new();
-    let telemetry = crate::services::telemetry::spawn_sampler(
-        &home,
-        &id,
-        agent_pid,
-        std::path::PathBuf::from(&spec.cwd),
-        spec.telemetry_config(),
-        telemetry_stop.clone(),
-    )
-    .map_err(|e| eprintln!("agent-sessions host: no telemetry: {e}"))
-    .ok();
     // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
     let usage_env = crate::services::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
     let shared = Arc::new(Shared::new(
         spec, store, pty.master, writer, agent_pid, lost,
     ));
     sink.go_live(shared.clone());
+    // Samples go through the host's own connection (no second one per host), and terminal
+    // activity wakes an idle sampler.
+    let telemetry_stop = crate::services::telemetry::StopSignal::new();
+    let telemetry = crate::services::telemetry::spawn_sampler_for(
+        Arc::new(SamplerLink(shared.clone())),
+        &home,
+        &id,
+        agent_pid,
+        std::path::PathBuf::from(&shared.spec.cwd),
+        shared.spec.telemetry_config(),
+        telemetry_stop.clone(),
+    )
+    .map_err(|e| eprintln!("agent-sessions host: no telemetry: {e}"))
+    .ok();
     timer::spawn(shared.clone());
     let screen_shared = shared.clone();
     std::thread::Builder::new()
@@ -251,6 +262,26 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the sampler needs from the host: its store connection and its activity counter.
+struct SamplerLink(Arc<Shared>);
+
+impl crate::services::telemetry::SamplerHost for SamplerLink {
+    fn with_store(&self, write: &mut dyn FnMut(&Store) -> Result<()>) -> Result<()> {
+        self.0.with_store(write)
+    }
+
+    fn activity(&self) -> u64 {
+        self.0.activity_seq()
+    }
+
+    fn release_memory(&self) {
+        let _ = self.0.with_store(&mut |store| {
+            store.release_memory();
+            Ok(())
+        });
+    }
 }
 
 /// Longest pause between two tries at opening the store.

@@ -68,7 +68,7 @@ fn run(shared: &Shared) {
                     ) {
                         idle_seq = Some(shared.activity_seq());
                         // Idle from here on: let the host shrink to what waiting needs.
-                        crate::services::trim::release_code_pages();
+                        shared.release_idle_memory();
                     }
                     continue;
                 }

@@ -5,10 +5,18 @@
 //! with most of its binary resident. Once started, the host drops its page-table entries
 //! for executable file mappings (`MADV_DONTNEED` on `r-xp` mappings: read-only text, never
 //! written, so nothing is lost; the pages stay in the shared page cache and fault back in
-//! when used). Writable or relocated mappings are never touched.
+//! when used). Writable or relocated mappings are never touched. Free heap memory goes back
+//! too (`malloc_trim`), and the host's store connection drops its caches
+//! (`Store::release_memory`).
 
-/// Releases resident executable pages; best effort.
+/// Releases resident executable pages and gives free heap memory back to the kernel; best
+/// effort.
 pub fn release_code_pages() {
+    // SAFETY: malloc_trim only returns free memory; it is safe to call at any time.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return;
     };

@@ -172,6 +172,28 @@ impl Store {
     pub fn home_root(&self) -> &std::path::Path {
         &self.home_root
     }
+
+    /// Gives back what this connection holds beyond the open file: its prepared statements,
+    /// its page cache and its lookaside buffer (~120 KB, off from here on). For a connection
+    /// kept open while idle, as each session host keeps one: 1000 hosts would otherwise
+    /// hold ~200 MB of SQLite buffers between writes. The next statements re-prepare
+    /// (microseconds). Best effort.
+    pub fn release_memory(&self) {
+        self.conn.flush_prepared_statement_cache();
+        // SAFETY: a valid open handle; SQLITE_DBCONFIG_LOOKASIDE with a NULL buffer and zero
+        // slots disables lookaside; it fails harmlessly (SQLITE_BUSY) while lookaside memory
+        // is in use.
+        unsafe {
+            rusqlite::ffi::sqlite3_db_config(
+                self.conn.handle(),
+                rusqlite::ffi::SQLITE_DBCONFIG_LOOKASIDE,
+                std::ptr::null_mut::<std::ffi::c_void>(),
+                0 as std::ffi::c_int,
+                0 as std::ffi::c_int,
+            );
+            rusqlite::ffi::sqlite3_db_release_memory(self.conn.handle());
+        }
+    }
 }
 
 /// The one conversion of a SQLite error into the core's error: I/O errors carried out of a

@@ -41,6 +41,15 @@ impl SessionManager {
         self.telemetry_of(&rec, max_age)
     }
 
+    /// Starts watching this home's sessions: while the returned lease is held (by this or
+    /// any process) every live host samples at least once a second and writes each sample
+    /// at once, so telemetry read here is at most about two seconds old; without a watcher an
+    /// idle host samples and writes far less often (see `services::telemetry::watch`). Drop
+    /// it to stop.
+    pub fn watch(&self) -> Result<telemetry::WatchLease> {
+        telemetry::WatchLease::acquire(self.home())
+    }
+
     /// The telemetry of a record already in hand (for `top`, which lists first): the stored
     /// summary with the token figures a reader gets (see [`SessionManager::usage`]).
     pub fn telemetry_of(&self, rec: &SessionRecord, max_age: Duration) -> Result<TelemetryReport> {

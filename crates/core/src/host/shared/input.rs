@@ -156,7 +156,7 @@ impl Shared {
         drop(d);
         self.poke_screen();
         if went_idle {
-            crate::services::trim::release_code_pages();
+            self.release_idle_memory();
         }
     }
 

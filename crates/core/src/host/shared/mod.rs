@@ -7,6 +7,7 @@
 
 use super::detector::Detector;
 use super::screen::Screen;
+use crate::model::error::Result;
 use crate::model::state::Source;
 use crate::model::state::State;
 use crate::services::launch_spec::LaunchSpec;
@@ -189,6 +190,19 @@ impl Shared {
     /// When output or input last happened.
     pub fn last_activity(&self) -> Instant {
         self.epoch + Duration::from_nanos(self.last_activity.load(Ordering::Relaxed))
+    }
+
+    /// Shrinks the host to what waiting needs: the store connection's caches and the code
+    /// and heap pages start-up and the last burst of work left resident (see
+    /// `services::trim`).
+    pub fn release_idle_memory(&self) {
+        self.store.lock().release_memory();
+        crate::services::trim::release_code_pages();
+    }
+
+    /// Runs `f` with the host's store connection (the sampler writes through it).
+    pub fn with_store(&self, f: &mut dyn FnMut(&Store) -> Result<()>) -> Result<()> {
+        f(&self.store.lock())
     }
 
     pub fn activity_seq(&self) -> u64 {

@@ -94,7 +94,7 @@ impl Shared {
             // The screen has settled on waiting (even if a hook said so first): idle from
             // here on, let the host shrink to what waiting needs.
             if dec.to == State::WaitingInput {
-                crate::services::trim::release_code_pages();
+                self.release_idle_memory();
             }
         }
     }

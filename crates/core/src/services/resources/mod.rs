@@ -47,7 +47,7 @@
 
 mod workspace;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -118,14 +118,25 @@ pub struct TreeSampler {
     ticks_per_sec: f64,
     page_size: u64,
     tracked: HashMap<u32, Tracked>,
-    /// pids known not to be ours, with the listing generation they were last seen in
-    foreign: HashMap<u32, u64>,
-    generation: u64,
+    /// pids known not to be ours, sorted; as of the last listing (a sorted vector, not a
+    /// hash map: on a machine with 1000 sessions this holds thousands of pids in every host)
+    foreign: Vec<u32>,
     exited: Counters,
     reported: Counters,
     last_at: Option<Instant>,
+    /// what the last sample saw, to tell whether anything moved since (see [`Self::moved`])
+    fingerprint: Option<Fingerprint>,
+    moved: bool,
     buf: Vec<u8>,
     pids: Vec<u32>,
+}
+
+/// The figures whose change means the tree did something between two samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fingerprint {
+    counters: Counters,
+    rss_pages: u64,
+    processes: usize,
 }
 
 impl TreeSampler {
@@ -140,11 +151,12 @@ impl TreeSampler {
             ticks_per_sec: if hz > 0 { hz as f64 } else { 100.0 },
             page_size: if page > 0 { page as u64 } else { 4096 },
             tracked: HashMap::new(),
-            foreign: HashMap::new(),
-            generation: 0,
+            foreign: Vec::new(),
             exited: Counters::default(),
             reported: Counters::default(),
             last_at: None,
+            fingerprint: None,
+            moved: true,
             buf: Vec::with_capacity(1024),
             pids: Vec::with_capacity(512),
         }
@@ -167,19 +179,39 @@ impl TreeSampler {
         v
     }
 
-    /// Takes one sample. Never fails: a vanished or unreadable tree gives zero memory and
-    /// process count, with the cumulative totals kept.
+    /// Whether the last sample saw the tree do anything since the one before: CPU time, I/O
+    /// or resident memory moved, or a process came or went. True until two samples exist.
+    pub fn moved(&self) -> bool {
+        self.moved
+    }
+
+    /// Whether any process is tracked yet (the root is found by a listing).
+    pub fn is_tracking(&self) -> bool {
+        !self.tracked.is_empty()
+    }
+
+    /// Takes one sample with a full `/proc` listing. Never fails: a vanished or unreadable
+    /// tree gives zero memory and process count, with the cumulative totals kept.
     pub fn sample(&mut self) -> ResourceSample {
+        self.sample_with(true)
+    }
+
+    /// Takes one sample; with `list` false only the tracked processes are read (no `/proc`
+    /// listing, so no new process is found): the cheap sample of a tree that did nothing
+    /// last time. The cost is then O(tree), not O(processes on the machine). A process the
+    /// idle tree starts is found at the next listing, and its figures are not lost meanwhile
+    /// when a tracked parent reaps it (see the module docs).
+    pub fn sample_with(&mut self, list: bool) -> ResourceSample {
         let now = Instant::now();
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        self.generation = self.generation.wrapping_add(1);
-        let gen = self.generation;
-
-        list_pids(&mut self.pids);
-        let listed: HashSet<u32> = self.pids.iter().copied().collect();
+        if list {
+            list_pids(&mut self.pids);
+            self.pids.sort_unstable();
+        }
+        let listed = list.then_some(&self.pids);
 
         // 1. refresh tracked pids, parents before children (see module docs on read races)
         let mut order: Vec<(u32, u32)> = self.tracked.keys().map(|&p| (self.depth(p), p)).collect();
@@ -187,7 +219,7 @@ impl TreeSampler {
         let mut vanished: HashMap<u32, Tracked> = HashMap::new();
         let mut reborn: Vec<(u32, Stat)> = Vec::new();
         for &(_, pid) in &order {
-            let stat = if listed.contains(&pid) {
+            let stat = if listed.is_none_or(|l| l.binary_search(&pid).is_ok()) {
                 read_stat(pid, &mut self.buf)
             } else {
                 None
@@ -225,12 +257,19 @@ impl TreeSampler {
 
         // 2. classify pids not seen before
         let mut candidates: Vec<(u32, Stat)> = reborn;
-        for &pid in &self.pids {
+        let new_pids: &[u32] = if list { &self.pids } else { &[] };
+        // Without a listing, foreign pids were not seen: all are kept.
+        let mut foreign = if list {
+            Vec::with_capacity(self.foreign.len())
+        } else {
+            std::mem::take(&mut self.foreign)
+        };
+        for &pid in new_pids {
             if self.tracked.contains_key(&pid) || vanished.contains_key(&pid) {
                 continue;
             }
-            if let Some(g) = self.foreign.get_mut(&pid) {
-                *g = gen;
+            if self.foreign.binary_search(&pid).is_ok() {
+                foreign.push(pid);
                 continue;
             }
             if let Some(s) = read_stat(pid, &mut self.buf) {
@@ -296,10 +335,10 @@ impl TreeSampler {
                 break;
             }
         }
-        for (pid, _) in candidates {
-            self.foreign.insert(pid, gen);
-        }
-        self.foreign.retain(|_, g| *g == gen);
+        foreign.extend(candidates.iter().map(|(pid, _)| *pid));
+        foreign.sort_unstable();
+        foreign.dedup();
+        self.foreign = foreign;
 
         // 3. vanished processes: absorbed by a live tracked ancestor, or added to `exited`
         for (&pid, t) in &vanished {
@@ -350,6 +389,13 @@ impl TreeSampler {
             None => 0.0,
         };
         self.last_at = Some(now);
+        let fingerprint = Fingerprint {
+            counters: self.reported,
+            rss_pages,
+            processes: self.tracked.len(),
+        };
+        self.moved = self.fingerprint != Some(fingerprint);
+        self.fingerprint = Some(fingerprint);
 
         ResourceSample {
             at_ms,

@@ -52,13 +52,18 @@
 //! `null` resource figures.
 
 mod sampler;
+mod watch;
 
 mod summary;
 mod tokens;
 
 pub use sampler::{
-    spawn_sampler, SamplerConfig, StopSignal, FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_BUCKET,
-    WORKSPACE_DUTY_FACTOR,
+    spawn_sampler, spawn_sampler_for, SamplerConfig, SamplerHost, StopSignal, FULL_LISTING_EVERY,
+    FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_BUCKET, WORKSPACE_DUTY_FACTOR,
+};
+pub use watch::{
+    is_watched, lease_path, WatchLease, LEASE_CHECK, LEASE_REFRESH, LEASE_TTL, LIVE_INTERVAL,
+    WATCH_FILE,
 };
 
 pub use summary::{duration_ms, samples, telemetry_for, SampleRow, Telemetry};

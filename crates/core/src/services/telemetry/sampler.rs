@@ -16,6 +16,8 @@ use crate::store::telemetry::TelemetryDelta as Delta;
 pub use crate::store::telemetry::{FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_BUCKET};
 use crate::store::Store;
 
+use super::watch::{is_watched, LEASE_CHECK, LIVE_INTERVAL};
+
 /// Limits of the walk at the end of a session that never had one.
 const FINAL_WALK_BUDGET: WorkspaceBudget = WorkspaceBudget {
     max_entries: 5_000,
@@ -47,8 +49,13 @@ const MAX_PENDING: usize = 2_000;
 /// How often a sampler samples and writes. Per session: the host passes the session's own.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SamplerConfig {
-    /// Process-tree sample interval (default 2 s; at least 100 ms).
+    /// Process-tree sample interval while the tree is active (default 2 s; at least 100 ms).
     pub resource_interval: Duration,
+    /// Longest interval between samples of an idle tree (default 30 s; at least
+    /// `resource_interval`): each sample that finds nothing moved doubles the interval up to
+    /// this, any movement or terminal activity brings it back to `resource_interval`. Equal to
+    /// `resource_interval` switches the slowing down off.
+    pub idle_interval: Duration,
     /// Workspace walk interval (default 30 s; at least 1 s), stretched after slow walks (see
     /// [`WORKSPACE_DUTY_FACTOR`]).
     pub workspace_interval: Duration,
@@ -62,6 +69,7 @@ impl Default for SamplerConfig {
     fn default() -> Self {
         SamplerConfig {
             resource_interval: Duration::from_secs(2),
+            idle_interval: Duration::from_secs(30),
             workspace_interval: Duration::from_secs(30),
             flush_interval: Duration::from_secs(10),
             workspace_budget: WorkspaceBudget {
@@ -93,8 +101,10 @@ impl SamplerConfig {
 
     /// The configuration with every interval raised to its minimum.
     pub fn clamped(self) -> Self {
+        let resource_interval = self.resource_interval.max(Duration::from_millis(100));
         SamplerConfig {
-            resource_interval: self.resource_interval.max(Duration::from_millis(100)),
+            resource_interval,
+            idle_interval: self.idle_interval.max(resource_interval),
             workspace_interval: self.workspace_interval.max(Duration::from_secs(1)),
             flush_interval: self.flush_interval.max(Duration::from_millis(100)),
             ..self
@@ -137,6 +147,31 @@ impl StopSignal {
     }
 }
 
+/// What a sampler needs from whoever runs it: a store connection to write through, and
+/// (for a host) a counter of terminal activity.
+pub trait SamplerHost: Send + Sync {
+    /// Runs `write` with a connection to the store.
+    fn with_store(&self, write: &mut dyn FnMut(&Store) -> Result<()>) -> Result<()>;
+    /// A counter bumped on every terminal output or input; a change wakes an idle sampler
+    /// back to its active rate. The default never changes.
+    fn activity(&self) -> u64 {
+        0
+    }
+    /// Gives back idle memory of the connection (see `Store::release_memory`); the
+    /// default has nothing to give back.
+    fn release_memory(&self) {}
+}
+
+/// A sampler on its own: opens the store for each write and closes it again (an idle open
+/// connection costs ~150 KB of RSS). A host passes itself instead, to share its connection.
+struct OwnStore(Home);
+
+impl SamplerHost for OwnStore {
+    fn with_store(&self, write: &mut dyn FnMut(&Store) -> Result<()>) -> Result<()> {
+        write(&Store::open(&self.0)?)
+    }
+}
+
 /// Starts the sampler thread of one session. The host starts it right after the agent
 /// spawned and, at the session's end, calls [`StopSignal::stop`] and joins the handle (the
 /// thread then takes a final sample and flushes). The thread also ends by itself once the
@@ -152,7 +187,22 @@ pub fn spawn_sampler(
     cfg: SamplerConfig,
     stop: StopSignal,
 ) -> std::io::Result<JoinHandle<()>> {
+    let own = Arc::new(OwnStore(home.clone()));
+    spawn_sampler_for(own, home, session_id, agent_pid, workspace, cfg, stop)
+}
+
+/// [`spawn_sampler`] writing through `host` (its store connection and activity counter).
+pub fn spawn_sampler_for(
+    host: Arc<dyn SamplerHost>,
+    home: &Home,
+    session_id: &str,
+    agent_pid: u32,
+    workspace: PathBuf,
+    cfg: SamplerConfig,
+    stop: StopSignal,
+) -> std::io::Result<JoinHandle<()>> {
     let mut s = Sampler::new(
+        host,
         home.clone(),
         session_id.to_string(),
         agent_pid,
@@ -161,10 +211,23 @@ pub fn spawn_sampler(
     );
     std::thread::Builder::new()
         .name("telemetry".into())
+        // Its deepest frames are a /proc read and a SQLite write: 256 KB is ample, and a
+        // smaller reservation keeps 1000 hosts' address space and page tables small.
+        .stack_size(256 * 1024)
         .spawn(move || s.run(&stop))
 }
 
+/// A `/proc` listing (to find processes the tree started) is taken at least this often even
+/// while the tree does nothing, and otherwise only when it moved: idle samples read only the
+/// tree's own files.
+pub const FULL_LISTING_EVERY: Duration = Duration::from_secs(60);
+/// ... and at least this many times as long as the last listing took apart, so that listing
+/// costs a host at most 0.001 % of a core however many processes the machine runs (with
+/// N hosts on the machine each listing grows with N: without this, N hosts would cost N²).
+const LISTING_DUTY_FACTOR: u32 = 100_000;
+
 struct Sampler {
+    host: Arc<dyn SamplerHost>,
     home: Home,
     id: String,
     workspace: PathBuf,
@@ -177,11 +240,24 @@ struct Sampler {
     failures: u32,
     /// A workspace walk has run at least once.
     walked: bool,
+    /// samples in a row that found nothing moved (the interval doubles with each)
+    idle_streak: u32,
+    /// the tree moved since the last workspace walk
+    moved_since_walk: bool,
+    next_listing: Instant,
 }
 
 impl Sampler {
-    fn new(home: Home, id: String, pid: u32, workspace: PathBuf, cfg: SamplerConfig) -> Self {
+    fn new(
+        host: Arc<dyn SamplerHost>,
+        home: Home,
+        id: String,
+        pid: u32,
+        workspace: PathBuf,
+        cfg: SamplerConfig,
+    ) -> Self {
         Sampler {
+            host,
             home,
             id,
             workspace,
@@ -192,6 +268,23 @@ impl Sampler {
             prev_at_ms: None,
             failures: 0,
             walked: false,
+            idle_streak: 0,
+            moved_since_walk: true,
+            next_listing: Instant::now(),
+        }
+    }
+
+    /// The interval to the next sample: the active rate, doubled per idle sample up to the
+    /// idle rate, and never above [`LIVE_INTERVAL`] while watched.
+    fn interval(&self, watched: bool) -> Duration {
+        let base = self.cfg.resource_interval;
+        let slowed = base
+            .saturating_mul(1u32 << self.idle_streak.min(16))
+            .min(self.cfg.idle_interval);
+        if watched {
+            slowed.min(LIVE_INTERVAL)
+        } else {
+            slowed
         }
     }
 
@@ -199,48 +292,100 @@ impl Sampler {
         lower_thread_priority();
         let start = Instant::now();
         let mut next_sample = start;
+        let mut last_sample = start;
         // Not at once: a session's start (and a burst of starts) must not compete with a
         // workspace walk that can take up to its whole budget.
         let mut next_walk = start + FIRST_WALK_DELAY.min(self.cfg.workspace_interval);
         let mut next_flush = start; // the first sample is written at once: `top` shows it
+        let mut activity = self.host.activity();
+        let mut watched = false;
+        let mut next_lease_check = start;
         loop {
             let now = Instant::now();
+            if now >= next_lease_check {
+                let was = watched;
+                watched = is_watched(self.home.root());
+                next_lease_check = now + LEASE_CHECK;
+                if watched && !was {
+                    // a watcher just came: give it a fresh sample now
+                    next_sample = now;
+                }
+            }
+            let seen = self.host.activity();
+            let active = seen != activity;
+            if active {
+                activity = seen;
+                self.idle_streak = 0;
+                next_sample = next_sample.min(last_sample + self.cfg.resource_interval);
+            }
             let mut alive = true;
+            let mut sampled = false;
             if now >= next_sample {
-                alive = self.sample() > 0;
-                next_sample = advance(next_sample, self.cfg.resource_interval, now);
+                let list = active
+                    || !self.tree.is_tracking()
+                    || self.tree.moved()
+                    || now >= self.next_listing;
+                alive = self.sample(list) > 0;
+                sampled = true;
+                if self.tree.moved() || active {
+                    self.idle_streak = 0;
+                    self.moved_since_walk = true;
+                } else {
+                    self.idle_streak = self.idle_streak.saturating_add(1);
+                }
+                last_sample = now;
+                next_sample = now + self.interval(watched);
             }
             if now >= next_walk && alive {
-                let took = self.walk();
-                let wait = self
-                    .cfg
-                    .workspace_interval
-                    .max(took.saturating_mul(WORKSPACE_DUTY_FACTOR));
+                // An idle tree did not change its workspace: the last size stands.
+                let wait = if self.walked && !self.moved_since_walk {
+                    self.cfg.workspace_interval
+                } else {
+                    let took = self.walk();
+                    self.moved_since_walk = false;
+                    self.cfg
+                        .workspace_interval
+                        .max(took.saturating_mul(WORKSPACE_DUTY_FACTOR))
+                };
                 next_walk = Instant::now() + wait;
             }
-            if now >= next_flush || !alive {
-                self.flush();
+            // Watched: every sample is written at once. Otherwise in batches.
+            if !alive || (watched && sampled) || (now >= next_flush && !self.pending.is_empty()) {
+                self.flush(!watched);
                 next_flush = Instant::now() + self.cfg.flush_interval;
             }
             if !alive {
                 return; // nothing left to sample
             }
-            if stop.wait_until(next_sample.min(next_walk).min(next_flush)) {
+            let mut wake = next_sample.min(next_walk).min(next_lease_check);
+            if !self.pending.is_empty() {
+                wake = wake.min(next_flush);
+            }
+            if stop.wait_until(wake) {
                 break;
             }
         }
-        self.sample();
+        self.sample(true);
         if !self.walked {
             // A session shorter than the first walk's delay still gets a size, from a short
             // walk (marked incomplete when cut) so the ending is not held up.
             self.walk_within(FINAL_WALK_BUDGET);
         }
-        self.flush();
+        self.flush(false);
     }
 
-    /// Takes one sample; returns the live process count.
-    fn sample(&mut self) -> u32 {
-        let s = self.tree.sample();
+    /// Takes one sample (with a `/proc` listing when `list`); returns the live process
+    /// count.
+    fn sample(&mut self, list: bool) -> u32 {
+        let s = if list {
+            let t = Instant::now();
+            let s = self.tree.sample_with(true);
+            let pause = FULL_LISTING_EVERY.max(t.elapsed().saturating_mul(LISTING_DUTY_FACTOR));
+            self.next_listing = Instant::now() + pause;
+            s
+        } else {
+            self.tree.sample_with(false)
+        };
         let d = &mut self.delta;
         if let Some(prev) = self.prev_at_ms {
             let dt = (s.at_ms - prev).max(0);
@@ -282,7 +427,9 @@ impl Sampler {
         took
     }
 
-    fn flush(&mut self) {
+    /// Writes what is pending; `trim` then gives the code pages back (not while watched:
+    /// the next write, a second later, would fault them straight back in).
+    fn flush(&mut self, trim: bool) {
         if self.pending.is_empty() && self.delta.is_empty() {
             return;
         }
@@ -301,27 +448,19 @@ impl Sampler {
         self.delta = Delta::default();
         // Writing faulted SQLite's code back in; give those pages back until the next flush
         // (see host::trim), so a sampled idle host stays small.
-        crate::services::trim::release_code_pages();
+        if trim {
+            self.host.release_memory();
+            crate::services::trim::release_code_pages();
+        }
     }
 
-    /// Opens the store, writes, closes it. The connection is not kept between flushes: an
-    /// open SQLite connection costs ~150 KB of RSS per session (measured), far more than
-    /// reopening it every flush costs in CPU.
+    /// Writes the pending samples and the summary's changes in one transaction, through
+    /// the host's connection.
     fn try_flush(&self) -> Result<()> {
-        let store = Store::open(&self.home)?;
         let id = &self.id;
         let pending = &self.pending;
         let d = &self.delta;
-        store.write_telemetry_batch(id, pending, d)
-    }
-}
-
-/// The next deadline after `prev`, skipping missed ticks rather than bursting.
-fn advance(prev: Instant, every: Duration, now: Instant) -> Instant {
-    let next = prev + every;
-    if next <= now {
-        now + every
-    } else {
-        next
+        self.host
+            .with_store(&mut |store| store.write_telemetry_batch(id, pending, d))
     }
 }

@@ -1,0 +1,286 @@
+//! What makes idle sessions cheap, against real processes and a real store: an idle tree is
+//! sampled less and less often, terminal activity brings the active rate back, a watch lease
+//! makes samples live, and the totals stay exact through all of it.
+//!
+//! The configurations are chosen so that a broken mechanism fails the poll's deadline (or a
+//! lower bound the sampler guarantees), never so that a slow machine does.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{TempDir, Tree};
+
+use agent_sessions::home::Home;
+use agent_sessions::services::state_machine;
+use agent_sessions::store::{NewSession, Store};
+use agent_sessions::telemetry::{
+    is_watched, samples, spawn_sampler, spawn_sampler_for, telemetry_for, SampleRow, SamplerConfig,
+    SamplerHost, StopSignal, WatchLease,
+};
+use agent_sessions::Result;
+use agent_sessions::Source;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn open_home(dir: &Path) -> (Home, Store) {
+    let home = Home::resolve(Some(&dir.join("home"))).unwrap();
+    let store = Store::open(&home).unwrap();
+    (home, store)
+}
+
+fn new_session(store: &Store, id: &str, cwd: &Path) {
+    state_machine::insert(
+        store,
+        &NewSession {
+            cause: "test".into(),
+            workspace_path: Some(cwd.to_string_lossy().into()),
+            ..NewSession::hosted(id, "custom", &["sleep"])
+        },
+        Source::User,
+        &vec![],
+    )
+    .unwrap();
+}
+
+fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn rows(store: &Store, id: &str) -> Vec<SampleRow> {
+    samples(store, id, 0, 100_000).unwrap()
+}
+
+/// Stops the sampler and waits for it, also when the test fails.
+struct Running {
+    stop: StopSignal,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[test]
+fn an_idle_tree_is_sampled_less_and_less_often() {
+    let dir = TempDir::new("idle-backoff");
+    let (home, store) = open_home(dir.path());
+    new_session(&store, "s-idle", dir.path());
+    let tree = Tree::spawn("exec sleep 120");
+    let cfg = SamplerConfig {
+        resource_interval: Duration::from_millis(100),
+        idle_interval: HOUR,
+        workspace_interval: HOUR,
+        flush_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let stop = StopSignal::new();
+    let handle = spawn_sampler(
+        &home,
+        "s-idle",
+        tree.pid(),
+        dir.path().into(),
+        cfg,
+        stop.clone(),
+    );
+    let _run = Running {
+        stop,
+        handle: Some(handle.unwrap()),
+    };
+    // 100 ms, then doubling while `sleep` does nothing: the 7th sample comes at least
+    // 100 × (1 + 2 + 4 + 8 + 16 + 32) ms = 6.3 s after the first (a wait is never cut short).
+    let got = poll("seven samples", || {
+        let r = rows(&store, "s-idle");
+        (r.len() >= 7).then_some(r)
+    });
+    let span = got[6].sample.at_ms - got[0].sample.at_ms;
+    assert!(span >= 6_000, "samples not slowing down: {span} ms for 7");
+    let gaps: Vec<i64> = got
+        .windows(2)
+        .map(|w| w[1].sample.at_ms - w[0].sample.at_ms)
+        .collect();
+    assert!(
+        gaps[5] >= 3_000,
+        "the 6th interval should be 3.2 s or more: {gaps:?}"
+    );
+}
+
+/// A host stand-in: opens the store per write, and reports a counter the test bumps.
+struct Activity {
+    home: Home,
+    seq: AtomicU64,
+}
+
+impl SamplerHost for Activity {
+    fn with_store(&self, write: &mut dyn FnMut(&Store) -> Result<()>) -> Result<()> {
+        write(&Store::open(&self.home)?)
+    }
+    fn activity(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn terminal_activity_brings_the_active_rate_back() {
+    let dir = TempDir::new("idle-activity");
+    let (home, store) = open_home(dir.path());
+    new_session(&store, "s-act", dir.path());
+    let tree = Tree::spawn("exec sleep 120");
+    let host = Arc::new(Activity {
+        home: home.clone(),
+        seq: AtomicU64::new(0),
+    });
+    let cfg = SamplerConfig {
+        resource_interval: Duration::from_millis(100),
+        idle_interval: HOUR,
+        workspace_interval: HOUR,
+        flush_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let stop = StopSignal::new();
+    let handle = spawn_sampler_for(
+        host.clone(),
+        &home,
+        "s-act",
+        tree.pid(),
+        dir.path().into(),
+        cfg,
+        stop.clone(),
+    );
+    let _run = Running {
+        stop,
+        handle: Some(handle.unwrap()),
+    };
+    // Output every 50 ms, as a chatty agent's terminal would show.
+    let done = Arc::new(AtomicBool::new(false));
+    let bumper = {
+        let (host, done) = (host.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                host.seq.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    // Idle, the 14th sample would come after 100 ms × (2^13 - 1) = 13.6 min; the activity
+    // keeps the rate at least one sample a second.
+    poll("fourteen samples while the terminal is busy", || {
+        (rows(&store, "s-act").len() >= 14).then_some(())
+    });
+    done.store(true, Ordering::Relaxed);
+    bumper.join().unwrap();
+}
+
+#[test]
+fn a_watch_lease_makes_an_idle_host_sample_live() {
+    let dir = TempDir::new("idle-watch");
+    let (home, store) = open_home(dir.path());
+    new_session(&store, "s-watch", dir.path());
+    let tree = Tree::spawn("exec sleep 120");
+    assert!(!is_watched(home.root()));
+    // Unwatched, this sampler takes its first sample and then none for an hour.
+    let cfg = SamplerConfig {
+        resource_interval: HOUR,
+        idle_interval: HOUR,
+        workspace_interval: HOUR,
+        flush_interval: HOUR,
+        ..Default::default()
+    };
+    let stop = StopSignal::new();
+    let handle = spawn_sampler(
+        &home,
+        "s-watch",
+        tree.pid(),
+        dir.path().into(),
+        cfg,
+        stop.clone(),
+    );
+    let _run = Running {
+        stop,
+        handle: Some(handle.unwrap()),
+    };
+    poll("the first sample", || {
+        (rows(&store, "s-watch").len() == 1).then_some(())
+    });
+
+    let lease = WatchLease::acquire(&home).unwrap();
+    assert!(is_watched(home.root()));
+    poll("three more samples, each written at once", || {
+        (rows(&store, "s-watch").len() >= 4).then_some(())
+    });
+    // the lease file is private, like everything in the home
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.root().join("watch"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "lease file mode {mode:o}");
+    drop(lease);
+    // a dropped lease runs out by itself
+    poll("the lease to run out", || {
+        (!is_watched(home.root())).then_some(())
+    });
+
+    // cumulative figures never went backward through the changes of rate
+    let r = rows(&store, "s-watch");
+    for w in r.windows(2) {
+        assert!(w[1].sample.at_ms > w[0].sample.at_ms);
+        assert!(w[1].sample.io_read_chars >= w[0].sample.io_read_chars);
+    }
+    let rec = store.get("s-watch").unwrap().unwrap();
+    let t = telemetry_for(&store, &rec).unwrap();
+    assert_eq!(t.sample_count as usize, r.len());
+}
+
+#[test]
+fn an_idle_parent_still_counts_the_child_it_reaps() {
+    // The parent sleeps (nothing moves, so samples skip the /proc listing); its child burns
+    // CPU and exits; the parent's reap puts the child's CPU time into its own counters, which
+    // the next tracked-only sample reads.
+    let dir = TempDir::new("idle-reap");
+    let (home, store) = open_home(dir.path());
+    new_session(&store, "s-reap", dir.path());
+    let tree = Tree::spawn(
+        "sleep 3; python3 -c 'import time\nt=time.process_time()\nwhile time.process_time()-t<0.5: pass'; sleep 120",
+    );
+    let cfg = SamplerConfig {
+        resource_interval: Duration::from_millis(100),
+        idle_interval: Duration::from_millis(800),
+        workspace_interval: HOUR,
+        flush_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let stop = StopSignal::new();
+    let handle = spawn_sampler(
+        &home,
+        "s-reap",
+        tree.pid(),
+        dir.path().into(),
+        cfg,
+        stop.clone(),
+    );
+    let _run = Running {
+        stop,
+        handle: Some(handle.unwrap()),
+    };
+    let rec = store.get("s-reap").unwrap().unwrap();
+    poll("the child's half second of CPU in the totals", || {
+        let t = telemetry_for(&store, &rec).unwrap();
+        (t.cpu_time_ms.unwrap_or(0) >= 450).then_some(())
+    });
+}
