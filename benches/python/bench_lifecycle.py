@@ -101,7 +101,15 @@ def inner_import_ms(module: str, env: Dict[str, str], cwd: str) -> float:
 
 
 def bench_processes(rep: Report, root: Path, n: int, n_hook: int) -> None:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")
+    # Any non-empty PYTHONDONTWRITEBYTECODE (even "0") stops Python writing bytecode; an
+    # installed package has its .pyc files (pip compiles at install), so compile ours up
+    # front (an editable install would otherwise recompile edited modules in every process).
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    import agent_sessions
+    import compileall
+    compileall.compile_dir(str(Path(agent_sessions.__file__).parent), quiet=1)
+    compileall.compile_dir(str(HERE), quiet=1, maxlevels=0)
     env.pop("AGENT_SESSIONS_HOOK_LOG", None)
     ours_home = root / "proc-home"
     ours_env = dict(env, AGENT_SESSIONS_HOME=str(ours_home))
