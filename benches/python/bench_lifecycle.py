@@ -231,8 +231,10 @@ def bench_calls(rep: Report, root: Path, n: int, state_files: bool) -> None:
             o += timed(lambda i: fo(idx[i]), len(idx))
             r += timed(lambda i: fr(idx[i]), len(idx))
         results[name] = {"o": o, "r": r}
+        # Issue 12: the writes take <= 0.1 ms and at least half the reference's time.
+        writes = name.startswith(("create_session", "update_state", "finalize_session"))
         rep.add("call" if not state_files else "call-state-files", name, o, r, goal_ms=0.1,
-                min_ratio=2.0)
+                min_ratio=2.0 if writes else None)
 
     both("create_session",
          lambda i: o_ids.append(ours.create_session(agent_name="a", purpose="p", metadata=meta)),
