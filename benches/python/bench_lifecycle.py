@@ -51,21 +51,30 @@ class Report:
         self.rows: List[Dict[str, object]] = []
 
     def add(self, section: str, what: str, ours: List[float], ref: List[float] | None,
-            goal_ms: float | None = None, unit: str = "ms") -> None:
+            goal_ms: float | None = None, unit: str = "ms",
+            min_ratio: float | None = None) -> None:
         row: Dict[str, object] = {"section": section, "what": what,
                                   "ours_median_ms": med(ours), "ours_p90_ms": p90(ours),
                                   "n": len(ours)}
         if ref:
             row["reference_median_ms"] = med(ref)
             row["reference_p90_ms"] = p90(ref)
+        ratio_ok = True
+        if ref and med(ours) > 0:
+            row["ratio"] = med(ref) / med(ours)
+            if min_ratio is not None:
+                row["min_ratio"] = min_ratio
+                ratio_ok = med(ref) / med(ours) >= min_ratio
         if goal_ms is not None:
             row["goal_ms"] = goal_ms
-            row["goal_met"] = med(ours) <= goal_ms
+            row["goal_met"] = med(ours) <= goal_ms and ratio_ok
         self.rows.append(row)
         r = f"{med(ref):9.3f} [{p90(ref):8.3f}]" if ref else " " * 20
         g = ""
         if goal_ms is not None:
-            g = f"  goal <= {goal_ms:g} ms: {'met' if med(ours) <= goal_ms else 'NOT met'}"
+            met = med(ours) <= goal_ms and ratio_ok
+            rg = f", >= {min_ratio:g}x reference" if min_ratio is not None else ""
+            g = f"  goal <= {goal_ms:g} ms{rg}: {'met' if met else 'NOT met'}"
         ratio = f"  x{med(ref) / med(ours):5.1f}" if ref and med(ours) > 0 else ""
         print(f"  {what:44s} {med(ours):9.3f} [{p90(ours):8.3f}]   {r}{ratio}{g}", flush=True)
 
@@ -91,8 +100,16 @@ def inner_import_ms(module: str, env: Dict[str, str], cwd: str) -> float:
     return float(out.strip())
 
 
-def bench_processes(rep: Report, root: Path, n: int) -> None:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")
+def bench_processes(rep: Report, root: Path, n: int, n_hook: int) -> None:
+    # Any non-empty PYTHONDONTWRITEBYTECODE (even "0") stops Python writing bytecode; an
+    # installed package has its .pyc files (pip compiles at install), so compile ours up
+    # front (an editable install would otherwise recompile edited modules in every process).
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    import agent_sessions
+    import compileall
+    compileall.compile_dir(str(Path(agent_sessions.__file__).parent), quiet=1)
+    compileall.compile_dir(str(HERE), quiet=1, maxlevels=0)
     env.pop("AGENT_SESSIONS_HOOK_LOG", None)
     ours_home = root / "proc-home"
     ours_env = dict(env, AGENT_SESSIONS_HOME=str(ours_home))
@@ -130,6 +147,25 @@ def bench_processes(rep: Report, root: Path, n: int) -> None:
         r.append(proc_ms(code.format(m="reference_agent_session"), ref_env, str(ref_cwd)))
     rep.add("process", "whole process (wall)", o, r)
     rep.add("process", "python -c 'pass' (baseline process)", base, None)
+    rep.add("process", "whole process minus baseline", [a - b for a, b in zip(o, base)],
+            [a - b for a, b in zip(r, base)], goal_ms=10)
+
+    # The same hook written against the package itself (`import agent_sessions`), with its
+    # own baseline taken run by run beside it (issue 12: <= +10 ms over bare python).
+    header(f"Hook process: python -c 'import agent_sessions; create + update' (n={n_hook})")
+    top = ("import agent_sessions as s\n"
+           "a = s.create_session(agent_name='terraform-architect', purpose='bench',"
+           " metadata={'task_id': 'T001'})\n"
+           "s.update_state(a, phase='planning', metadata={'plan': 'p.json'})\n")
+    hb, ho, hr = [], [], []
+    for _ in range(n_hook):
+        hb.append(proc_ms("pass", env, str(root)))
+        ho.append(proc_ms(top, ours_env, str(root)))
+        hr.append(proc_ms(code.format(m="reference_agent_session"), ref_env, str(ref_cwd)))
+    rep.add("hook", "python -c 'pass' (baseline process)", hb, None)
+    rep.add("hook", "hook process (wall)", ho, hr)
+    rep.add("hook", "hook process minus baseline", [a - b for a, b in zip(ho, hb)],
+            [a - b for a, b in zip(hr, hb)], goal_ms=10)
 
     # The ready hook itself, as Claude Code or an orchestrator would run it.
     hook_in = json.dumps({"agent_name": "terraform-architect", "task_id": "T001",
@@ -164,13 +200,22 @@ def timed(fn: Callable[[int], object], n: int) -> List[float]:
     return out
 
 
-def bench_calls(rep: Report, root: Path, n: int) -> None:
+def bench_calls(rep: Report, root: Path, n: int, state_files: bool) -> None:
     import agent_sessions
+    import agent_sessions.compat.agent_session as compat
     import reference_agent_session as refmod
 
-    ours = agent_sessions.AgentSession(root / "calls-ours")
-    ref = refmod.AgentSession(str(root / "calls-ref"))
-    header(f"Each call, in one process (n={n} calls each, each on its own session)")
+    ref = refmod.AgentSession(str(root / f"calls-ref-{int(state_files)}"))
+    if state_files:
+        # AgentSession(base_path): the reference layout, a state.json per session.
+        ours = agent_sessions.AgentSession(root / "calls-ours")
+        what = "AgentSession(base_path), with state.json files"
+    else:
+        # The compat module's functions: the default home, records in the store alone.
+        os.environ["AGENT_SESSIONS_HOME"] = str(root / "calls-default")
+        ours = compat  # type: ignore[assignment]
+        what = "compat module functions (default home, store only)"
+    header(f"Each call, in one process: {what} (n={n} calls each, each on its own session)")
     o_ids: List[str] = []
     r_ids: List[str] = []
     meta = {"task_id": "T001", "tags": ["terraform", "infrastructure"]}
@@ -186,7 +231,10 @@ def bench_calls(rep: Report, root: Path, n: int) -> None:
             o += timed(lambda i: fo(idx[i]), len(idx))
             r += timed(lambda i: fr(idx[i]), len(idx))
         results[name] = {"o": o, "r": r}
-        rep.add("call", name, o, r, goal_ms=0.1)
+        # Issue 12: the writes take <= 0.1 ms and at least half the reference's time.
+        writes = name.startswith(("create_session", "update_state", "finalize_session"))
+        rep.add("call" if not state_files else "call-state-files", name, o, r, goal_ms=0.1,
+                min_ratio=2.0 if writes else None)
 
     both("create_session",
          lambda i: o_ids.append(ours.create_session(agent_name="a", purpose="p", metadata=meta)),
@@ -272,7 +320,7 @@ def main() -> int:
                     help="run only these sections (repeatable)")
     a = ap.parse_args()
     sys.path.insert(0, str(HERE))
-    n_proc, n_calls, reps = (10, 300, 5) if a.quick else (30, 2000, 15)
+    n_proc, n_hook, n_calls, reps = (10, 40, 300, 5) if a.quick else (30, 200, 2000, 15)
 
     import agent_sessions
 
@@ -286,9 +334,10 @@ def main() -> int:
     try:
         only = set(a.only or ["import", "calls", "many"])
         if "import" in only:
-            bench_processes(rep, root, n_proc)
+            bench_processes(rep, root, n_proc, n_hook)
         if "calls" in only:
-            bench_calls(rep, root, n_calls)
+            bench_calls(rep, root, n_calls, state_files=False)
+            bench_calls(rep, root, n_calls, state_files=True)
         if "many" in only:
             bench_many(rep, root, a.sessions, reps)
     finally:

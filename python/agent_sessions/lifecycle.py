@@ -53,6 +53,18 @@ RESUMABLE_PHASES = tuple(_native.RESUMABLE_PHASES)
 FINAL_PHASES = tuple(_native.FINAL_PHASES)
 
 
+def _state_files_default(base_path: Any) -> bool:
+    """Whether an ``AgentSession`` mirrors records into ``state.json`` when not told:
+    ``$AGENT_SESSIONS_STATE_FILES`` (``1``/``0``) when set, else only for a ``base_path``
+    given explicitly (the reference layout, e.g. ``.claude/session``, which other tools may
+    read). The default home keeps records in the store alone: a write is then one SQLite
+    transaction, with no folder or file per session."""
+    env = os.environ.get("AGENT_SESSIONS_STATE_FILES")
+    if env is not None and env.strip() != "":
+        return env.strip().lower() not in ("0", "false", "no", "off")
+    return base_path is not None
+
+
 def _log_failure(op: str, agent_id: Any, exc: BaseException) -> None:
     import logging
 
@@ -82,8 +94,11 @@ class AgentSession:
         max_error_count: Optional[int] = None,
         resumable_phases: Optional[Any] = None,
         strict: bool = False,
+        state_files: Optional[bool] = None,
     ) -> None:
-        self._lc = _native.Lifecycle(base_path)
+        if state_files is None:
+            state_files = _state_files_default(base_path)
+        self._lc = _native.Lifecycle(base_path, bool(state_files))
         self._strict = strict
         if resume_timeout_minutes is not None:
             self.RESUME_TIMEOUT_MINUTES = resume_timeout_minutes

@@ -18,7 +18,8 @@ WORKER = textwrap.dedent("""
     import os, sys, time
     from agent_sessions import AgentSession
     home, agent_id, n, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    s = AgentSession(home)
+    # argv[6] "0": records in the store alone, no state.json (the default home's way).
+    s = AgentSession(home, state_files=sys.argv[6:7] != ["0"])
     phases = ["investigating", "planning", "approval", "executing", "validating"]
     while not os.path.exists(go):
         time.sleep(0.001)
@@ -165,3 +166,79 @@ def test_fork_safety(home: Path) -> None:
     assert s.update_state(aid, phase="executing")
     doc = s.get_session(aid)
     assert len(doc["history"]) == 1 + 100 + 1  # type: ignore[index]
+
+
+def test_store_only_16_processes_lose_no_update(home: Path, tmp_path: Path) -> None:
+    """Without state.json files writers serialize on SQLite's write lock alone: still no
+    update lost, and no folder or file per session."""
+    s = AgentSession(home, state_files=False)
+    aid = s.create_session(agent_name="concurrent", purpose="stress")
+    go = tmp_path / "go"
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(home), aid, str(n), "100",
+                                 str(go), "0"], stderr=subprocess.PIPE, text=True)
+               for n in range(16)]
+    go.touch()
+    for w in workers:
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+    doc = s.get_session(aid)
+    assert doc is not None
+    assert len(doc["history"]) == 1600
+    for n in range(16):
+        assert doc["metadata"][f"w{n}"] == 99
+    h = doc["history"]
+    assert all(a["to_phase"] == b["from_phase"] for a, b in zip(h, h[1:]))
+    assert [e["timestamp"] for e in h] == sorted(e["timestamp"] for e in h)
+    assert not (home / aid).exists()
+    assert not (home / "lifecycle.lock").exists()
+
+
+LOOP_WRITER = textwrap.dedent("""
+    import sys
+    from agent_sessions import AgentSession
+    s = AgentSession(sys.argv[1], state_files=sys.argv[2] == "1")
+    while True:
+        a = s.create_session(agent_name="loop", metadata={"task_id": "T1"})
+        for p in ("investigating", "planning", "approval", "executing"):
+            assert s.update_state(a, phase=p, metadata={p: 1})
+        assert s.finalize_session(a, "completed", "done")
+""")
+
+
+def test_sigkilled_write_loops_leave_a_readable_store(home: Path) -> None:
+    """Processes SIGKILLed at random points of a loop of writes (creates, phase updates,
+    finalizes), with and without state.json files, leave a store that passes SQLite's
+    integrity check, whose every record is whole (a create's document, history and session
+    row commit together) and which takes writes again."""
+    import sqlite3
+
+    s = AgentSession(home, state_files=False)
+    procs = []
+    try:
+        for attempt in range(6):
+            before = len(s.list_sessions())
+            p = subprocess.Popen([sys.executable, "-c", LOOP_WRITER, str(home),
+                                  str(attempt % 2)], stderr=subprocess.DEVNULL)
+            procs.append(p)
+            wait_until(lambda: len(s.list_sessions()) > before + 5 + attempt, timeout=60,
+                       what="the writer to make progress")
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+            with sqlite3.connect(f"file:{home / 'agent-sessions.db'}?mode=ro", uri=True) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            for row in s.list_sessions():
+                doc = s.get_session(row["agent_id"])
+                assert doc is not None and doc["agent_name"] == "loop"
+                h = doc["history"]
+                assert [e["to_phase"] for e in h] == [
+                    "investigating", "planning", "approval", "executing", "completed"
+                ][:len(h)]
+                assert doc["phase"] == (h[-1]["to_phase"] if h else "initializing")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+    a = s.create_session(agent_name="after")
+    assert s.update_state(a, phase="planning")
+    assert s.finalize_session(a, "completed")

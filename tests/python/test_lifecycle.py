@@ -257,8 +257,10 @@ def test_convenience_functions(home: Path) -> None:
     assert [r["agent_id"] for r in agent_session.list_sessions(active_only=True)] == [aid]
     assert agent_session.finalize_session(aid, "completed", "Fixed pod crash loop")
     assert agent_session.cleanup_old_sessions(24) == 0
-    # The module-level functions use the default home ($AGENT_SESSIONS_HOME).
-    assert (home / aid / "state.json").exists()
+    # The module-level functions use the default home ($AGENT_SESSIONS_HOME), whose records
+    # live in the store alone: no state.json (AgentSession(base_path) keeps those).
+    assert not (home / aid).exists()
+    assert agent_sessions.AgentSession(home).get_session(aid)["phase"] == "completed"  # type: ignore[index]
     # The same objects are exported at the top level.
     assert agent_sessions.create_session is agent_session.create_session
 
@@ -385,3 +387,25 @@ def test_compat_cli(home: Path) -> None:
     assert cli("finalize", aid, "completed") == "finalized"
     assert cli("list", "--active-only") == ""
     assert cli("cleanup", "--hours", "24") == "0"
+
+
+def test_state_files_choice(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """state.json files: by default only under an explicitly given base_path; state_files=
+    or $AGENT_SESSIONS_STATE_FILES decide otherwise. The store holds every record anyway."""
+    default = AgentSession()
+    assert default.base_path == home
+    a = default.create_session(agent_name="a")
+    assert default.update_state(a, phase="planning")
+    assert not (home / a).exists()
+    mirrored = AgentSession(state_files=True)
+    assert mirrored.update_state(a, phase="approval")
+    assert json.loads((home / a / "state.json").read_text()) == default.get_session(a)
+    b = AgentSession(home / "x", state_files=False).create_session(agent_name="b")
+    assert not (home / "x" / b).exists()
+    monkeypatch.setenv("AGENT_SESSIONS_STATE_FILES", "1")
+    c = AgentSession().create_session(agent_name="c")
+    assert (home / c / "state.json").is_file()
+    monkeypatch.setenv("AGENT_SESSIONS_STATE_FILES", "0")
+    d = AgentSession(home / "y").create_session(agent_name="d")
+    assert not (home / "y" / d).exists()
+    assert AgentSession(home / "y").get_session(d)["agent_name"] == "d"  # type: ignore[index]

@@ -68,14 +68,21 @@ fn text_arg(v: &Bound<'_, PyAny>) -> PyResult<String> {
 
 #[pymethods]
 impl PyLifecycle {
-    /// Opens the lifecycle records of `home` (the default sessions home when None).
+    /// Opens the lifecycle records of `home` (the default sessions home when None);
+    /// `state_files`: mirror every document into `<home>/<id>/state.json`.
     #[new]
-    #[pyo3(signature = (home=None))]
-    fn new(py: Python<'_>, home: Option<PathBuf>) -> PyResult<Self> {
-        let lc = call(py, || Lifecycle::open(home.as_deref()))?;
+    #[pyo3(signature = (home=None, state_files=true))]
+    fn new(py: Python<'_>, home: Option<PathBuf>, state_files: bool) -> PyResult<Self> {
+        let lc = call(py, || Lifecycle::open_with(home.as_deref(), state_files))?;
         Ok(PyLifecycle {
             inner: Arc::new(lc),
         })
+    }
+
+    /// Whether writes mirror documents into state.json.
+    #[getter]
+    fn state_files(&self) -> bool {
+        self.inner.state_files()
     }
 
     /// The sessions home folder.

@@ -116,8 +116,13 @@ fn parse_doc(text: &str) -> Map<String, Value> {
     }
 }
 
-/// The session under `id` with its document and history, read inside the write transaction.
-pub(crate) fn load(tx: &Connection, id: &str) -> rusqlite::Result<Option<Found>> {
+/// The session under `id` with its document, and its history when `with_history` (only the
+/// `state.json` mirror needs it), read inside the write transaction.
+pub(crate) fn load(
+    tx: &Connection,
+    id: &str,
+    with_history: bool,
+) -> rusqlite::Result<Option<Found>> {
     let mut st = tx.prepare_cached(
         "SELECT s.kind, s.state, s.name, s.agent_type, s.created_at, s.phase, l.doc, s.task_id,
             l.has_history
@@ -150,7 +155,7 @@ pub(crate) fn load(tx: &Connection, id: &str) -> rusqlite::Result<Option<Found>>
         .optional()?;
     match found {
         Some(mut f) => {
-            if f.history.is_some() {
+            if f.history.is_some() && with_history {
                 f.history = Some(read_history(tx, id)?);
             }
             Ok(Some(f))

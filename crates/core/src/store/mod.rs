@@ -119,6 +119,19 @@ impl Store {
                 true,
             )
             .map_err(|e| self.err(e))?;
+        // The last connection to close must not checkpoint: that checkpoint fsyncs the
+        // database, deletes the WAL and its index, and the next process (a hook, a CLI call)
+        // then creates both again and fsyncs the new WAL and its folder on its first commit,
+        // which cost every short-lived writer several milliseconds. The WAL stays (at most
+        // ~`wal_autocheckpoint` pages, which the next opener reads to rebuild its index) and
+        // is checkpointed by whichever writer next fills it. Durability is unchanged: a
+        // committed transaction is in the WAL either way.
+        self.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(|e| self.err(e))?;
         restrict_file_mode(&self.path);
         Ok(())
     }

@@ -51,11 +51,11 @@ impl Lifecycle {
             doc.insert("finalized_at".into(), Value::Null);
             doc.insert("duration_seconds".into(), Value::Null);
             doc.insert("summary".into(), Value::Null);
-            let found = load(tx, &agent_id)?;
+            let found = load(tx, &agent_id, self.state_files)?;
             persist(
                 tx,
                 after,
-                &self.home,
+                self.mirror_home(),
                 &agent_id,
                 found.as_ref(),
                 &doc,
@@ -85,11 +85,11 @@ impl Lifecycle {
         };
         self.write(|tx, after| {
             let now = now_iso();
-            let found = load(tx, agent_id)?;
+            let found = load(tx, agent_id, self.state_files)?;
             persist(
                 tx,
                 after,
-                &self.home,
+                self.mirror_home(),
                 agent_id,
                 found.as_ref(),
                 &doc,

@@ -81,6 +81,8 @@ const STATE_TMP: &str = ".state.json.tmp";
 /// child transparently opens its own connection.
 pub struct Lifecycle {
     home: Home,
+    /// Whether writes mirror documents into `state.json` (see [`Lifecycle::open_with`]).
+    state_files: bool,
     conn: Mutex<Conn>,
 }
 
@@ -88,8 +90,9 @@ struct Conn {
     pid: u32,
     store: Store,
     /// `<home>/lifecycle.lock`, flocked by writers from before their transaction until their
-    /// `state.json` is renamed into place.
-    lock: std::fs::File,
+    /// `state.json` is renamed into place; `None` without state files, where SQLite's own
+    /// write lock (`BEGIN IMMEDIATE`) is all the ordering a write needs.
+    lock: Option<std::fs::File>,
 }
 
 /// File work a write does once its transaction committed, still holding the writer lock.
@@ -140,19 +143,39 @@ fn open_lock(home: &Home) -> Result<std::fs::File> {
 }
 
 impl Lifecycle {
-    /// Opens the lifecycle records of `home` (see [`Home::resolve`] for the default).
+    /// Opens the lifecycle records of `home` (see [`Home::resolve`] for the default), with
+    /// `state.json` files.
     pub fn open(home: Option<&Path>) -> Result<Lifecycle> {
+        Lifecycle::open_with(home, true)
+    }
+
+    /// Opens the lifecycle records of `home`; `state_files`: mirror every document into
+    /// `<home>/<id>/state.json` (the reference layout, for tools that read those files).
+    /// Without them a write is one SQLite transaction and nothing else: no folder, no file,
+    /// no `lifecycle.lock`. The store is the truth either way; a session written by both
+    /// kinds of writers has a `state.json` as of the last write that made one.
+    pub fn open_with(home: Option<&Path>, state_files: bool) -> Result<Lifecycle> {
         let home = Home::resolve(home)?;
         let store = Store::open(&home)?;
-        let lock = open_lock(&home)?;
+        let lock = if state_files {
+            Some(open_lock(&home)?)
+        } else {
+            None
+        };
         Ok(Lifecycle {
             home,
+            state_files,
             conn: Mutex::new(Conn {
                 pid: std::process::id(),
                 store,
                 lock,
             }),
         })
+    }
+
+    /// Whether writes mirror documents into `state.json`.
+    pub fn state_files(&self) -> bool {
+        self.state_files
     }
 
     /// The sessions home.
@@ -181,7 +204,9 @@ impl Lifecycle {
             // lock file too: a flock belongs to the open file, which parent and child share.
             let fresh = Store::open(&self.home)?;
             std::mem::forget(std::mem::replace(&mut conn.store, fresh));
-            conn.lock = open_lock(&self.home)?;
+            if self.state_files {
+                conn.lock = Some(open_lock(&self.home)?);
+            }
             conn.pid = pid;
         }
         Ok(conn)
@@ -190,6 +215,11 @@ impl Lifecycle {
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let conn = self.conn()?;
         f(&conn.store)
+    }
+
+    /// The home when writes mirror into `state.json`, for `persist`.
+    fn mirror_home(&self) -> Option<&Home> {
+        self.state_files.then_some(&self.home)
     }
 
     /// Runs `f` in a write transaction under the writer lock, then does the file work `f`
@@ -201,8 +231,12 @@ impl Lifecycle {
         f: impl FnOnce(&Connection, &mut Vec<AfterCommit>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let conn = self.conn()?;
-        let _lock =
-            Flock::exclusive(&conn.lock).map_err(|e| Error::io("locking lifecycle.lock", e))?;
+        let _lock = match &conn.lock {
+            Some(f) => {
+                Some(Flock::exclusive(f).map_err(|e| Error::io("locking lifecycle.lock", e))?)
+            }
+            None => None,
+        };
         let mut after = Vec::new();
         let out = conn.store.write_cached(|c| f(c, &mut after))?;
         let mut fire = Vec::new();

@@ -20,7 +20,8 @@ use std::path::Path;
 pub(super) fn persist(
     tx: &Connection,
     after: &mut Vec<AfterCommit>,
-    home: &Home,
+    // Where to mirror `state.json`; `None`: no state files.
+    mirror: Option<&Home>,
     id: &str,
     found: Option<&Found>,
     doc: &Map<String, Value>,
@@ -53,6 +54,9 @@ pub(super) fn persist(
         found.is_some_and(|f| f.doc.is_some()),
     )?;
 
+    let Some(home) = mirror else {
+        return Ok(());
+    };
     // The document as the file shows it: history from what was read before the writes.
     let history = match history {
         HistoryChange::Keep => match found {

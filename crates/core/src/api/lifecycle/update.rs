@@ -72,7 +72,7 @@ impl Lifecycle {
         }
         id::validate(agent_id)?;
         self.write(|tx, after| {
-            let Some(found) = load(tx, agent_id)? else {
+            let Some(found) = load(tx, agent_id, self.state_files)? else {
                 return Ok(false);
             };
             // Timestamps are taken under the write lock, so they follow commit order.
@@ -129,7 +129,7 @@ impl Lifecycle {
             persist(
                 tx,
                 after,
-                &self.home,
+                self.mirror_home(),
                 agent_id,
                 Some(&found),
                 &doc,
