@@ -284,3 +284,67 @@ fn an_idle_parent_still_counts_the_child_it_reaps() {
         (t.cpu_time_ms.unwrap_or(0) >= 450).then_some(())
     });
 }
+
+#[test]
+fn sessions_in_one_folder_share_a_workspace_walk() {
+    let dir = TempDir::new("shared-walk");
+    let (home, store) = open_home(dir.path());
+    let ws = dir.path().join("repo");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("a.bin"), vec![1u8; 10_000]).unwrap();
+    new_session(&store, "s-walk-a", &ws);
+    new_session(&store, "s-walk-b", &ws);
+    let cfg = SamplerConfig {
+        resource_interval: Duration::from_millis(200),
+        workspace_interval: Duration::from_secs(30),
+        flush_interval: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let size_of = |id: &str| {
+        let rec = store.get(id).unwrap().unwrap();
+        telemetry_for(&store, &rec).unwrap().workspace_bytes_used
+    };
+    let tree_a = Tree::spawn("exec sleep 120");
+    let stop_a = StopSignal::new();
+    let a = spawn_sampler(
+        &home,
+        "s-walk-a",
+        tree_a.pid(),
+        ws.clone(),
+        cfg,
+        stop_a.clone(),
+    );
+    let _run_a = Running {
+        stop: stop_a,
+        handle: Some(a.unwrap()),
+    };
+    // A's first walk (5 s after its start) is published in the home.
+    poll("A's walk", || {
+        (size_of("s-walk-a") == Some(10_000)).then_some(())
+    });
+    let published: Vec<_> = std::fs::read_dir(home.root().join("walks"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+
+    // The folder grows; B starts in it well within A's 30 s interval and, when its own walk
+    // is due, takes A's result instead of walking: it reports what A measured.
+    std::fs::write(ws.join("b.bin"), vec![2u8; 50_000]).unwrap();
+    let tree_b = Tree::spawn("exec sleep 120");
+    let stop_b = StopSignal::new();
+    let b = spawn_sampler(
+        &home,
+        "s-walk-b",
+        tree_b.pid(),
+        ws.clone(),
+        cfg,
+        stop_b.clone(),
+    );
+    let _run_b = Running {
+        stop: stop_b,
+        handle: Some(b.unwrap()),
+    };
+    let got = poll("B's workspace size", || size_of("s-walk-b"));
+    assert_eq!(got, 10_000, "B walked itself instead of sharing A's walk");
+}

@@ -2,18 +2,33 @@
 //!
 //! # How the tree is found
 //!
-//! Every sample lists `/proc` (one `getdents` pass) and classifies each pid **once**, by
-//! reading its `/proc/<pid>/stat` the first time it is seen: it belongs to the tree when it is
-//! the root, when its parent is in the tree, or — only if the root is a session leader
-//! (`sid == root_pid`, as for a pty session) — when it is in the root's session (this catches
-//! descendants re-parented to init or a subreaper, e.g. double-forked helpers). Pids found
-//! foreign are remembered and not read again while they exist, so a steady-state sample reads
-//! only the tree's own `stat` and `io` files (two small reads per tree process) plus the
-//! `/proc` directory listing. `/proc/<pid>/task/*/children` is not used: it needs
-//! `CONFIG_PROC_CHILDREN` (absent on some kernels, e.g. the one this was developed on) and
-//! costs one read per *thread* (node-based agents run 10+ threads). Processes that leave the
-//! session *and* their parent (daemons: `setsid` + re-parenting) are not followed unless they
-//! were already tracked.
+//! A sample with a listing lists `/proc` (one `getdents` pass) and classifies each pid
+//! **once**, by reading its `/proc/<pid>/stat` the first time it is seen: it belongs to the
+//! tree when it is the root, when its parent is in the tree, or — only if the root is a
+//! session leader (`sid == root_pid`, as for a pty session) — when it is in the root's session
+//! (this catches descendants re-parented to init or a subreaper, e.g. double-forked helpers).
+//! Pids found foreign are remembered (a sorted vector) and not read again while they exist,
+//! so a steady-state sample reads only the tree's own `stat` and `io` files (two small reads
+//! per tree process) plus the `/proc` directory listing.
+//!
+//! The listing is what grows with the machine: it costs O(processes on the machine), so N
+//! hosts listing would cost O(N²). [`TreeSampler::sample_with`] therefore also takes samples
+//! *without* a listing, reading only the tracked processes: the session's sampler lists only
+//! while the tree moves (CPU time, I/O, memory or its process set changed since the last
+//! sample), on terminal activity, and otherwise at most once a minute (and never more often
+//! than 100 000 × the listing's own duration). An idle tree that starts a process without any
+//! of its counters moving has it found at the next listing; if the process ends before that
+//! and a tracked parent reaps it, its CPU and I/O are still counted (the parent's `cutime`,
+//! `cstime` and `io` include it); only its memory while it lived is missed.
+//!
+//! `/proc/<pid>/task/*/children` is not used: it needs `CONFIG_PROC_CHILDREN` (absent on
+//! some kernels, e.g. the one this was developed on) and costs one read per *thread*
+//! (node-based agents run 10+ threads). A cgroup per session (exact totals, read in O(1)) is
+//! not used either: it needs a writable cgroup v2 tree with the cpu, memory and io
+//! controllers delegated, which neither the development machine (cgroup v1 with an empty
+//! v2 hierarchy) nor unprivileged containers commonly have, and the fallback would have to
+//! be this sampler anyway. Processes that leave the session *and* their parent (daemons:
+//! `setsid` + re-parenting) are not followed unless they were already tracked.
 //!
 //! # Counters that never go backward
 //!

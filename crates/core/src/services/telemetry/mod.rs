@@ -4,22 +4,38 @@
 //!
 //! # Resources
 //!
-//! The host starts one sampler thread per session ([`spawn_sampler`]) right after the agent
-//! spawned and stops it when the session ends (a last sample and a final flush). It samples
-//! the agent's whole process tree with [`crate::services::resources::TreeSampler`] (Linux `/proc`;
-//! cumulative counters never decrease, also when children exit) and sleeps on a condition
-//! variable between samples, never polling.
+//! The host starts one sampler thread per session ([`spawn_sampler_for`]) right after the
+//! agent spawned and stops it when the session ends (a last sample and a final flush). It
+//! samples the agent's whole process tree with [`crate::services::resources::TreeSampler`]
+//! (Linux `/proc`; cumulative counters never decrease, also when children exit) and sleeps on
+//! a condition variable between samples, never polling.
 //!
 //! | setting | default | meaning |
 //! |---|---|---|
-//! | `resource_interval` | 2 s (min 100 ms) | one tree sample |
-//! | `workspace_interval` | 30 s (min 1 s) | one workspace walk, at most 200 000 entries or 1 s; the next walk waits at least 1 000 × the last walk's time, so walking costs ≤ 0.1 % of a core whatever the workspace's size (a million-file tree: the walk stops at 200 000 entries, ~0.45 s with a warm cache, and is marked incomplete; the next one comes ~7 min later) |
+//! | `resource_interval` | 2 s (min 100 ms) | one tree sample while the tree is active |
+//! | `idle_interval` | 30 s | longest interval between samples of an idle tree |
+//! | `workspace_interval` | 30 s (min 1 s) | one workspace walk, at most 200 000 entries or 1 s; the next walk waits at least 1 000 × the last walk's time, so walking costs ≤ 0.1 % of a core whatever the workspace's size (a million-file tree: the walk stops at 200 000 entries, ~0.45 s with a warm cache, and is marked incomplete; the next one comes ~7 min later); skipped while the tree has not moved since the last walk |
 //! | `flush_interval` | 10 s | buffered samples written in one transaction (the first sample is written at once) |
 //!
-//! Each flush opens its own store connection and closes it again (an idle open connection
-//! would cost a host ~150 KB of RSS). Measured cost (`bench/telemetry_bench.py`, 2 cores):
-//! about 0.02 % of one core per session at the defaults with 10 sessions, 0.06–0.07 % with
-//! 200 (every sample lists `/proc`, so the cost grows with the machine's process count).
+//! # Idle is (nearly) free
+//!
+//! A session that waits for its user is most of a session's life, and 1000 of them must not
+//! load a 2-core machine. So:
+//!
+//! * each sample that finds the tree did nothing (no CPU time, I/O, memory or process change)
+//!   doubles the interval to the next, up to `idle_interval`; any movement, or terminal output
+//!   or input seen by the host ([`SamplerHost::activity`]), brings back `resource_interval`;
+//! * samples of an unmoved tree read only its own `/proc` files, no `/proc` listing (see
+//!   `services::resources`): O(tree), not O(machine);
+//! * writes go through the host's own store connection, which drops its caches when idle;
+//! * the thread wakes once a second to look at the watch lease (one `stat`) and the host's
+//!   activity counter.
+//!
+//! # Live figures for watchers
+//!
+//! A watcher (`top`, [`crate::api::manager::SessionManager::watch`]) holds a [`WatchLease`];
+//! while one is held every host samples at least every [`LIVE_INTERVAL`] and writes each
+//! sample at once, so what a watcher reads is at most about two seconds old. See `watch.rs`.
 //!
 //! Each session may pass its own [`SamplerConfig`].
 //!
@@ -52,6 +68,7 @@
 //! `null` resource figures.
 
 mod sampler;
+mod shared_walk;
 mod watch;
 
 mod summary;

@@ -16,6 +16,7 @@ use crate::store::telemetry::TelemetryDelta as Delta;
 pub use crate::store::telemetry::{FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_BUCKET};
 use crate::store::Store;
 
+use super::shared_walk;
 use super::watch::{is_watched, LEASE_CHECK, LIVE_INTERVAL};
 
 /// Limits of the walk at the end of a session that never had one.
@@ -240,6 +241,8 @@ struct Sampler {
     failures: u32,
     /// A workspace walk has run at least once.
     walked: bool,
+    /// when the size this session reports was measured (its own walk or one it adopted)
+    walked_at_ms: Option<i64>,
     /// samples in a row that found nothing moved (the interval doubles with each)
     idle_streak: u32,
     /// the tree moved since the last workspace walk
@@ -268,6 +271,7 @@ impl Sampler {
             prev_at_ms: None,
             failures: 0,
             walked: false,
+            walked_at_ms: None,
             idle_streak: 0,
             moved_since_walk: true,
             next_listing: Instant::now(),
@@ -337,8 +341,10 @@ impl Sampler {
                 next_sample = now + self.interval(watched);
             }
             if now >= next_walk && alive {
-                // An idle tree did not change its workspace: the last size stands.
-                let wait = if self.walked && !self.moved_since_walk {
+                let wait = if self.adopt_shared_walk() {
+                    self.cfg.workspace_interval
+                } else if self.walked && !self.moved_since_walk {
+                    // An idle tree did not change its workspace: the last size stands.
                     self.cfg.workspace_interval
                 } else {
                     let took = self.walk();
@@ -409,9 +415,41 @@ impl Sampler {
         s.process_count
     }
 
-    /// Walks the workspace; its size goes on the latest pending sample. Returns the time taken.
+    /// Walks the workspace and publishes the result for other sessions in the same folder;
+    /// its size goes on the latest pending sample. Returns the time taken.
     fn walk(&mut self) -> Duration {
-        self.walk_within(self.cfg.workspace_budget)
+        let took = self.walk_within(self.cfg.workspace_budget);
+        if let Some((bytes, entries, complete, at_ms)) = self.delta.workspace {
+            let size = crate::services::resources::WorkspaceSize {
+                bytes,
+                entries,
+                complete,
+            };
+            shared_walk::publish(&self.home, &self.workspace, size, at_ms);
+        }
+        took
+    }
+
+    /// Takes another session's walk of the same folder when it is newer than this
+    /// session's and younger than the walk interval (see `shared_walk`).
+    fn adopt_shared_walk(&mut self) -> bool {
+        let now_ms = crate::services::usage::system_time_ms(std::time::SystemTime::now());
+        let max_age = self.cfg.workspace_interval;
+        let Some((w, at_ms)) = shared_walk::recent(&self.home, &self.workspace, max_age, now_ms)
+        else {
+            return false;
+        };
+        if self.walked_at_ms.is_some_and(|mine| mine >= at_ms) {
+            return false;
+        }
+        self.walked = true;
+        self.walked_at_ms = Some(at_ms);
+        self.moved_since_walk = false;
+        self.delta.workspace = Some((w.bytes, w.entries, w.complete, at_ms));
+        if let Some(last) = self.pending.last_mut() {
+            last.1 = Some(w.bytes);
+        }
+        true
     }
 
     fn walk_within(&mut self, budget: WorkspaceBudget) -> Duration {
@@ -421,6 +459,7 @@ impl Sampler {
         let took = t.elapsed();
         let at_ms = crate::services::usage::system_time_ms(std::time::SystemTime::now());
         self.delta.workspace = Some((w.bytes, w.entries, w.complete, at_ms));
+        self.walked_at_ms = Some(at_ms);
         if let Some(last) = self.pending.last_mut() {
             last.1 = Some(w.bytes);
         }
