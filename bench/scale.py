@@ -653,6 +653,8 @@ def main():
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--bin", type=Path, help="the agent-sessions binary (default: target/release, built)")
     ap.add_argument("--json", type=Path, dest="json_out", help="also write every figure here")
+    ap.add_argument("--tools", default="agent-sessions,dtach,tmux",
+                    help="which to measure (comma-separated; the tables need all three)")
     a = ap.parse_args()
     if a.sessions < 1:
         sys.exit("--sessions must be at least 1")
@@ -684,7 +686,8 @@ def main():
     code = 0
     try:
         ours, dtach, tmux = Ours(run), Dtach(run), Tmux(run)
-        run.tools = [ours, dtach, tmux]
+        wanted = {x.strip() for x in a.tools.split(",")}
+        run.tools = [t for t in (ours, dtach, tmux) if t.name in wanted]
         log(f"{a.runs} starts of each with 0 live, interleaved")
         for t in run.tools:
             res["zero_live"][t.name] = []
@@ -700,6 +703,9 @@ def main():
             res["stop"][t.name] = {"command_s": cmd, "gone_s": gone}
         res["machine"]["load_at_end"] = os.getloadavg()
         res["complete"] = True
+        if len(run.tools) < 3:
+            print(json.dumps({"steps": res["steps"], "stop": res["stop"], "zero_live": res["zero_live"]}, indent=1))
+            return
         main_table, growth = tables(res, a)
         m = res["machine"]
         print(f"\nmachine: {m['cores']} cores, {m['date']}, load {m['load_at_start'][0]:.2f} at start, "
