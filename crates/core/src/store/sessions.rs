@@ -9,8 +9,8 @@ use crate::model::record::{SessionKind, SessionRecord, Transition};
 use crate::model::state::State;
 use crate::model::telemetry::Telemetry;
 use rusqlite::types::Value;
-use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 
 /// Columns a caller may set through [`Store::update`] and with a state change
 /// (`services::state_machine`). Listing them

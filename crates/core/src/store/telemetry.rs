@@ -321,7 +321,10 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT {TELEMETRY_COLUMNS} FROM telemetry WHERE session_id = ?1"
             ))
-            .and_then(|mut st| st.query_row([session_id], |r| row_to_telemetry(r, 0)).optional())
+            .and_then(|mut st| {
+                st.query_row([session_id], |r| row_to_telemetry(r, 0))
+                    .optional()
+            })
             .map_err(|e| self.err(e))
     }
 
