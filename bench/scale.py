@@ -282,6 +282,9 @@ class Ours(Tool):
         return [p for r in self.mine() for p in (r.get("host_pid"), r.get("agent_pid")) if alive(p)]
 
     def stop_command(self):
+        # `stop --all` stops in parallel; a binary without it gets the loop of stops.
+        if "--all" in subprocess.run([self.bin, "stop", "--help"], capture_output=True, text=True).stdout:
+            return self.bash_loop('"$1" stop --all > /dev/null', self.bin)
         return self.bash_loop('while read -r id; do "$1" stop "$id" > /dev/null || exit 1; done < "$2"',
                               self.bin, self.ids_file)
 

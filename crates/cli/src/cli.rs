@@ -73,9 +73,15 @@ pub enum Command {
     /// Interrupt the agent's current turn (not the agent): Esc, Ctrl-C, or what the agent
     /// type needs.
     Interrupt { id: String },
-    /// Stop a session: quit sequence, SIGTERM, then SIGKILL after the timeout.
+    /// Stop sessions: quit sequence, SIGTERM, then SIGKILL after the timeout. Several ids
+    /// (or --all) are stopped in parallel.
     Stop {
-        id: String,
+        /// The sessions to stop.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
+        /// Stop every live session.
+        #[arg(long)]
+        all: bool,
         /// Seconds before SIGKILL (0 to 1e9).
         #[arg(
             long,

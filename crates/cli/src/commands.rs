@@ -28,9 +28,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             keys,
         } => session_cmds::send(&mgr, &id, &text, !no_enter, keys, json)?,
         Command::Interrupt { id } => session_cmds::interrupt(&mgr, &id, json)?,
-        Command::Stop { id, timeout, force } => {
-            session_cmds::stop(&mgr, &id, secs(timeout, "--timeout")?, force, json)?
-        }
+        Command::Stop {
+            ids,
+            all,
+            timeout,
+            force,
+        } => return session_cmds::stop(&mgr, ids, all, secs(timeout, "--timeout")?, force, json),
         Command::State { id } => session_cmds::state(&mgr, &id, json)?,
         Command::Ls { state, agent, task } => session_cmds::ls(&mgr, state, agent, task, json)?,
         Command::Show { id } => session_cmds::show(&mgr, &id, json)?,

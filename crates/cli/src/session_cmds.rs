@@ -8,7 +8,7 @@ use agent_sessions::attach::{self, AttachEnd, AttachOptions};
 use agent_sessions::duration::optional_secs;
 use agent_sessions::manager::{OutputCursor, OutputFollowed};
 use agent_sessions::{
-    DetectOptions, Error, ListFilter, Result, SessionManager, StartOptions, State,
+    DetectOptions, Error, ListFilter, Result, SessionKind, SessionManager, StartOptions, State,
 };
 use std::io::Write;
 use std::process::ExitCode;
@@ -218,15 +218,52 @@ pub fn interrupt(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `stop`: one session as before (its state, or its record with --json); several, or
+/// `--all` live ones, in parallel: a line `ID STATE` each (a JSON list of records with
+/// --json), and a line on stderr for each that could not be stopped (the exit status is
+/// the first such error's).
 pub fn stop(
     mgr: &SessionManager,
-    id: &str,
+    ids: Vec<String>,
+    all: bool,
     timeout: Duration,
     force: bool,
     json: bool,
-) -> Result<()> {
-    print_state(json, &mgr.stop(id, Some(timeout), force)?);
-    Ok(())
+) -> Result<ExitCode> {
+    if let ([id], false) = (ids.as_slice(), all) {
+        print_state(json, &mgr.stop(id, Some(timeout), force)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ids = if all {
+        mgr.list(&ListFilter::default())?
+            .into_iter()
+            .filter(|r| !r.state.is_ended() && r.kind == SessionKind::Hosted)
+            .map(|r| r.session_id)
+            .collect()
+    } else {
+        ids
+    };
+    let outcomes = mgr.stop_many(&ids, Some(timeout), force)?;
+    let mut stopped = Vec::new();
+    let mut first_error = None;
+    let mut out = std::io::stdout().lock();
+    for (id, outcome) in ids.iter().zip(outcomes) {
+        match outcome {
+            Ok(rec) if json => stopped.push(rec),
+            Ok(rec) => {
+                let _ = writeln!(out, "{id} {}", rec.state);
+            }
+            Err(e) => {
+                eprintln!("agent-sessions: {id}: {e}");
+                first_error.get_or_insert(crate::exit_code(&e));
+            }
+        }
+    }
+    drop(out);
+    if json {
+        print_json(&stopped);
+    }
+    Ok(first_error.map_or(ExitCode::SUCCESS, ExitCode::from))
 }
 
 pub fn state(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {

@@ -183,7 +183,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     // We reap with waitpid ourselves (to learn the signal number); the handle is not needed.
     drop(child);
 
-    let reader = pty.master.try_clone_reader().map_err(|e| Error::Host {
+    let reader = reader::clone_master(&*pty.master).map_err(|e| Error::Host {
         id: id.clone(),
         reason: format!("cloning the PTY reader: {e}"),
     })?;

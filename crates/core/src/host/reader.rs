@@ -181,36 +181,89 @@ impl Sink {
     }
 }
 
+/// Bytes gathered from the terminal before they are written out. A PTY hands over at most
+/// about 4 KiB per read; writing each read to the log on its own costs a syscall and a
+/// filesystem round per 4 KiB, which in a flood is most of the host's work.
+const BATCH: usize = 64 * 1024;
+
+/// Room below which a batch is written out rather than read into further (no tiny reads).
+const MIN_READ: usize = 4 * 1024;
+
+/// The reader's own descriptor of the PTY master (close-on-exec), a plain file so it can be
+/// asked how much is waiting (`FIONREAD`) as well as read.
+pub fn clone_master(master: &dyn portable_pty::MasterPty) -> std::io::Result<File> {
+    use std::os::fd::FromRawFd;
+    let fd = master
+        .as_raw_fd()
+        .ok_or_else(|| std::io::Error::other("the PTY master has no descriptor"))?;
+    // SAFETY: duplicating a descriptor the master keeps open for this call; the new one is
+    // ours alone and owned by the returned File.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a fresh descriptor nothing else owns.
+    Ok(unsafe { File::from_raw_fd(dup) })
+}
+
+/// Bytes the terminal has ready to read now (0 when unknown).
+fn waiting(pty: &File) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which is valid for the call.
+    let rc = unsafe { libc::ioctl(pty.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
 /// Starts the reader; the returned channel fires when the PTY reached end of file.
 pub fn spawn(
     sink: Arc<Sink>,
     lost: Arc<super::lost::LostOutput>,
-    mut pty: Box<dyn Read + Send>,
+    mut pty: File,
     mut log: OutputLog,
 ) -> Receiver<()> {
     let (done_tx, done_rx) = channel();
     std::thread::Builder::new()
         .name("pty-reader".into())
         .spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = vec![0u8; BATCH];
+            let mut filled = 0;
+            // The log is the record of truth: written before anything else, and written out
+            // as soon as the terminal has nothing more ready, so `logs` readers see output
+            // at once. What it cannot keep (a full disk) is counted, and the terminal is
+            // drained anyway: an agent must never block on our disk.
+            let mut write_out = |bytes: &[u8]| {
+                match log.append(bytes) {
+                    (_, None) => lost.kept(),
+                    (kept, Some(e)) => lost.lose(log.end(), (bytes.len() - kept) as u64, &e),
+                }
+                sink.deliver(bytes);
+            };
             loop {
-                match pty.read(&mut buf) {
+                match pty.read(&mut buf[filled..]) {
                     Ok(0) => break,
                     Ok(n) => {
-                        // The log is the record of truth: written before anything else, and
-                        // unbuffered so `logs` readers see output at once. What it cannot
-                        // keep (a full disk) is counted, and the terminal is drained anyway:
-                        // an agent must never block on our disk.
-                        match log.append(&buf[..n]) {
-                            (_, None) => lost.kept(),
-                            (kept, Some(e)) => lost.lose(log.end(), (n - kept) as u64, &e),
+                        filled += n;
+                        // More is already waiting (a flood): read it into this batch first,
+                        // one log write per batch. Never waits: when nothing is ready, the
+                        // batch goes out now.
+                        if buf.len() - filled >= MIN_READ && waiting(&pty) > 0 {
+                            continue;
                         }
-                        sink.deliver(&buf[..n]);
+                        write_out(&buf[..filled]);
+                        filled = 0;
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     // Linux reports EIO once the last slave descriptor closes: that is EOF.
                     Err(_) => break,
                 }
+            }
+            if filled > 0 {
+                write_out(&buf[..filled]);
             }
             let _ = done_tx.send(());
         })

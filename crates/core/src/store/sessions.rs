@@ -7,8 +7,10 @@ use crate::model::clock::now_iso;
 use crate::model::error::{Error, Result};
 use crate::model::record::{SessionKind, SessionRecord, Transition};
 use crate::model::state::State;
+use crate::model::telemetry::Telemetry;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 
 /// Columns a caller may set through [`Store::update`] and with a state change
 /// (`services::state_machine`). Listing them
@@ -118,6 +120,23 @@ impl NewSession {
     }
 }
 
+/// The WHERE clause of a list over `sessions s`, with [`ListFilter`]'s three parameters.
+const LIST_FILTER: &str = "(?1 IS NULL OR s.state = ?1) AND (?2 IS NULL OR s.agent_type = ?2)
+    AND (?3 IS NULL OR s.task_id = ?3)";
+
+/// A transition read from `from_state, to_state, at, cause, source` starting at column `at`.
+fn row_to_transition(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Transition> {
+    let from: Option<String> = r.get(at)?;
+    let to: String = r.get(at + 1)?;
+    Ok(Transition {
+        from: from.map(|f| f.parse().unwrap_or(State::Unknown)),
+        to: to.parse().unwrap_or(State::Unknown),
+        at: r.get(at + 2)?,
+        cause: r.get(at + 3)?,
+        source: r.get(at + 4)?,
+    })
+}
+
 /// Filters for [`Store::list`]; `None` matches anything.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -174,17 +193,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map([id], |r| {
-                let from: Option<String> = r.get(0)?;
-                let to: String = r.get(1)?;
-                Ok(Transition {
-                    from: from.map(|f| f.parse().unwrap_or(State::Unknown)),
-                    to: to.parse().unwrap_or(State::Unknown),
-                    at: r.get(2)?,
-                    cause: r.get(3)?,
-                    source: r.get(4)?,
-                })
-            })
+            .query_map([id], |r| row_to_transition(r, 0))
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
@@ -192,32 +201,68 @@ impl Store {
 
     /// Sessions matching `filter`, newest first, each with its transitions.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<SessionRecord>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions
-                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR agent_type = ?2)
-                   AND (?3 IS NULL OR task_id = ?3)
-                 ORDER BY created_at DESC, id"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(
-                params![
-                    filter.state.map(State::as_str),
-                    filter.agent_type,
-                    filter.task_id
-                ],
-                row_to_record,
-            )
-            .map_err(|e| self.err(e))?;
-        let mut out = rows
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))?;
-        for rec in &mut out {
-            rec.transitions = self.transitions(&rec.session_id)?;
-        }
-        Ok(out)
+        Ok(self.list_with_telemetry(filter)?.0)
+    }
+
+    /// [`Store::list`] and the telemetry summary rows of the same sessions (by id), read in
+    /// one snapshot with three statements whatever the number of sessions: a list of a
+    /// thousand must not cost a thousand lookups (each statement outside a transaction takes
+    /// and drops SQLite's file locks, and with many hosts holding the store open that lock
+    /// list is long).
+    pub fn list_with_telemetry(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<(Vec<SessionRecord>, HashMap<String, Telemetry>)> {
+        let read = || -> rusqlite::Result<_> {
+            // Deferred and never written: dropped (rolled back) at the end, it only holds
+            // one read snapshot for the three statements.
+            let _snapshot = rusqlite::Transaction::new_unchecked(
+                &self.conn,
+                rusqlite::TransactionBehavior::Deferred,
+            )?;
+            let filter_params = params![
+                filter.state.map(State::as_str),
+                filter.agent_type,
+                filter.task_id
+            ];
+            let mut out = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {LIST_FILTER}
+                     ORDER BY created_at DESC, id"
+                ))?
+                .query_map(filter_params, row_to_record)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut transitions: HashMap<String, Vec<Transition>> = HashMap::new();
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT t.session_id, t.from_state, t.to_state, t.at, t.cause, t.source
+                 FROM transitions t JOIN sessions s ON s.id = t.session_id
+                 WHERE {LIST_FILTER} ORDER BY t.session_id, t.seq"
+            ))?;
+            let mut rows = st.query(filter_params)?;
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                transitions
+                    .entry(id)
+                    .or_default()
+                    .push(row_to_transition(r, 1)?);
+            }
+            for rec in &mut out {
+                rec.transitions = transitions.remove(&rec.session_id).unwrap_or_default();
+            }
+            let mut telemetry = HashMap::new();
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT t.session_id, {} FROM telemetry t JOIN sessions s ON s.id = t.session_id
+                 WHERE {LIST_FILTER}",
+                super::telemetry::TELEMETRY_COLUMNS
+            ))?;
+            let mut rows = st.query(filter_params)?;
+            while let Some(r) = rows.next()? {
+                telemetry.insert(r.get(0)?, super::telemetry::row_to_telemetry(r, 1)?);
+            }
+            Ok((out, telemetry))
+        };
+        read().map_err(|e| self.err(e))
     }
 
     /// Deletes a session row and its history.

@@ -273,51 +273,57 @@ fn u(v: Option<i64>) -> Option<u64> {
     v.map(|n| n.max(0) as u64)
 }
 
+/// The summary row's columns, in the order [`row_to_telemetry`] reads them.
+pub(crate) const TELEMETRY_COLUMNS: &str = "sample_count, cpu_busy_ms, sampled_ms,
+    peak_memory_rss_bytes, last_sample, cpu_time_ms, io_read_bytes, io_write_bytes,
+    io_read_chars, io_write_chars, workspace_bytes_used, workspace_complete, workspace_at_ms,
+    tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, cost_usd,
+    cost_estimated, usage_source, usage_model, usage_at_ms";
+
+/// A summary row read from [`TELEMETRY_COLUMNS`] starting at column `at` (a batch read puts
+/// the session id first).
+pub(crate) fn row_to_telemetry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Telemetry> {
+    let sample_count: i64 = r.get(at)?;
+    let busy: f64 = r.get(at + 1)?;
+    let sampled: i64 = r.get(at + 2)?;
+    let last: Option<String> = r.get(at + 4)?;
+    Ok(Telemetry {
+        sample_count: sample_count.max(0) as u64,
+        avg_cpu_percent: (sampled > 0).then(|| busy / sampled as f64 * 100.0),
+        peak_memory_rss_bytes: u(r.get(at + 3)?),
+        last_sample: last.and_then(|s| serde_json::from_str(&s).ok()),
+        cpu_time_ms: u(r.get(at + 5)?),
+        io_read_bytes: u(r.get(at + 6)?),
+        io_write_bytes: u(r.get(at + 7)?),
+        io_read_chars: u(r.get(at + 8)?),
+        io_write_chars: u(r.get(at + 9)?),
+        workspace_bytes_used: u(r.get(at + 10)?),
+        workspace_complete: r.get::<_, Option<i64>>(at + 11)?.map(|c| c != 0),
+        workspace_at_ms: r.get(at + 12)?,
+        tokens_input: u(r.get(at + 13)?),
+        tokens_output: u(r.get(at + 14)?),
+        tokens_cache_read: u(r.get(at + 15)?),
+        tokens_cache_write: u(r.get(at + 16)?),
+        cost_usd: r.get(at + 17)?,
+        cost_estimated: r.get::<_, Option<i64>>(at + 18)?.unwrap_or(0) != 0,
+        usage_source: r.get(at + 19)?,
+        usage_model: r.get(at + 20)?,
+        usage_at_ms: r.get(at + 21)?,
+        ..Default::default()
+    })
+}
+
 impl Store {
     /// The telemetry of `record`'s session, from the store only (no file is read; token figures
     /// are those cached by the last [`super::usage_for`]). Works the same after the session ended.
     pub fn telemetry_row(&self, session_id: &str) -> Result<Option<Telemetry>> {
         self.connection()
-            .prepare_cached(
-                "SELECT sample_count, cpu_busy_ms, sampled_ms, peak_memory_rss_bytes, last_sample,
-                    cpu_time_ms, io_read_bytes, io_write_bytes, io_read_chars, io_write_chars,
-                    workspace_bytes_used, workspace_complete, workspace_at_ms,
-                    tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, cost_usd,
-                    cost_estimated, usage_source, usage_model, usage_at_ms
-                 FROM telemetry WHERE session_id = ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT {TELEMETRY_COLUMNS} FROM telemetry WHERE session_id = ?1"
+            ))
             .and_then(|mut st| {
-                st.query_row([session_id], |r| {
-                    let sample_count: i64 = r.get(0)?;
-                    let busy: f64 = r.get(1)?;
-                    let sampled: i64 = r.get(2)?;
-                    let last: Option<String> = r.get(4)?;
-                    Ok(Telemetry {
-                        sample_count: sample_count.max(0) as u64,
-                        avg_cpu_percent: (sampled > 0).then(|| busy / sampled as f64 * 100.0),
-                        peak_memory_rss_bytes: u(r.get(3)?),
-                        last_sample: last.and_then(|s| serde_json::from_str(&s).ok()),
-                        cpu_time_ms: u(r.get(5)?),
-                        io_read_bytes: u(r.get(6)?),
-                        io_write_bytes: u(r.get(7)?),
-                        io_read_chars: u(r.get(8)?),
-                        io_write_chars: u(r.get(9)?),
-                        workspace_bytes_used: u(r.get(10)?),
-                        workspace_complete: r.get::<_, Option<i64>>(11)?.map(|c| c != 0),
-                        workspace_at_ms: r.get(12)?,
-                        tokens_input: u(r.get(13)?),
-                        tokens_output: u(r.get(14)?),
-                        tokens_cache_read: u(r.get(15)?),
-                        tokens_cache_write: u(r.get(16)?),
-                        cost_usd: r.get(17)?,
-                        cost_estimated: r.get::<_, Option<i64>>(18)?.unwrap_or(0) != 0,
-                        usage_source: r.get(19)?,
-                        usage_model: r.get(20)?,
-                        usage_at_ms: r.get(21)?,
-                        ..Default::default()
-                    })
-                })
-                .optional()
+                st.query_row([session_id], |r| row_to_telemetry(r, 0))
+                    .optional()
             })
             .map_err(|e| self.err(e))
     }

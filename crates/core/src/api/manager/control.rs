@@ -6,7 +6,16 @@ use crate::model::error::{Error, Result};
 use crate::model::protocol::{SendRequest, StopRequest, Tag};
 use crate::model::record::{SessionKind, SessionRecord};
 use crate::model::state::{State, States};
+use crate::store::ListFilter;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Stop requests [`SessionManager::stop_many`] keeps in flight at once. Each is a thread
+/// waiting on its host's socket (no CPU), while the hosts end their agents and record the
+/// endings in parallel; more would mostly queue on the store's write lock.
+pub const STOP_PARALLEL: usize = 64;
 
 impl SessionManager {
     /// Types `text`, then Enter unless `enter` is false.
@@ -86,6 +95,115 @@ impl SessionManager {
             Err(e) => return Err(e),
         }
         self.get(session_id)
+    }
+
+    /// Stops many sessions at once (`stop --all`): one list read, the `stop` events of all
+    /// of them in one transaction, then the stop requests in parallel, at most
+    /// [`STOP_PARALLEL`] in flight (each waits for its host to record the ending), and one
+    /// list read for the final records. Each id gets its own outcome, in the order given:
+    /// the record it ended with (an ended session is returned as it is, as by
+    /// [`SessionManager::stop`]), or the error that kept it from stopping. The outer error
+    /// is a store failure that stops nothing.
+    ///
+    /// With agents that ignore SIGTERM each request takes up to `timeout`, so the whole
+    /// call takes about `timeout` times the number of sessions over [`STOP_PARALLEL`].
+    pub fn stop_many(
+        &self,
+        ids: &[String],
+        timeout: Option<Duration>,
+        force: bool,
+    ) -> Result<Vec<Result<SessionRecord>>> {
+        let req = StopRequest {
+            timeout_secs: timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).as_secs_f64(),
+            force,
+            suspend: false,
+        };
+        let mut known: HashMap<String, SessionRecord> = self
+            .list(&ListFilter::default())?
+            .into_iter()
+            .map(|r| (r.session_id.clone(), r))
+            .collect();
+        // None: to be stopped; Some: already decided.
+        let mut outcomes: Vec<Option<Result<SessionRecord>>> = ids
+            .iter()
+            .map(|id| match crate::model::id::validate(id) {
+                Err(e) => Some(Err(e)),
+                Ok(_) => match known.get(id) {
+                    None => Some(Err(Error::SessionNotFound(id.clone()))),
+                    Some(rec) if rec.state.is_ended() => Some(Ok(rec.clone())),
+                    Some(rec) if rec.kind == SessionKind::Record => Some(Err(Error::NoProcess {
+                        id: rec.session_id.clone(),
+                        action: "be stopped (finalize the record instead)",
+                    })),
+                    Some(_) => None,
+                },
+            })
+            .collect();
+        let mut todo: Vec<&str> = Vec::new();
+        for (id, o) in ids.iter().zip(&outcomes) {
+            if o.is_none() && !todo.contains(&id.as_str()) {
+                todo.push(id);
+            }
+        }
+        if todo.is_empty() {
+            return Ok(outcomes.into_iter().map(Option::unwrap).collect());
+        }
+        let data = serde_json::json!({"force": force, "timeout_secs": req.timeout_secs});
+        self.store.get()?.write(|tx| {
+            for id in &todo {
+                // Removed since the list (a racing `rm`): nothing to record, and its stop
+                // request will find no host.
+                if !tx
+                    .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?
+                    .exists([id])?
+                {
+                    continue;
+                }
+                crate::store::events::insert(
+                    tx,
+                    id,
+                    "user",
+                    crate::api::manager::events::kind::STOP,
+                    &data,
+                )?;
+            }
+            Ok(())
+        })?;
+        let payload = serde_json::to_vec(&req).expect("stop request serializes");
+        let next = AtomicUsize::new(0);
+        let failed: Mutex<HashMap<&str, Error>> = Mutex::new(HashMap::new());
+        std::thread::scope(|scope| {
+            for _ in 0..todo.len().min(STOP_PARALLEL) {
+                scope.spawn(|| loop {
+                    let Some(&id) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        return;
+                    };
+                    match self.request(id, Tag::Stop, &payload) {
+                        // Ended between our list and the request: the record tells.
+                        Ok(_) | Err(Error::SessionNotRunning { .. }) => {}
+                        Err(e) => {
+                            failed.lock().insert(id, e);
+                        }
+                    }
+                });
+            }
+        });
+        let mut failed = failed.into_inner();
+        let after = self.list(&ListFilter::default())?;
+        known.clear();
+        known.extend(after.into_iter().map(|r| (r.session_id.clone(), r)));
+        for (id, o) in ids.iter().zip(outcomes.iter_mut()) {
+            if o.is_none() {
+                *o = Some(match failed.remove(id.as_str()) {
+                    Some(e) => Err(e),
+                    None => known
+                        .get(id)
+                        .cloned()
+                        .ok_or_else(|| Error::SessionNotFound(id.clone())),
+                });
+            }
+        }
+        Ok(outcomes.into_iter().map(Option::unwrap).collect())
     }
 
     /// Waits until the session is in `wanted`. Fails at once when `wanted` can no longer

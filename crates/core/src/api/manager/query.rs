@@ -100,7 +100,10 @@ impl SessionManager {
         if let Some(task) = &filter.task_id {
             crate::api::manager::tasks::validate_task_id(task)?;
         }
-        let recs = self.store.get()?.list(filter)?;
+        // One snapshot of rows, transitions and telemetry (three statements), then one
+        // liveness probe per live-looking session: no per-session SQL unless a host is
+        // found gone.
+        let (recs, mut telemetry) = self.store.get()?.list_with_telemetry(filter)?;
         if recs.is_empty() {
             if let Some(task) = &filter.task_id {
                 if !self.store.get()?.task_exists(task)? {
@@ -111,10 +114,13 @@ impl SessionManager {
         let mut out = Vec::with_capacity(recs.len());
         let mut specs = crate::api::manager::resume::SpecCache::default();
         for rec in recs {
-            let rec = self.checked(rec)?;
+            let mut rec = self.checked(rec)?;
             // A liveness check may have moved it out of the requested state.
             if filter.state.is_none_or(|s| s == rec.state) {
-                out.push(self.with_telemetry_cached(rec, &mut specs)?);
+                let row = telemetry.remove(&rec.session_id);
+                rec.telemetry = Some(crate::services::telemetry::telemetry_joined(&rec, row));
+                rec.resumable = self.resume_blocker_cached(&rec, &mut specs).is_none();
+                out.push(rec);
             }
         }
         Ok(out)

@@ -19,8 +19,9 @@ pub enum ClientMsg {
 }
 
 /// Chunks queued per attached client before it counts as stuck and is dropped; the agent is
-/// never slowed down by a slow viewer.
-const CLIENT_QUEUE: usize = 4096;
+/// never slowed down by a slow viewer. A chunk is one batch of the reader (up to 64 KiB in a
+/// flood), so this bounds a stuck viewer's queue at 64 MiB.
+const CLIENT_QUEUE: usize = 1024;
 
 /// Output kept for the screen model when it falls behind: enough to repaint any screen.
 /// During a flood the emulator sees only this tail of each interval's output; the log

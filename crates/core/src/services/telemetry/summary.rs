@@ -9,19 +9,19 @@ pub use crate::model::telemetry::{SampleRow, Telemetry};
 /// The telemetry of `record`'s session, from the store only (no file is read; token figures
 /// are those cached by the last [`super::usage_for`]). Works the same after the session ended.
 pub fn telemetry_for(store: &Store, record: &SessionRecord) -> Result<Telemetry> {
-    let mut t = Telemetry {
+    Ok(telemetry_joined(
+        record,
+        store.telemetry_row(&record.session_id)?,
+    ))
+}
+
+/// [`telemetry_for`] with the summary row already read (a list reads them all at once).
+pub fn telemetry_joined(record: &SessionRecord, row: Option<Telemetry>) -> Telemetry {
+    Telemetry {
         duration_ms: duration_ms(record),
         exit_code: record.exit_code,
-        ..Default::default()
-    };
-    if let Some(row) = store.telemetry_row(&record.session_id)? {
-        t = Telemetry {
-            duration_ms: t.duration_ms,
-            exit_code: t.exit_code,
-            ..row
-        };
+        ..row.unwrap_or_default()
     }
-    Ok(t)
 }
 
 /// Stored samples of a session with `at_ms >= since_ms`, oldest first, at most `limit`.
