@@ -267,7 +267,8 @@ pub struct StartArgs {
     /// claude: do not pass Claude Code the hooks that report its turns (screen only).
     #[arg(long)]
     pub no_hooks: bool,
-    /// Seconds between resource samples of the agent's process tree [default: 2].
+    /// Seconds between resource samples of the agent's process tree, also while it is idle
+    /// [default: 2, slowing to 30 while the tree is idle].
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub sample_interval: Option<f64>,
     /// Seconds between workspace size measurements [default: 30].

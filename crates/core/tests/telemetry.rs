@@ -171,6 +171,7 @@ fn sampler_records_a_real_tree_and_its_summary_survives() {
         idle_interval: Duration::from_millis(200),
         workspace_interval: Duration::from_secs(1),
         flush_interval: Duration::from_millis(500),
+        idle_flush_interval: Duration::from_millis(500),
         ..Default::default()
     };
     let handle = spawn_sampler(&home, id, tree.pid(), ws.clone(), cfg, stop.clone()).unwrap();

@@ -87,6 +87,7 @@ fn an_idle_tree_is_sampled_less_and_less_often() {
         idle_interval: HOUR,
         workspace_interval: HOUR,
         flush_interval: Duration::from_millis(100),
+        idle_flush_interval: Duration::from_millis(100),
         ..Default::default()
     };
     let stop = StopSignal::new();
@@ -120,10 +121,22 @@ fn an_idle_tree_is_sampled_less_and_less_often() {
     );
 }
 
-/// A host stand-in: opens the store per write, and reports a counter the test bumps.
+/// A host stand-in: opens the store per write, and reports a counter the test bumps,
+/// poking the sampler when it asked to be, as a session host does.
 struct Activity {
     home: Home,
     seq: AtomicU64,
+    armed: AtomicBool,
+    signal: StopSignal,
+}
+
+impl Activity {
+    fn bump(&self) {
+        self.seq.fetch_add(1, Ordering::Relaxed);
+        if self.armed.swap(false, Ordering::AcqRel) {
+            self.signal.poke();
+        }
+    }
 }
 
 impl SamplerHost for Activity {
@@ -133,6 +146,9 @@ impl SamplerHost for Activity {
     fn activity(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)
     }
+    fn arm_activity(&self) {
+        self.armed.store(true, Ordering::Release);
+    }
 }
 
 #[test]
@@ -141,18 +157,21 @@ fn terminal_activity_brings_the_active_rate_back() {
     let (home, store) = open_home(dir.path());
     new_session(&store, "s-act", dir.path());
     let tree = Tree::spawn("exec sleep 120");
+    let stop = StopSignal::new();
     let host = Arc::new(Activity {
         home: home.clone(),
         seq: AtomicU64::new(0),
+        armed: AtomicBool::new(false),
+        signal: stop.clone(),
     });
     let cfg = SamplerConfig {
         resource_interval: Duration::from_millis(100),
         idle_interval: HOUR,
         workspace_interval: HOUR,
         flush_interval: Duration::from_millis(100),
+        idle_flush_interval: Duration::from_millis(100),
         ..Default::default()
     };
-    let stop = StopSignal::new();
     let handle = spawn_sampler_for(
         host.clone(),
         &home,
@@ -172,13 +191,13 @@ fn terminal_activity_brings_the_active_rate_back() {
         let (host, done) = (host.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                host.seq.fetch_add(1, Ordering::Relaxed);
+                host.bump();
                 std::thread::sleep(Duration::from_millis(50));
             }
         })
     };
     // Idle, the 14th sample would come after 100 ms × (2^13 - 1) = 13.6 min; the activity
-    // keeps the rate at least one sample a second.
+    // pokes the sleeping sampler and keeps the active rate.
     poll("fourteen samples while the terminal is busy", || {
         (rows(&store, "s-act").len() >= 14).then_some(())
     });
@@ -263,6 +282,7 @@ fn an_idle_parent_still_counts_the_child_it_reaps() {
         idle_interval: Duration::from_millis(800),
         workspace_interval: HOUR,
         flush_interval: Duration::from_millis(100),
+        idle_flush_interval: Duration::from_millis(100),
         ..Default::default()
     };
     let stop = StopSignal::new();
@@ -298,6 +318,7 @@ fn sessions_in_one_folder_share_a_workspace_walk() {
         resource_interval: Duration::from_millis(200),
         workspace_interval: Duration::from_secs(30),
         flush_interval: Duration::from_millis(200),
+        idle_flush_interval: Duration::from_millis(200),
         ..Default::default()
     };
     let size_of = |id: &str| {

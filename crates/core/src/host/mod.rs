@@ -226,6 +226,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
     // Samples go through the host's own connection (no second one per host), and terminal
     // activity wakes an idle sampler.
     let telemetry_stop = crate::services::telemetry::StopSignal::new();
+    shared.set_sampler_wake(telemetry_stop.clone());
     let telemetry = crate::services::telemetry::spawn_sampler_for(
         Arc::new(SamplerLink(shared.clone())),
         &home,
@@ -274,6 +275,10 @@ impl crate::services::telemetry::SamplerHost for SamplerLink {
 
     fn activity(&self) -> u64 {
         self.0.activity_seq()
+    }
+
+    fn arm_activity(&self) {
+        self.0.arm_sampler_wake();
     }
 
     fn release_memory(&self) {

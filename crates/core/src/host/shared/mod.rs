@@ -69,6 +69,9 @@ pub struct Shared {
     wake_cv: Condvar,
     /// Set by the timer when it wants to hear about the next output or input.
     timer_wants_activity: AtomicBool,
+    /// The sampler is asleep and wants a poke at the next activity.
+    sampler_wants_activity: AtomicBool,
+    sampler_wake: std::sync::OnceLock<crate::services::telemetry::StopSignal>,
     pub stop_requested: AtomicBool,
     /// The stop is a suspend: end as suspended when the agent's session id is known.
     pub suspend_requested: AtomicBool,
@@ -128,6 +131,8 @@ impl Shared {
             wake: Mutex::new(false),
             wake_cv: Condvar::new(),
             timer_wants_activity: AtomicBool::new(true),
+            sampler_wants_activity: AtomicBool::new(false),
+            sampler_wake: std::sync::OnceLock::new(),
             stop_requested: AtomicBool::new(false),
             suspend_requested: AtomicBool::new(false),
             turn_open: AtomicBool::new(false),
@@ -171,6 +176,22 @@ impl Shared {
         if self.timer_wants_activity.swap(false, Ordering::AcqRel) {
             self.wake_timer();
         }
+        // Likewise the telemetry sampler, which sleeps long while the tree is idle.
+        if self.sampler_wants_activity.swap(false, Ordering::AcqRel) {
+            if let Some(s) = self.sampler_wake.get() {
+                s.poke();
+            }
+        }
+    }
+
+    /// Gives the host the signal that wakes its telemetry sampler on activity.
+    pub fn set_sampler_wake(&self, signal: crate::services::telemetry::StopSignal) {
+        let _ = self.sampler_wake.set(signal);
+    }
+
+    /// The sampler asks to be poked at the next output or input.
+    pub fn arm_sampler_wake(&self) {
+        self.sampler_wants_activity.store(true, Ordering::Release);
     }
 
     /// Writes the activity timestamps to the store.

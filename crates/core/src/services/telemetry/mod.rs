@@ -69,6 +69,7 @@
 
 mod sampler;
 mod shared_walk;
+mod wake;
 mod watch;
 
 mod summary;

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::config::home::Home;
 use crate::model::error::Result;
 use crate::services::resources::{workspace_bytes, ResourceSample, TreeSampler, WorkspaceBudget};
@@ -17,7 +15,9 @@ pub use crate::store::telemetry::{FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_B
 use crate::store::Store;
 
 use super::shared_walk;
-use super::watch::{is_watched, LEASE_CHECK, LIVE_INTERVAL};
+pub use super::wake::StopSignal;
+use super::wake::{LeasePage, Woke};
+use super::watch::{lease_path, LEASE_CHECK, LIVE_INTERVAL};
 
 /// Limits of the walk at the end of a session that never had one.
 const FINAL_WALK_BUDGET: WorkspaceBudget = WorkspaceBudget {
@@ -62,6 +62,10 @@ pub struct SamplerConfig {
     pub workspace_interval: Duration,
     /// How often buffered samples are written, in one transaction (default 10 s).
     pub flush_interval: Duration,
+    /// How often they are written while the tree is idle and nobody watches (default 5 min;
+    /// at least `flush_interval`): an idle tree's figures do not change, and each write
+    /// costs the host ~1 ms of CPU, which 1000 idle hosts would pay 30 times a second.
+    pub idle_flush_interval: Duration,
     /// Limits of one workspace walk (default 200 000 entries or 1 s).
     pub workspace_budget: WorkspaceBudget,
 }
@@ -73,6 +77,7 @@ impl Default for SamplerConfig {
             idle_interval: Duration::from_secs(30),
             workspace_interval: Duration::from_secs(30),
             flush_interval: Duration::from_secs(10),
+            idle_flush_interval: Duration::from_secs(300),
             workspace_budget: WorkspaceBudget {
                 max_entries: 200_000,
                 max_duration: Duration::from_secs(1),
@@ -82,7 +87,9 @@ impl Default for SamplerConfig {
 }
 
 impl SamplerConfig {
-    /// The defaults with the three intervals given in milliseconds (0 keeps a default).
+    /// The defaults with the three intervals given in milliseconds (0 keeps a default). A
+    /// sample interval given explicitly holds while the tree is idle too (no slowing down,
+    /// no rarer writes): whoever asks for it watches closely.
     pub fn from_millis(resource_ms: u64, workspace_ms: u64, flush_ms: u64) -> Self {
         let d = SamplerConfig::default();
         let pick = |ms: u64, def: Duration| {
@@ -92,10 +99,23 @@ impl SamplerConfig {
                 Duration::from_millis(ms)
             }
         };
+        let resource_interval = pick(resource_ms, d.resource_interval);
+        let flush_interval = pick(flush_ms, d.flush_interval);
+        let explicit = resource_ms > 0;
         SamplerConfig {
-            resource_interval: pick(resource_ms, d.resource_interval),
+            resource_interval,
+            idle_interval: if explicit {
+                resource_interval
+            } else {
+                d.idle_interval
+            },
             workspace_interval: pick(workspace_ms, d.workspace_interval),
-            flush_interval: pick(flush_ms, d.flush_interval),
+            flush_interval,
+            idle_flush_interval: if explicit {
+                flush_interval
+            } else {
+                d.idle_flush_interval
+            },
             ..d
         }
     }
@@ -106,45 +126,13 @@ impl SamplerConfig {
         SamplerConfig {
             resource_interval,
             idle_interval: self.idle_interval.max(resource_interval),
+            idle_flush_interval: self
+                .idle_flush_interval
+                .max(self.flush_interval.max(Duration::from_millis(100))),
             workspace_interval: self.workspace_interval.max(Duration::from_secs(1)),
             flush_interval: self.flush_interval.max(Duration::from_millis(100)),
             ..self
         }
-    }
-}
-
-/// Tells a sampler to finish: it takes a last sample, flushes and returns.
-#[derive(Debug, Clone, Default)]
-pub struct StopSignal {
-    inner: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl StopSignal {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks every sampler holding a clone of this signal to stop (idempotent).
-    pub fn stop(&self) {
-        let (m, cv) = &*self.inner;
-        *m.lock() = true;
-        cv.notify_all();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        *self.inner.0.lock()
-    }
-
-    /// Sleeps until `deadline` or until stopped; returns true when stopped.
-    pub fn wait_until(&self, deadline: Instant) -> bool {
-        let (m, cv) = &*self.inner;
-        let mut stopped = m.lock();
-        while !*stopped {
-            if cv.wait_until(&mut stopped, deadline).timed_out() {
-                break;
-            }
-        }
-        *stopped
     }
 }
 
@@ -158,6 +146,9 @@ pub trait SamplerHost: Send + Sync {
     fn activity(&self) -> u64 {
         0
     }
+    /// Asks to be poked (through the sampler's [`StopSignal`], which the host was given)
+    /// at the next terminal activity: called before each sleep. The default never pokes.
+    fn arm_activity(&self) {}
     /// Gives back idle memory of the connection (see `Store::release_memory`); the
     /// default has nothing to give back.
     fn release_memory(&self) {}
@@ -294,6 +285,10 @@ impl Sampler {
 
     fn run(&mut self, stop: &StopSignal) {
         lower_thread_priority();
+        // Where the kernel allows, sleep until something is due (see `wake`); otherwise
+        // look at the lease every LEASE_CHECK.
+        let page = LeasePage::open(&lease_path(self.home.root()), false).ok();
+        let can_wait = page.as_ref().is_some_and(LeasePage::can_wait);
         let start = Instant::now();
         let mut next_sample = start;
         let mut last_sample = start;
@@ -301,19 +296,19 @@ impl Sampler {
         // workspace walk that can take up to its whole budget.
         let mut next_walk = start + FIRST_WALK_DELAY.min(self.cfg.workspace_interval);
         let mut next_flush = start; // the first sample is written at once: `top` shows it
+        let mut last_flush = start;
         let mut activity = self.host.activity();
         let mut watched = false;
-        let mut next_lease_check = start;
         loop {
+            // Read before looking at the lease: an announcement after this wakes the wait.
+            let lease_seq = page.as_ref().map(LeasePage::seq);
             let now = Instant::now();
-            if now >= next_lease_check {
-                let was = watched;
-                watched = is_watched(self.home.root());
-                next_lease_check = now + LEASE_CHECK;
-                if watched && !was {
-                    // a watcher just came: give it a fresh sample now
-                    next_sample = now;
-                }
+            let was = watched;
+            let now_ms = crate::services::usage::system_time_ms(std::time::SystemTime::now());
+            watched = page.as_ref().is_some_and(|p| p.is_live(now_ms));
+            if watched && !was {
+                // a watcher just came: give it a fresh sample now
+                next_sample = now;
             }
             let seen = self.host.activity();
             let active = seen != activity;
@@ -355,19 +350,40 @@ impl Sampler {
                 };
                 next_walk = Instant::now() + wait;
             }
-            // Watched: every sample is written at once. Otherwise in batches.
-            if !alive || (watched && sampled) || (now >= next_flush && !self.pending.is_empty()) {
-                self.flush(!watched);
-                next_flush = Instant::now() + self.cfg.flush_interval;
+            // Watched: every sample is written at once. Otherwise in batches, rarely while
+            // the tree is idle.
+            let idle = self.idle_streak > 0;
+            let due = if idle {
+                last_flush + self.cfg.idle_flush_interval
+            } else {
+                next_flush
+            };
+            if !alive || (watched && sampled) || (now >= due && !self.pending.is_empty()) {
+                self.flush(!watched && idle);
+                last_flush = Instant::now();
+                next_flush = last_flush + self.cfg.flush_interval;
             }
             if !alive {
                 return; // nothing left to sample
             }
-            let mut wake = next_sample.min(next_walk).min(next_lease_check);
-            if !self.pending.is_empty() {
-                wake = wake.min(next_flush);
+            // An idle tree wakes for its next sample only; the walk and the write that fall
+            // due meanwhile wait for that wake (the figures do not change while idle).
+            let mut wake = next_sample;
+            if self.idle_streak == 0 || watched {
+                wake = wake.min(next_walk);
+                if !self.pending.is_empty() {
+                    wake = wake.min(next_flush);
+                }
             }
-            if stop.wait_until(wake) {
+            let lease_wait = match (&page, lease_seq) {
+                (Some(page), Some(seq)) if can_wait => Some((page, seq)),
+                _ => {
+                    wake = wake.min(Instant::now() + LEASE_CHECK);
+                    None
+                }
+            };
+            self.host.arm_activity();
+            if stop.wait(wake, lease_wait) == Woke::Stopped {
                 break;
             }
         }
@@ -430,6 +446,15 @@ impl Sampler {
         took
     }
 
+    /// A workspace size goes on the latest unwritten sample row; when every row was written
+    /// already, a sample is taken for it, so the size and its row are written together.
+    fn ensure_pending_row(&mut self) {
+        if self.pending.is_empty() {
+            let list = self.tree.moved() || !self.tree.is_tracking();
+            self.sample(list);
+        }
+    }
+
     /// Takes another session's walk of the same folder when it is newer than this
     /// session's and younger than the walk interval (see `shared_walk`).
     fn adopt_shared_walk(&mut self) -> bool {
@@ -442,6 +467,7 @@ impl Sampler {
         if self.walked_at_ms.is_some_and(|mine| mine >= at_ms) {
             return false;
         }
+        self.ensure_pending_row();
         self.walked = true;
         self.walked_at_ms = Some(at_ms);
         self.moved_since_walk = false;
@@ -453,6 +479,7 @@ impl Sampler {
     }
 
     fn walk_within(&mut self, budget: WorkspaceBudget) -> Duration {
+        self.ensure_pending_row();
         self.walked = true;
         let t = Instant::now();
         let w = workspace_bytes(&self.workspace, budget);

@@ -3,17 +3,16 @@
 //!
 //! Without a watcher a host samples an idle tree rarely and writes rarely (see the sampler),
 //! which is what makes 1000 idle sessions nearly free. A watcher needs fresh figures, so it
-//! holds a [`WatchLease`]: the lease touches one file in the home (`watch`) every
-//! [`LEASE_REFRESH`], and every host that finds that file's modification time younger than
-//! [`LEASE_TTL`] samples at least every [`LIVE_INTERVAL`] and writes each sample at once.
-//! Hosts look at the file (one `stat`) at most every [`LEASE_CHECK`]: that is the lag
-//! between a watcher's start and live figures.
+//! holds a [`WatchLease`]: one page-sized file in the home (`watch`) holds, at byte 8, until
+//! when (unix ms) someone watches; the lease extends that to now + [`LEASE_TTL`] every
+//! [`LEASE_REFRESH`], and every host that finds it in the future samples at least every
+//! [`LIVE_INTERVAL`] and writes each sample at once. On arrival the watcher also bumps the
+//! file's first word and wakes every host sleeping on it (a futex; see `wake`), so live
+//! figures start at once, and no host has to wake up to look in the meantime.
 //!
-//! Why a file's mtime and not something that wakes hosts (a signal, inotify, a socket
-//! message): it needs no registry of hosts, survives any crash (a dead watcher's lease runs
-//! out by itself within [`LEASE_TTL`]), costs one `stat` a second per host (measured: 1000
-//! threads doing that use ~1 % of one core), and inotify is limited to 128 instances per user
-//! on common kernels — too few for 1000 hosts.
+//! A dead watcher's lease runs out by itself within [`LEASE_TTL`]; the file needs no registry
+//! of hosts. inotify was the other way to wake hosts, but it is limited to 128 instances per
+//! user on common kernels, too few for 1000 hosts.
 
 use crate::config::home::Home;
 use crate::model::error::{Error, Result};
@@ -21,7 +20,9 @@ use parking_lot::{Condvar, Mutex};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use super::wake::LeasePage;
 
 /// File name of the lease inside the home.
 pub const WATCH_FILE: &str = "watch";
@@ -29,7 +30,7 @@ pub const WATCH_FILE: &str = "watch";
 pub const LEASE_REFRESH: Duration = Duration::from_millis(1000);
 /// How long a renewal keeps hosts live: a watcher that died stops costing within this time.
 pub const LEASE_TTL: Duration = Duration::from_millis(3000);
-/// How often a host looks at the lease.
+/// How often a host looks at the lease where it cannot sleep on it (no `futex_waitv`).
 pub const LEASE_CHECK: Duration = Duration::from_millis(1000);
 /// Longest interval between two samples (each written at once) while watched.
 pub const LIVE_INTERVAL: Duration = Duration::from_millis(1000);
@@ -39,30 +40,17 @@ pub fn lease_path(home: &Path) -> PathBuf {
     home.join(WATCH_FILE)
 }
 
-/// Whether a watcher renewed the lease of the home at `home` within [`LEASE_TTL`].
+/// Whether a watcher holds a lease on the home at `home` now.
 pub fn is_watched(home: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(lease_path(home)) else {
+    use std::os::unix::fs::FileExt;
+    let mut until = [0u8; 8];
+    let Ok(f) = std::fs::File::open(lease_path(home)) else {
         return false;
     };
-    let Ok(mtime) = meta.modified() else {
+    if f.read_exact_at(&mut until, 8).is_err() {
         return false;
-    };
-    match SystemTime::now().duration_since(mtime) {
-        Ok(age) => age <= LEASE_TTL,
-        // renewed "in the future": a clock step back; count it as fresh once
-        Err(e) => e.duration() <= LEASE_TTL,
     }
-}
-
-/// Sets the lease file's modification time to now, creating it (private) when missing.
-fn renew(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    f.set_modified(SystemTime::now())
+    u64::from_ne_bytes(until) > super::now_ms().max(0) as u64
 }
 
 /// Held by a watcher while it shows live figures; renewing stops when it is dropped. Several
@@ -78,7 +66,11 @@ impl WatchLease {
     /// background thread. Fails only when the lease file cannot be written.
     pub fn acquire(home: &Home) -> Result<WatchLease> {
         let path = lease_path(home.root());
-        renew(&path).map_err(|e| Error::io("writing the watch lease", e))?;
+        let page =
+            LeasePage::open(&path, true).map_err(|e| Error::io("writing the watch lease", e))?;
+        page.renew(super::now_ms() + LEASE_TTL.as_millis() as i64);
+        // Wake every sleeping host now.
+        page.announce();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -88,8 +80,7 @@ impl WatchLease {
                 let mut stopped = m.lock();
                 while !*stopped {
                     if cv.wait_for(&mut stopped, LEASE_REFRESH).timed_out() {
-                        // a failed renewal only makes figures less fresh: go on
-                        let _ = renew(&path);
+                        page.renew(super::now_ms() + LEASE_TTL.as_millis() as i64);
                     }
                 }
             })
