@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Speed and scale: N live sessions of agent-sessions, side by side with tmux and dtach.
 
-    python3 bench/scale.py --sessions 1000 [--steps 10,100,1000] [--idle-secs 60]
+    python3 bench/scale.py --sessions 1000 [--steps 10,100,1000] [--idle-secs 60] [--floods 9 --mb 135]
                            [--runs 20] [--skip-build | --bin PATH] [--json FILE]
 
 One tool at a time (agent-sessions: N hosts; dtach: N masters; tmux: N sessions on one
@@ -83,6 +83,21 @@ def alive(pid):
 def cpu_ticks(pid):
     f = stat_fields(pid)
     return int(f[11]) + int(f[12]) if f else None
+
+
+def sched_ns(pid):
+    """CPU time of all threads of a process in ns (schedstat: exact, unlike clock ticks)."""
+    total, any_ = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for t in tasks:
+        v = read(f"/proc/{pid}/task/{t}/schedstat")
+        if v:
+            total += int(v.split()[0])
+            any_ = True
+    return total if any_ else None
 
 
 def pss_kb(pid):
@@ -422,18 +437,24 @@ def starts(tool, runs):
 def idle_window(tool, secs):
     pids = tool.measured_pids()
     t0 = {p: cpu_ticks(p) for p in pids}
+    n0 = {p: sched_ns(p) for p in pids}
     w0 = time.perf_counter()
     time.sleep(secs)
     t1 = {p: cpu_ticks(p) for p in pids}
+    n1 = {p: sched_ns(p) for p in pids}
     window = time.perf_counter() - w0
-    gone = [p for p in pids if t1[p] is None or t0[p] is None]
+    gone = [p for p in pids if t1[p] is None or t0[p] is None or n0[p] is None or n1[p] is None]
     ticks = sum(t1[p] - t0[p] for p in pids if p not in gone)
+    ns = sum(n1[p] - n0[p] for p in pids if p not in gone)
     pss = [pss_kb(p) for p in pids]
     return {
         "processes": len(pids),
         "window_s": window,
         "ticks": ticks,
-        "cpu_percent": ticks / CLK_TCK / window * 100,
+        "cpu_ns": ns,
+        # exact run time (schedstat), not clock ticks: many tiny wake-ups hide between ticks
+        "cpu_percent": ns / 1e9 / window * 100,
+        "cpu_percent_ticks": ticks / CLK_TCK / window * 100,
         "exited_during_window": len(gone),
         "load": os.getloadavg(),
         "pss_kb": sum(x for x in pss if x is not None),
@@ -491,6 +512,76 @@ def top_freshness(ours, reads, gap_s):
     }
 
 
+def watched_window(ours, secs):
+    """Hosts' CPU while a watcher (`top`, refreshing every second) runs: the cost of live
+    figures. Measured after `top` has been up for 3 s, so its arrival is not counted."""
+    top = subprocess.Popen([ours.bin, "top", "--json", "--interval", "1"], env=ours.run.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ours.run.extra.append(top)
+    try:
+        time.sleep(3)
+        return idle_window(ours, secs)
+    finally:
+        top.terminate()
+        top.wait(10)
+
+
+def capture(run, mb, floods):
+    """Median seconds of `floods` floods of `mb` MB: a raw PTY (`script`), dtach, and ours
+    (start to `stopped`, every byte in output.log), interleaved."""
+    data = run.tmp / "flood.txt"
+    line = (b"0123456789abcdefghijklmnopqrstuvwxyz" * 3)[:99] + b"\n"
+    with open(data, "wb") as f:
+        for _ in range(mb * 1024 * 1024 // len(line)):
+            f.write(line)
+    size = data.stat().st_size
+    out = {"raw": [], "dtach": [], "ours": [], "bytes": size}
+    env = run.env
+    for i in range(floods):
+        t0 = time.perf_counter()
+        subprocess.run(["script", "-qc", f"cat {data}", "/dev/null"], env=env, cwd=run.work,
+                       stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=True)
+        out["raw"].append(time.perf_counter() - t0)
+
+        sock = run.tmp / f"flood{i}.sock"
+        t0 = time.perf_counter()
+        subprocess.run(["dtach", "-n", str(sock), "-Ez", "cat", str(data)], env=env, cwd=run.work, check=True)
+        while sock.exists():  # the master removes its socket when the program ends
+            time.sleep(0.002)
+        out["dtach"].append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        sid = subprocess.run([str(run.bin), "start", "custom", "--max-log-size", "1G", "--", "cat", str(data)],
+                             env=env, cwd=run.work, capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run([str(run.bin), "wait", sid, "--state", "stopped", "--timeout", "600"], env=env,
+                       stdout=subprocess.DEVNULL, check=True)
+        out["ours"].append(time.perf_counter() - t0)
+        logged = (run.home / sid / "output.log").stat().st_size
+        if logged < size:
+            raise RuntimeError(f"capture: output.log has {logged} of {size} bytes")
+        subprocess.run([str(run.bin), "rm", sid], env=env, stdout=subprocess.DEVNULL, check=True)
+    data.unlink()
+    return out
+
+
+def python_lifecycle(python):
+    """The Python lifecycle calls and the hook process (benches/python/bench_lifecycle.py),
+    on disk, against the reference library in the same run; its own table."""
+    if not python:
+        return None
+    ok = subprocess.run([python, "-c", "import agent_sessions"], capture_output=True).returncode == 0
+    if not ok:
+        log(f"{python} cannot import agent_sessions; skipping the Python figures "
+            "(scripts/test_python.sh builds .venv)")
+        return None
+    p = subprocess.run([python, str(ROOT / "benches/python/bench_lifecycle.py"), "--only", "calls",
+                        "--only", "import"], capture_output=True, text=True)
+    if p.returncode != 0:
+        log(f"bench_lifecycle.py failed: {p.stderr.strip()[-1000:]}")
+        return None
+    return p.stdout
+
+
 def measure_steps(tool, steps, a, results):
     live = 0
     for s in steps:
@@ -511,10 +602,11 @@ def measure_steps(tool, steps, a, results):
         idle = idle_window(tool, a.idle_secs)
         ls_s = latency(tool, tool.ls_cmd, a.ls_runs) if tool.ls_cmd else None
         top = top_freshness(tool, a.top_reads, a.top_gap) if isinstance(tool, Ours) else None
+        watched = watched_window(tool, a.watch_secs) if isinstance(tool, Ours) and a.watch_secs else None
         results.append({
             "sessions": s, "loop_s": loop_s, "loop_starts": seg, "loop_ms_per_start": loop_s / seg * 1000,
             "check": check, "start_s": st, "start_median_s": med(st), "settle_s": settled,
-            "idle": idle, "ls_median_s": ls_s, "top": top,
+            "idle": idle, "ls_median_s": ls_s, "top": top, "watched": watched,
         })
 
 
@@ -533,13 +625,15 @@ class Run:
         self.env.pop("TMUX", None)  # a tmux client inside tmux would talk to the user's server
         self.loop = None  # the running bash loop
         self.tools = []
+        self.extra = []  # other processes started (a watcher)
 
     def cleanup(self):
         """End everything this run started. Each step on its own, so one failure does not
         keep the others from running."""
-        if self.loop is not None and self.loop.poll() is None:
-            self.loop.kill()
-            self.loop.wait()
+        for p in [self.loop, *self.extra]:
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
         for t in self.tools:
             if not isinstance(t, Ours):  # tmux kill-server, pkill of the dtach masters
                 t.stop_command()
@@ -603,8 +697,8 @@ def tables(res, a):
         row(f"{n} starts from a bash loop, total", lambda x: sum(s["loop_s"] for s in res["steps"][x]),
             lambda v: f"{v:.2f} s"),
         ["every session reports its real state", check_text(o), check_text(d), check_text(t), ""],
-        [f"idle CPU over {a.idle_secs:g} s, all {n} (% of one core; clock ticks)",
-         *[f"{cpu(x):.2f} % ({last[x]['idle']['ticks']})" for x in (o, d, t)], row("", cpu, str)[-1]],
+        [f"idle CPU over {a.idle_secs:g} s, all {n} (% of one core, schedstat; clock ticks)",
+         *[f"{cpu(x):.3f} % ({last[x]['idle']['ticks']})" for x in (o, d, t)], row("", cpu, str)[-1]],
         row(f"memory, Pss of all {n} hosts / masters / server", pss, lambda v: f"{v:.1f} MB"),
         row("load average (1 min) at the end of the idle window", lambda x: last[x]["idle"]["load"][0],
             lambda v: f"{v:.2f}", ref=False),
@@ -614,6 +708,10 @@ def tables(res, a):
         row(f"stop all {n}: until every process is gone", lambda x: res["stop"][x]["gone_s"],
             lambda v: "-" if v is None else f"{v:.2f} s"),
     ]
+    w = last[o].get("watched")
+    if w:
+        rows.append([f"CPU of all {n} hosts while `top` runs ({w['window_s']:.0f} s)",
+                     f"{w['cpu_percent']:.2f} %", "", "", ""])
     top = last[o]["top"]
     if top and top["median_age_s"] is not None:
         rows.append([f"`top --once --json`: age of the sample shown (median; max)",
@@ -628,7 +726,7 @@ def tables(res, a):
         lines = [
             ("start (median)", lambda r: fmt_ms(r["start_median_s"])),
             ("loop, per start (those since the last step)", lambda r: f"{r['loop_ms_per_start']:.1f} ms"),
-            ("idle CPU per session", lambda r: f"{r['idle']['cpu_percent'] / r['sessions']:.4f} %"),
+            ("idle CPU per session", lambda r: f"{r['idle']['cpu_percent'] / r['sessions']:.5f} %"),
             ("Pss per session", lambda r: f"{r['idle']['pss_kb'] / r['sessions']:.0f} KB"),
             ("state check", lambda r: f"{r['check']['good']}/{r['check']['expected']}"),
             ("`ls`", lambda r: fmt_ms(r["ls_median_s"])),
@@ -656,6 +754,12 @@ def main():
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--bin", type=Path, help="the agent-sessions binary (default: target/release, built)")
     ap.add_argument("--json", type=Path, dest="json_out", help="also write every figure here")
+    ap.add_argument("--watch-secs", type=float, default=15,
+                    help="hosts' CPU window while `top` runs, at each step (0: skip)")
+    ap.add_argument("--floods", type=int, default=9, help="capture floods (0: skip)")
+    ap.add_argument("--mb", type=int, default=135, help="MB per capture flood")
+    ap.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"),
+                    help="interpreter with agent_sessions for the lifecycle figures ('' skips)")
     ap.add_argument("--tools", default="agent-sessions,dtach,tmux",
                     help="which to measure (comma-separated; the tables need all three)")
     a = ap.parse_args()
@@ -704,6 +808,12 @@ def main():
             log(f"{t.name}: stopping all {a.sessions}")
             cmd, gone = t.stop_all()
             res["stop"][t.name] = {"command_s": cmd, "gone_s": gone}
+        if a.floods:
+            log(f"capture: {a.floods} floods of {a.mb} MB each through a raw PTY, dtach and ours")
+            res["capture"] = capture(run, a.mb, a.floods)
+        if a.python and Path(a.python).exists():
+            log("Python lifecycle calls and hook process (benches/python/bench_lifecycle.py)")
+            res["python"] = python_lifecycle(a.python)
         res["machine"]["load_at_end"] = os.getloadavg()
         res["complete"] = True
         if len(run.tools) < 3:
@@ -717,6 +827,17 @@ def main():
         print(main_table)
         print("\nper step:\n")
         print(growth)
+        if res.get("capture"):
+            c = res["capture"]
+            r = med(c["raw"])
+            print(f"\ncapture: {c['bytes'] / 1e6:.0f} MB to the end, median of {len(c['raw'])} floods\n")
+            print("| | raw PTY (`script`) | dtach | agent-sessions (to `stopped`, all in output.log) |")
+            print("|---|---|---|---|")
+            print(f"| time | {r * 1e3:.0f} ms | {med(c['dtach']) * 1e3:.0f} ms | {med(c['ours']) * 1e3:.0f} ms |")
+            print(f"| ÷ raw PTY | 1.00x | {med(c['dtach']) / r:.2f}x | {med(c['ours']) / r:.2f}x |")
+        if res.get("python"):
+            print("\nPython lifecycle (benches/python/bench_lifecycle.py --only calls --only import):\n")
+            print(res["python"])
     except (KeyboardInterrupt, Interrupted) as e:
         log(f"interrupted ({str(e) or 'SIGINT'}); cleaning up")
         code = 130
