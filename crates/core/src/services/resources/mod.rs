@@ -60,6 +60,7 @@
 //! Processes that vanish mid-read, or whose `/proc` files cannot be read (`io` of another
 //! user's process), are skipped without error.
 
+mod children;
 mod workspace;
 
 use std::collections::HashMap;
@@ -67,7 +68,21 @@ use std::fs::File;
 use std::io::Read;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub use children::supported as children_supported;
 pub use workspace::{workspace_bytes, WorkspaceBudget, WorkspaceSize};
+
+/// How a sample finds processes the tree started since the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    /// Read only the tracked processes: finds nothing new (an idle tree's sample).
+    TrackedOnly,
+    /// Follow `/proc/<pid>/task/<tid>/children` down from the tracked processes: O(tree);
+    /// misses only processes re-parented away from the tree.
+    Children,
+    /// List all of `/proc` and classify what is new (also by session id, which catches
+    /// re-parented descendants): O(processes on the machine).
+    Listing,
+}
 
 pub use crate::model::telemetry::ResourceSample;
 
@@ -208,15 +223,15 @@ impl TreeSampler {
     /// Takes one sample with a full `/proc` listing. Never fails: a vanished or unreadable
     /// tree gives zero memory and process count, with the cumulative totals kept.
     pub fn sample(&mut self) -> ResourceSample {
-        self.sample_with(true)
+        self.sample_with(Discovery::Listing)
     }
 
-    /// Takes one sample; with `list` false only the tracked processes are read (no `/proc`
-    /// listing, so no new process is found): the cheap sample of a tree that did nothing
-    /// last time. The cost is then O(tree), not O(processes on the machine). A process the
-    /// idle tree starts is found at the next listing, and its figures are not lost meanwhile
-    /// when a tracked parent reaps it (see the module docs).
-    pub fn sample_with(&mut self, list: bool) -> ResourceSample {
+    /// Takes one sample, finding new processes as `discovery` says. Without a listing the
+    /// cost is O(tree), not O(processes on the machine). A process found by neither way is
+    /// found at the next listing, and its figures are not lost meanwhile when a tracked
+    /// parent reaps it (see the module docs).
+    pub fn sample_with(&mut self, discovery: Discovery) -> ResourceSample {
+        let list = discovery == Discovery::Listing;
         let now = Instant::now();
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -272,7 +287,15 @@ impl TreeSampler {
 
         // 2. classify pids not seen before
         let mut candidates: Vec<(u32, Stat)> = reborn;
-        let new_pids: &[u32] = if list { &self.pids } else { &[] };
+        let mut found = Vec::new();
+        if discovery == Discovery::Children {
+            self.find_children(&vanished, &mut found);
+        }
+        let new_pids: &[u32] = match discovery {
+            Discovery::Listing => &self.pids,
+            Discovery::Children => &found,
+            Discovery::TrackedOnly => &[],
+        };
         // Without a listing, foreign pids were not seen: all are kept.
         let mut foreign = if list {
             Vec::with_capacity(self.foreign.len())
@@ -422,6 +445,32 @@ impl TreeSampler {
             io_read_chars: self.reported.rchar,
             io_write_chars: self.reported.wchar,
             process_count: count,
+        }
+    }
+
+    /// New pids below the tracked processes (and the root itself before it is tracked),
+    /// following children of children.
+    fn find_children(&mut self, vanished: &HashMap<u32, Tracked>, out: &mut Vec<u32>) {
+        let mut queue: Vec<u32> = self.tracked.keys().copied().collect();
+        if self.root_start.is_none() && !self.tracked.contains_key(&self.root_pid) {
+            out.push(self.root_pid);
+            queue.push(self.root_pid);
+        }
+        let mut kids = Vec::new();
+        // bounded: a fork bomb must not hold the sampler
+        while let Some(pid) = queue.pop() {
+            if out.len() >= 4096 {
+                break;
+            }
+            kids.clear();
+            children::children_of(pid, &mut self.buf, &mut kids);
+            for &k in &kids {
+                if !self.tracked.contains_key(&k) && !vanished.contains_key(&k) && !out.contains(&k)
+                {
+                    out.push(k);
+                    queue.push(k);
+                }
+            }
         }
     }
 

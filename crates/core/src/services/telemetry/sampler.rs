@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::home::Home;
 use crate::model::error::Result;
-use crate::services::resources::{workspace_bytes, ResourceSample, TreeSampler, WorkspaceBudget};
+use crate::services::resources::{
+    children_supported, workspace_bytes, Discovery, ResourceSample, TreeSampler, WorkspaceBudget,
+};
 use crate::store::telemetry::TelemetryDelta as Delta;
 pub use crate::store::telemetry::{FULL_RATE_WINDOW, MAX_ROWS_PER_SESSION, THIN_BUCKET};
 use crate::store::Store;
@@ -209,10 +211,22 @@ pub fn spawn_sampler_for(
         .spawn(move || s.run(&stop))
 }
 
-/// A `/proc` listing (to find processes the tree started) is taken at least this often even
-/// while the tree does nothing, and otherwise only when it moved: idle samples read only the
-/// tree's own files.
+/// A `/proc` listing (to find processes the tree started, also those re-parented away from
+/// it) is taken at least this often; otherwise new processes are looked for only while the
+/// tree moves, by following its children (O(tree)) where the kernel lists them, else by a
+/// listing. Idle samples read only the tree's own files.
 pub const FULL_LISTING_EVERY: Duration = Duration::from_secs(60);
+/// ... and this often where children can be followed: the listing then only catches
+/// processes that left the tree's parentage (double-forked helpers).
+pub const FULL_LISTING_WITH_CHILDREN: Duration = Duration::from_secs(600);
+
+fn listing_pause() -> Duration {
+    if children_supported() {
+        FULL_LISTING_WITH_CHILDREN
+    } else {
+        FULL_LISTING_EVERY
+    }
+}
 /// ... and at least this many times as long as the last listing took apart, so that listing
 /// costs a host at most 0.001 % of a core however many processes the machine runs (with
 /// N hosts on the machine each listing grows with N: without this, N hosts would cost N²).
@@ -265,7 +279,14 @@ impl Sampler {
             walked_at_ms: None,
             idle_streak: 0,
             moved_since_walk: true,
-            next_listing: Instant::now(),
+            // With children to follow, the first listing waits: a burst of starts must not
+            // have every new host read every process on the machine at once.
+            next_listing: Instant::now()
+                + if children_supported() {
+                    FULL_LISTING_EVERY
+                } else {
+                    Duration::ZERO
+                },
         }
     }
 
@@ -320,11 +341,8 @@ impl Sampler {
             let mut alive = true;
             let mut sampled = false;
             if now >= next_sample {
-                let list = active
-                    || !self.tree.is_tracking()
-                    || self.tree.moved()
-                    || now >= self.next_listing;
-                alive = self.sample(list) > 0;
+                let look = active || !self.tree.is_tracking() || self.tree.moved();
+                alive = self.sample(look) > 0;
                 sampled = true;
                 if self.tree.moved() || active {
                     self.idle_streak = 0;
@@ -396,18 +414,25 @@ impl Sampler {
         self.flush(false);
     }
 
-    /// Takes one sample (with a `/proc` listing when `list`); returns the live process
-    /// count.
-    fn sample(&mut self, list: bool) -> u32 {
-        let s = if list {
-            let t = Instant::now();
-            let s = self.tree.sample_with(true);
-            let pause = FULL_LISTING_EVERY.max(t.elapsed().saturating_mul(LISTING_DUTY_FACTOR));
-            self.next_listing = Instant::now() + pause;
-            s
+    /// Takes one sample; `look` asks to look for new processes (the tree moved), which
+    /// follows children where the kernel lists them and lists `/proc` otherwise; a full
+    /// listing also comes when its safety interval is due. Returns the live process count.
+    fn sample(&mut self, look: bool) -> u32 {
+        let now = Instant::now();
+        let discovery = if now >= self.next_listing {
+            Discovery::Listing
+        } else if !look {
+            Discovery::TrackedOnly
+        } else if children_supported() {
+            Discovery::Children
         } else {
-            self.tree.sample_with(false)
+            Discovery::Listing
         };
+        let s = self.tree.sample_with(discovery);
+        if discovery == Discovery::Listing {
+            let took = now.elapsed().saturating_mul(LISTING_DUTY_FACTOR);
+            self.next_listing = Instant::now() + listing_pause().max(took);
+        }
         let d = &mut self.delta;
         if let Some(prev) = self.prev_at_ms {
             let dt = (s.at_ms - prev).max(0);
@@ -450,8 +475,8 @@ impl Sampler {
     /// already, a sample is taken for it, so the size and its row are written together.
     fn ensure_pending_row(&mut self) {
         if self.pending.is_empty() {
-            let list = self.tree.moved() || !self.tree.is_tracking();
-            self.sample(list);
+            let look = self.tree.moved() || !self.tree.is_tracking();
+            self.sample(look);
         }
     }
 
