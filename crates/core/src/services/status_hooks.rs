@@ -22,12 +22,15 @@
 //! and a broken `hooks.toml` is reported in `status-hooks.log` rather than failing the transition.
 
 use crate::model::state::{Committed, State};
+use parking_lot::Mutex;
 use serde::Deserialize;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// File name of the hook definitions inside the sessions home.
 pub const HOOKS_FILE: &str = "hooks.toml";
@@ -84,11 +87,67 @@ pub fn load(home_root: &Path) -> std::result::Result<Vec<StateHook>, String> {
     Ok(file.on_state)
 }
 
+/// What identifies one version of `hooks.toml` without reading it.
+#[derive(Clone, PartialEq, Eq)]
+struct FileKey {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+/// The last `hooks.toml` this process read: its path, version and what `load` made of it.
+type Cached = (
+    PathBuf,
+    FileKey,
+    std::result::Result<Arc<Vec<StateHook>>, String>,
+);
+
+static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
+
+/// A file whose change time is this close to now may still change within the same
+/// timestamp tick (file times are as coarse as the kernel's clock tick), so it is not cached.
+const SETTLED: Duration = Duration::from_secs(2);
+
+/// `load`, remembered per process by the file's identity, size and times: a process that
+/// records many transitions (a Python caller, a host) pays one `stat` per transition instead
+/// of a read and a TOML parse. No file costs one failed `stat`, as the open did before.
+fn load_cached(home_root: &Path) -> std::result::Result<Arc<Vec<StateHook>>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = home_root.join(HOOKS_FILE);
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::new(Vec::new())),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+    let key = FileKey {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        len: meta.len(),
+        mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+        ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+    };
+    let mut cache = CACHE.lock();
+    if let Some((p, k, hooks)) = cache.as_ref() {
+        if *p == path && *k == key {
+            return hooks.clone();
+        }
+    }
+    let hooks = load(home_root).map(Arc::new);
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let settled = now_ns - key.mtime_ns.max(key.ctime_ns) > SETTLED.as_nanos() as i128;
+    *cache = settled.then(|| (path, key, hooks.clone()));
+    hooks
+}
+
 /// Runs the hooks that match a transition just committed. Never fails: problems go to
 /// `status-hooks.log`.
 pub fn fire(home_root: &Path, c: &Committed) {
-    // The common case, no file, costs one failed open.
-    let hooks = match load(home_root) {
+    let hooks = match load_cached(home_root) {
         Ok(h) if h.is_empty() => return,
         Ok(h) => h,
         Err(e) => {
@@ -99,7 +158,7 @@ pub fn fire(home_root: &Path, c: &Committed) {
     let (agent, task) = (c.agent_type.as_ref(), c.task_id.as_ref());
     // A new session's first state comes from nothing; `from` filters match "none".
     let from_name = c.from.map_or("none", State::as_str);
-    for h in hooks {
+    for h in hooks.iter() {
         let wanted = |list: &Option<Vec<String>>, s: State| {
             list.as_ref()
                 .is_none_or(|l| l.iter().any(|x| x == s.as_str()))
@@ -166,5 +225,61 @@ fn run(home_root: &Path, argv: &[String], env: &[(&str, &str)]) {
                 .spawn(move || child.wait());
         }
         Err(e) => log(home_root, &format!("cannot run {:?}: {e}", argv[0])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sets a file's modification time `secs` seconds into the past (its change time moves to
+    /// now, as on every write).
+    fn backdate(path: &Path, secs: i64) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let t = libc::timespec {
+            tv_sec: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+                - secs,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid C string and two timespecs.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [t, t].as_ptr(), 0) },
+            0
+        );
+    }
+
+    fn hook(cmd: &str) -> String {
+        format!("[[on_state]]\ncommand = [\"{cmd}\"]\n")
+    }
+
+    #[test]
+    fn the_cached_hooks_follow_every_change_of_the_file() {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(HOOKS_FILE);
+        let first = |h: &std::result::Result<Arc<Vec<StateHook>>, String>| {
+            h.as_ref().unwrap()[0].command[0].clone()
+        };
+        assert!(load_cached(home.path()).unwrap().is_empty());
+
+        std::fs::write(&path, hook("aaa")).unwrap();
+        // Fresh: read every time until it settles.
+        assert_eq!(first(&load_cached(home.path())), "aaa");
+        backdate(&path, 60);
+        assert_eq!(first(&load_cached(home.path())), "aaa");
+        assert_eq!(first(&load_cached(home.path())), "aaa");
+
+        // Same size, and even the same modification time: the change time still moves.
+        std::fs::write(&path, hook("bbb")).unwrap();
+        backdate(&path, 60);
+        assert_eq!(first(&load_cached(home.path())), "bbb");
+
+        std::fs::write(&path, "not toml [").unwrap();
+        assert!(load_cached(home.path()).is_err());
+        std::fs::remove_file(&path).unwrap();
+        assert!(load_cached(home.path()).unwrap().is_empty());
     }
 }

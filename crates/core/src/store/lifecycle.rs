@@ -26,6 +26,8 @@ pub(crate) struct Found {
     pub created_at: String,
     pub phase: Option<String>,
     pub task_id: Option<String>,
+    pub ended_at: Option<String>,
+    pub state_reason: Option<String>,
     /// The lifecycle document (without history), when the session has one.
     pub doc: Option<Map<String, Value>>,
     /// Its history, when it has one (read before any write of the transaction).
@@ -125,7 +127,7 @@ pub(crate) fn load(
 ) -> rusqlite::Result<Option<Found>> {
     let mut st = tx.prepare_cached(
         "SELECT s.kind, s.state, s.name, s.agent_type, s.created_at, s.phase, l.doc, s.task_id,
-            l.has_history
+            l.has_history, s.ended_at, s.state_reason
          FROM sessions s LEFT JOIN lifecycle l ON l.id = s.id WHERE s.id = ?1",
     )?;
     let found = st
@@ -145,6 +147,8 @@ pub(crate) fn load(
                 created_at: r.get(4)?,
                 phase: r.get(5)?,
                 task_id: r.get(7)?,
+                ended_at: r.get(9)?,
+                state_reason: r.get(10)?,
                 doc: doc.map(|d| parse_doc(&d)),
                 history: r
                     .get::<_, Option<bool>>(8)?
@@ -262,13 +266,19 @@ pub(crate) fn write_doc(
                               WHERE session_id = ?1), ?2, ?3, ?4)",
             )?
             .execute(params![id, from, to, at])?;
-            super::events::insert(
-                tx,
+            // The phase event, as `events::insert` writes it, without its `RETURNING` (an
+            // ephemeral table per statement; nothing here needs the seq).
+            tx.prepare_cached(
+                "INSERT INTO events (session_id, seq, at, source, kind, data)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE session_id = ?1),
+                         ?2, 'lifecycle', ?3, ?4)",
+            )?
+            .execute(params![
                 id,
-                "lifecycle",
+                crate::model::clock::now_iso(),
                 kind::PHASE,
-                &serde_json::json!({"from": from, "to": to}),
-            )?;
+                serde_json::json!({"from": from, "to": to}).to_string(),
+            ])?;
         }
         HistoryChange::Replace(entries) => {
             if had_doc {

@@ -81,6 +81,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     EVENTS,
     // 5: output the log could not keep (a full disk); see `host::lost`.
     "ALTER TABLE sessions ADD COLUMN output_bytes_lost INTEGER NOT NULL DEFAULT 0;",
+    // 6: indexes no query needs. Every index a write touches is one more page in its commit
+    // (a lifecycle write is ~0.1 ms, a page ~5 us), and a state change touched all three:
+    // no query filters on `state` or `ended_at` through an index (cleanup compares
+    // `COALESCE(ended_at, updated_at)` and reads states from a list), and the one range on
+    // `updated_at` (cleanup's check of old live sessions) scans a table it reads rarely.
+    "DROP INDEX IF EXISTS sessions_by_state;
+    DROP INDEX IF EXISTS sessions_by_ended;
+    DROP INDEX IF EXISTS sessions_by_updated;",
 ];
 
 /// SQL creating the telemetry tables (idempotent).

@@ -10,8 +10,9 @@
 //!
 //! # Files and atomicity
 //!
-//! Every write mirrors the whole document into `<home>/<id>/state.json`, the reference layout.
-//! A write takes the writer lock (`flock` on `<home>/lifecycle.lock`), runs its SQLite
+//! With state files on ([`Lifecycle::open_with`]; Python's default home has them off) every
+//! write mirrors the whole document into `<home>/<id>/state.json`, the reference layout.
+//! Such a write takes the writer lock (`flock` on `<home>/lifecycle.lock`), runs its SQLite
 //! transaction (`BEGIN IMMEDIATE`) in which it also writes the new document to a temporary
 //! file in the session folder (so a full disk aborts the transaction), commits, then renames
 //! the temporary file over `state.json` and only then releases the lock. So:

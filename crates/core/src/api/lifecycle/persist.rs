@@ -127,6 +127,25 @@ fn sync_session_row(
         }
         Some(f)
             if f.kind == SessionKind::Record
+                && f.state == state
+                && (f.phase.as_deref() != phase
+                    || f.name.as_deref() != name
+                    || f.task_id.as_deref() != task_id) =>
+        {
+            // The state stays, so this is no transition: what the state machine does for a
+            // change to the same state (a new reason, with its source, and the columns), read
+            // from the row `load` just read in this transaction, in one statement instead of
+            // its read and two updates.
+            let mut updates = Updates::new();
+            if reason.is_some() && reason != f.state_reason {
+                updates.push((Column::StateSource, store::text(Source::Phase.as_str())));
+                updates.push((Column::StateReason, store::opt_text(reason.as_deref())));
+            }
+            updates.extend(changed_columns(f, name, task_id, phase, ended_at));
+            store::sessions::apply_updates(tx, id, &updates)?;
+        }
+        Some(f)
+            if f.kind == SessionKind::Record
                 && (f.state != state
                     || f.phase.as_deref() != phase
                     || f.name.as_deref() != name
@@ -140,12 +159,7 @@ fn sync_session_row(
                 cause: &cause,
                 reason: reason.as_deref(),
                 only_from: None,
-                updates: vec![
-                    (Column::Name, store::opt_text(name)),
-                    (Column::TaskId, store::opt_text(task_id)),
-                    (Column::Phase, store::opt_text(phase)),
-                    (Column::EndedAt, store::opt_text(ended_at)),
-                ],
+                updates: changed_columns(f, name, task_id, phase, ended_at),
             };
             match state_machine::commit_in(tx, &change)? {
                 Some(Outcome::Moved(committed)) => after.push(AfterCommit::Fire(committed)),
@@ -167,6 +181,32 @@ fn sync_session_row(
         }
     }
     Ok(())
+}
+
+/// The columns of a record's row this write changes. Only those: setting an indexed column,
+/// even to its old value, rewrites its index entry, one more page in the commit.
+fn changed_columns(
+    f: &Found,
+    name: Option<&str>,
+    task_id: Option<&str>,
+    phase: Option<&str>,
+    ended_at: Option<&str>,
+) -> Updates {
+    let mut updates = Updates::new();
+    if f.name.as_deref() != name {
+        updates.push((Column::Name, store::opt_text(name)));
+    }
+    if f.task_id.as_deref() != task_id {
+        updates.push((Column::TaskId, store::opt_text(task_id)));
+    }
+    if f.phase.as_deref() != phase {
+        updates.push((Column::Phase, store::opt_text(phase)));
+    }
+    // An ended record's end moves to this write, as it always did; an unended one clears it.
+    if ended_at.is_some() || f.ended_at.is_some() {
+        updates.push((Column::EndedAt, store::opt_text(ended_at)));
+    }
+    updates
 }
 
 /// A state change the state machine refused, carried out of the transaction as an error (it
