@@ -33,7 +33,7 @@
 //!
 //! # Live figures for watchers
 //!
-//! A watcher (`top`, [`crate::api::manager::SessionManager::watch`]) holds a [`WatchLease`];
+//! A watcher (`top`, `SessionManager::watch`) holds a [`WatchLease`];
 //! while one is held every host samples at least every [`LIVE_INTERVAL`] and writes each
 //! sample at once, so what a watcher reads is at most about two seconds old. See `watch.rs`.
 //!
