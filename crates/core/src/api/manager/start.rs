@@ -200,9 +200,8 @@ impl SessionManager {
             Ok(l) if direct => Some(crate::host::fork::fork_host(&self.home, l, &lock)),
             _ => None,
         };
-        let conn = self.store.get()?;
         state_machine::insert(
-            &*conn,
+            &*self.store.get()?,
             &NewSession {
                 id: session_id.clone(),
                 kind: SessionKind::Hosted,
@@ -224,7 +223,6 @@ impl SessionManager {
             Source::User,
             &extra,
         )?;
-        drop(conn);
         if let Some(Ok(host)) = &mut forked {
             host.inserted();
         }
