@@ -21,6 +21,40 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `start` alone, with the same global flags: clap builds every command of [`Cli`] before
+/// it parses, which cost `start` about half a millisecond. Every command line this accepts
+/// [`Cli`] parses the same way, so `main` tries it first for what looks like a start and
+/// falls back to [`Cli`] for anything it refuses (help, errors), whose messages then are
+/// the full parser's.
+#[derive(Parser, Debug)]
+#[command(name = "agent-sessions", max_term_width = 100)]
+pub struct StartCli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: StartOnly,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StartOnly {
+    Start(StartArgs),
+}
+
+impl StartCli {
+    /// `Some` when `args` is a valid `start` command line.
+    pub fn parse_start(args: &[std::ffi::OsString]) -> Option<Cli> {
+        if !args.iter().skip(1).any(|a| a == "start") {
+            return None;
+        }
+        let StartCli { global, command } = StartCli::try_parse_from(args).ok()?;
+        let StartOnly::Start(a) = command;
+        Some(Cli {
+            global,
+            command: Command::Start(a),
+        })
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Print JSON instead of text.

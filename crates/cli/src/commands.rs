@@ -11,7 +11,12 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
     let json = g.json;
-    let mgr = SessionManager::open(g.home.as_deref())?;
+    // `start` forks the session host itself, which it may only do before this process has
+    // opened the store (see `agent_sessions::host::fork`).
+    let mgr = match cli.command {
+        Command::Start(_) => SessionManager::open_deferred(g.home.as_deref())?,
+        _ => SessionManager::open(g.home.as_deref())?,
+    };
     match cli.command {
         Command::Start(a) => session_cmds::start(&mgr, a, json)?,
         Command::Attach {

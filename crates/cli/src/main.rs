@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     {
         return hook(&args[2..]);
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::StartCli::parse_start(&args).unwrap_or_else(cli::Cli::parse);
     if !matches!(cli.command, cli::Command::Attach { .. }) {
         // Like other Unix tools, end quietly when the reader goes away (`ls | head`) instead
         // of panicking in println!. Not for attach: it must restore the terminal itself.

@@ -19,6 +19,7 @@
 
 mod detector;
 mod diag;
+pub mod fork;
 pub(crate) mod lost;
 mod reader;
 mod screen;
@@ -73,6 +74,12 @@ pub fn host_main(home_dir: &Path) -> i32 {
             return 1;
         }
     }
+    detached(home_dir, spec, None)
+}
+
+/// The host from its detach on, in the grandchild of `__host` or in the child the starter
+/// forked (`fork`, with the go pipe `go`). Returns the process exit code.
+fn detached(home_dir: &Path, spec: LaunchSpec, go: Option<File>) -> i32 {
     let _ = nix::unistd::setsid();
     // One malloc arena for all threads: glibc would give each thread its own (each with its
     // own free lists and slack), which costs an idle host ~40 KB; the threads rarely allocate
@@ -95,7 +102,7 @@ pub fn host_main(home_dir: &Path) -> i32 {
     let _lock = unsafe { File::from_raw_fd(LOCK_FD) };
     // Before any thread starts: from here on no log line can take the host down.
     let stderr = diag::guard_stderr();
-    let code = match run(home_dir, spec, ready) {
+    let code = match run(home_dir, spec, ready, go) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("agent-sessions host: {e}");
@@ -114,7 +121,7 @@ fn report(mut ready: File, report: &ReadyReport) {
     let _ = ready.write_all(&line);
 }
 
-fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
+fn run(home_dir: &Path, spec: LaunchSpec, ready: File, go: Option<File>) -> Result<()> {
     let home = Home::resolve(Some(home_dir))?;
     let id = spec.session_id.clone();
     // Failures before the agent runs are only reported: the starter records them, so the
@@ -209,13 +216,29 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File) -> Result<()> {
             host_pid: Some(std::process::id()),
         },
     );
-    let (store, reader_done) = match open_store(&home, &id, &started_at, agent_pid, reader_done) {
-        Ok(opened) => opened,
-        Err(e) => {
-            let _ = std::fs::remove_file(&socket_path);
-            return Err(e);
-        }
-    };
+    // A forked host waits for its starter to record the outcome (see `fork`).
+    let starter = go.map(fork::wait_go);
+    if starter == Some(fork::Starter::Vanished) && !fork::record_exists(&home, &id) {
+        // The starter died before the record existed: no one can see or stop this agent.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(agent_pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = std::fs::remove_file(&socket_path);
+        return Err(Error::Host {
+            id,
+            reason: "the starter ended before recording the session; the agent was ended".into(),
+        });
+    }
+    let recorded = starter == Some(fork::Starter::Recorded);
+    let (store, reader_done) =
+        match open_store(&home, &id, &started_at, agent_pid, reader_done, recorded) {
+            Ok(opened) => opened,
+            Err(e) => {
+                let _ = std::fs::remove_file(&socket_path);
+                return Err(e);
+            }
+        };
 
     // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
     let usage_env = crate::services::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
@@ -309,12 +332,16 @@ const STORE_GRACE_AFTER_EXIT: Duration = Duration::from_secs(60);
 /// the ending, then gives up and exits; its lock frees, and the next reader of the record
 /// sees the host gone. Every step is logged to host.log. (Stopping the agent instead was
 /// the other choice: it would turn a passing database fault into lost work.)
+///
+/// `recorded`: the starter has recorded `running` already (a forked host's go byte), so
+/// the store is only opened.
 fn open_store(
     home: &Home,
     id: &str,
     started_at: &str,
     agent_pid: u32,
     reader_done: Receiver<()>,
+    recorded: bool,
 ) -> Result<(Store, Receiver<()>)> {
     let updates = running_updates(started_at, std::process::id(), agent_pid);
     let mut pause = Duration::from_millis(50);
@@ -324,6 +351,9 @@ fn open_store(
         // The same transition as the starter's, in case the starter died before recording
         // it; whichever comes second changes nothing.
         let opened = Store::open(home).and_then(|store| {
+            if recorded {
+                return Ok(store);
+            }
             crate::services::state_machine::apply(
                 &store,
                 &crate::services::state_machine::Change::new(

@@ -153,6 +153,12 @@ pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: &File) -> R
     }
     let report = read_report(ready_r)
         .map_err(|reason| host_err(format!("{reason}; see {}", dir.join("host.log").display())))?;
+    check_report(report, &spec.agent_type)
+}
+
+/// A host's readiness report as the launch outcome: the pids, or why the agent could not
+/// start.
+pub fn check_report(report: ReadyReport, agent_type: &str) -> Result<ReadyReport> {
     match report {
         r @ ReadyReport {
             ok: true,
@@ -161,13 +167,14 @@ pub fn launch(home: &Home, host_bin: &Path, spec: &LaunchSpec, lock: &File) -> R
             ..
         } => Ok(r),
         ReadyReport { error, .. } => Err(Error::AgentLaunch {
-            agent: spec.agent_type.clone(),
+            agent: agent_type.to_string(),
             reason: error.unwrap_or_else(|| "the host gave no reason".into()),
         }),
     }
 }
 
-fn read_report(fd: OwnedFd) -> std::result::Result<ReadyReport, String> {
+/// Reads a host's readiness report from its pipe, waiting at most [`READY_TIMEOUT`].
+pub fn read_report(fd: OwnedFd) -> std::result::Result<ReadyReport, String> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let file = File::from(fd);
     let mut pfd = [PollFd::new(

@@ -20,6 +20,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use sessions::{int, opt_text, text, Column, ListFilter, NewSession, StateRow, Updates};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// An open connection to a home's store.
@@ -32,10 +33,23 @@ pub struct Store {
     read_only: bool,
 }
 
+/// The process that last opened a store connection (0: none yet). SQLite keeps per-file
+/// state (its lock counts, the shared-memory mapping) in process globals that a forked child
+/// inherits but cannot trust: a child of a process that opened the store must exec before it
+/// opens the store itself (see [`opened_in_this_process`]).
+static OPENED_IN: AtomicU32 = AtomicU32::new(0);
+
+/// Has this process ever opened a store connection? A process that has not may fork a child
+/// that opens the store without an exec (the CLI's direct host start).
+pub fn opened_in_this_process() -> bool {
+    OPENED_IN.load(Ordering::Acquire) == std::process::id()
+}
+
 impl Store {
     /// Opens (creating and migrating if needed) the store of `home`.
     pub fn open(home: &Home) -> Result<Store> {
         let path = home.db_path();
+        OPENED_IN.store(std::process::id(), Ordering::Release);
         let conn = Connection::open(&path).map_err(|e| store_err(&path, e))?;
         let store = Store {
             conn,
@@ -58,6 +72,7 @@ impl Store {
     /// Opens the store for reading only, for a full disk (see [`fallback`]).
     fn open_read_only(home: &Home) -> Result<Store> {
         let path = home.db_path();
+        OPENED_IN.store(std::process::id(), Ordering::Release);
         let conn = fallback::open_read_only(&path).map_err(|e| store_err(&path, e))?;
         let store = Store {
             conn,
@@ -72,6 +87,22 @@ impl Store {
             .map_err(|e| store.err(e))?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Closing this connection will not checkpoint the WAL, even when it is the last one
+    /// open. A short-lived starter (the CLI's `start`) is often the last connection for a
+    /// moment, before its new host opens its own: its close then checkpointed, with two
+    /// fsyncs, which cost a `start` milliseconds. The WAL is left as any open connection
+    /// leaves it; the next checkpoint (automatic, every 200 pages, or the last close of a
+    /// longer-lived process) takes it in. Nothing committed is at risk from a crash.
+    pub fn skip_checkpoint_on_close(&self) -> Result<()> {
+        self.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub(crate) fn err(&self, e: rusqlite::Error) -> Error {

@@ -62,6 +62,23 @@ impl SessionManager {
         })
     }
 
+    /// [`SessionManager::open`] without opening the store yet: the first call that needs it
+    /// opens it (and reports its errors). For a single-threaded caller about to `start` (the
+    /// CLI): a process that has opened no store connection may fork the session host
+    /// directly instead of running the host binary (see [`crate::host::fork`]).
+    pub fn open_deferred(home: Option<&Path>) -> Result<SessionManager> {
+        let home = Home::resolve(home)?;
+        let store = StorePool::deferred(&home);
+        Ok(SessionManager {
+            home,
+            store,
+            lifecycle: std::sync::OnceLock::new(),
+            usage_cache: Mutex::new(Default::default()),
+            host_binary: Mutex::new(None),
+            api_agents: Mutex::new(Vec::new()),
+        })
+    }
+
     /// Uses `path` as the session host binary instead of searching for it.
     pub fn set_host_binary(&self, path: impl Into<PathBuf>) {
         *self.host_binary.lock() = Some(path.into());

@@ -145,7 +145,12 @@ impl SessionManager {
         if let Err(Error::InvalidArgument(m)) = &argv_result {
             return Err(Error::InvalidArgument(m.clone()));
         }
-        let host_bin = match argv_result.is_ok() {
+        // The CLI forks the host itself (see `host::fork`); everything else runs the host
+        // binary, and so does a manager told which binary to run.
+        let direct = argv_result.is_ok()
+            && self.host_binary.lock().is_none()
+            && crate::host::fork::can_fork();
+        let host_bin = match argv_result.is_ok() && !direct {
             true => Some(self.host_binary()?),
             false => None,
         };
@@ -168,6 +173,33 @@ impl SessionManager {
         if let Some(asid) = &agent_session_id {
             extra.push((Column::AgentSessionId, store::text(asid.clone())));
         }
+        let launch = argv_result.map(|argv| LaunchSpec {
+            session_id: session_id.clone(),
+            argv,
+            cwd: cwd.display().to_string(),
+            env: opts.env.clone(),
+            cols,
+            rows,
+            idle_after_secs: idle_after,
+            agent_session_id: agent_session_id.clone(),
+            telemetry_ms: detect.telemetry.map(|c| {
+                let ms = |d: Duration| d.as_millis() as u64;
+                (
+                    ms(c.resource_interval),
+                    ms(c.workspace_interval),
+                    ms(c.flush_interval),
+                )
+            }),
+            max_log_bytes,
+            task_id: task_id.clone(),
+            ..LaunchSpec::for_agent(&spec, debounce)
+        });
+        // Forked before the insert, so the host's start-up runs beside it. Should the insert
+        // fail, the host sees its go pipe end with no record and ends the agent.
+        let mut forked = match &launch {
+            Ok(l) if direct => Some(crate::host::fork::fork_host(&self.home, l, &lock)),
+            _ => None,
+        };
         state_machine::insert(
             &*self.store.get()?,
             &NewSession {
@@ -191,37 +223,32 @@ impl SessionManager {
             Source::User,
             &extra,
         )?;
+        if let Some(Ok(host)) = &mut forked {
+            host.inserted();
+        }
 
-        let launched = argv_result.and_then(|argv| {
-            let launch = LaunchSpec {
-                session_id: session_id.clone(),
-                argv,
-                cwd: cwd.display().to_string(),
-                env: opts.env.clone(),
-                cols,
-                rows,
-                idle_after_secs: idle_after,
-                agent_session_id: agent_session_id.clone(),
-                telemetry_ms: detect.telemetry.map(|c| {
-                    let ms = |d: Duration| d.as_millis() as u64;
-                    (
-                        ms(c.resource_interval),
-                        ms(c.workspace_interval),
-                        ms(c.flush_interval),
-                    )
-                }),
-                max_log_bytes,
-                task_id: task_id.clone(),
-                ..LaunchSpec::for_agent(&spec, debounce)
-            };
-            let bin = host_bin.expect("resolved when argv is");
-            launcher::launch(&self.home, &bin, &launch, &lock)
-        });
         // The lock is let go only once the outcome is recorded: until then no reader may
         // take this starting session for abandoned (on success the host holds its own copy).
-        let recorded = self.record_launch(&session_id, launched);
+        let recorded = match forked {
+            Some(Ok(mut host)) => {
+                let outcome = self.record_outcome(&session_id, host.wait_ready());
+                if outcome.is_ok() {
+                    host.recorded();
+                }
+                outcome
+            }
+            Some(Err(e)) => self.record_outcome(&session_id, Err(e)),
+            None => {
+                let launched = launch.and_then(|launch| {
+                    let bin = host_bin.expect("resolved when argv is and the host is not forked");
+                    launcher::launch(&self.home, &bin, &launch, &lock)
+                });
+                self.record_outcome(&session_id, launched)
+            }
+        };
         drop(lock);
-        recorded
+        recorded?;
+        self.get(&session_id)
     }
 
     /// Records the outcome of a host launch for a session in state starting: running with
@@ -231,6 +258,16 @@ impl SessionManager {
         session_id: &str,
         launched: Result<crate::services::launch_spec::ReadyReport>,
     ) -> Result<SessionRecord> {
+        self.record_outcome(session_id, launched)?;
+        self.get(session_id)
+    }
+
+    /// [`Self::record_launch`] without reading the record back.
+    fn record_outcome(
+        &self,
+        session_id: &str,
+        launched: Result<crate::services::launch_spec::ReadyReport>,
+    ) -> Result<()> {
         let session_id = session_id.to_string();
         match launched {
             Ok(ready) => {
@@ -252,7 +289,7 @@ impl SessionManager {
                         agent_pid,
                     )),
                 )?;
-                self.get(&session_id)
+                Ok(())
             }
             Err(e) => {
                 // Keep the failed attempt visible with its reason: the host reports failures

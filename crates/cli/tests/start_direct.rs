@@ -1,0 +1,204 @@
+//! `start` from the CLI forks the session host itself (no `agent-sessions __host` exec; see
+//! `agent_sessions::host::fork`). These tests hold that host to what the exec path's host
+//! guarantees: the session runs and outlives the starter, its standard streams do not keep
+//! the caller's pipes open, a kill -9 of it reads `unknown`, a failed launch is reported
+//! with its reason, and nothing of the starter leaks into the host or the agent. The exec
+//! path (taken when AGENT_SESSIONS_HOST_BIN names the binary) is checked alongside.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// The host's command line, NUL-separated arguments joined by spaces.
+fn cmdline(pid: i64) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Descriptors a process has open, each as the target of its link.
+fn fds(pid: i64) -> Vec<(i32, String)> {
+    let mut out: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((fd, target.display().to_string()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A field of /proc/PID/status.
+fn status_field(pid: i64, name: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn pids(rec: &Value) -> (i64, i64) {
+    (
+        rec["host_pid"].as_i64().expect("host_pid"),
+        rec["agent_pid"].as_i64().expect("agent_pid"),
+    )
+}
+
+#[test]
+fn a_started_session_runs_in_a_forked_host_that_outlives_the_starter() {
+    let env = Env::new();
+    // `output()` waits for the end of the CLI's stdout and stderr: it returns only because
+    // the host let go of both pipes.
+    let out = env.ok(&["start", "--json", "custom", "--", "sleep", "100000"]);
+    let rec: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rec["state"], "running", "{rec}");
+    let id = rec["session_id"].as_str().unwrap();
+    let (host, agent) = pids(&rec);
+    assert!(pid_alive(host) && pid_alive(agent));
+    // Forked, not the host binary's `__host` mode.
+    assert!(!cmdline(host).contains("__host"), "{}", cmdline(host));
+    // The starter has exited: the host is someone else's child now, and in its own session.
+    assert_ne!(status_field(host, "PPid"), std::process::id().to_string());
+    assert_eq!(env.state(id), "running");
+    // What the exec path's host has, and no more: /dev/null in, /dev/null out, host.log
+    // behind a pipe, the lock, the store, the PTY, the socket, the output log.
+    let host_fds = fds(host);
+    assert_eq!(host_fds[0], (0, "/dev/null".to_string()), "{host_fds:?}");
+    assert_eq!(host_fds[1], (1, "/dev/null".to_string()), "{host_fds:?}");
+    assert!(
+        host_fds.iter().any(|(_, t)| t.ends_with("host.lock")),
+        "{host_fds:?}"
+    );
+    assert!(
+        host_fds.iter().all(|(_, t)| !t.contains("as-test")
+            || t.contains(id)
+            || t.contains("agent-sessions.db")),
+        "{host_fds:?}"
+    );
+    // SIGPIPE ignored, as the Rust runtime sets it for an exec'd host: a client that hangs
+    // up must not kill it (the CLI itself restores the default for `ls | head`).
+    let ignored = u64::from_str_radix(&status_field(host, "SigIgn"), 16).unwrap();
+    assert_ne!(
+        ignored & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SigIgn {ignored:x}"
+    );
+    // The agent gets its terminal on 0, 1 and 2 and nothing else of the starter or host.
+    let agent_fds = fds(agent);
+    assert_eq!(
+        agent_fds.iter().map(|(fd, _)| *fd).collect::<Vec<_>>(),
+        vec![0, 1, 2],
+        "{agent_fds:?}"
+    );
+    // It serves its socket: input reaches the agent and its output the screen.
+    let id2 = env.start_fake(&[]);
+    env.wait_screen(&id2, "fake>");
+    env.ok(&["send", &id2, "hello"]);
+    env.wait_screen(&id2, "hello");
+    env.ok(&["stop", id]);
+    assert_eq!(env.state(id), "stopped");
+    assert!(
+        poll(|| !pid_alive(host)),
+        "host {host} outlived its session"
+    );
+}
+
+#[test]
+fn a_kill_9_of_a_forked_host_reads_unknown() {
+    let env = Env::new();
+    let rec: Value =
+        serde_json::from_str(&env.ok(&["start", "--json", "custom", "--", "sleep", "100000"]))
+            .unwrap();
+    let id = rec["session_id"].as_str().unwrap();
+    let (host, agent) = pids(&rec);
+    kill9(host);
+    assert!(poll(|| env.state(id) == "unknown"), "{}", env.state(id));
+    // The agent lost its terminal with the host.
+    assert!(
+        poll(|| !pid_alive(agent)),
+        "agent {agent} outlived its host"
+    );
+}
+
+#[test]
+fn a_missing_program_is_refused_with_its_name_and_recorded_failed() {
+    let env = Env::new();
+    let err = env.fails(&["start", "custom", "--", "no-such-program-anywhere"], 1);
+    assert!(
+        err.contains("'no-such-program-anywhere' was not found"),
+        "{err}"
+    );
+    let list: Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    let rec = &list.as_array().unwrap()[0];
+    assert_eq!(rec["state"], "failed", "{rec}");
+    assert!(
+        rec["state_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no-such-program-anywhere"),
+        "{rec}"
+    );
+}
+
+#[test]
+fn a_start_whose_record_cannot_be_written_leaves_no_agent_running() {
+    // The host is forked before the insert; when the insert fails, `start` fails and the
+    // agent the host may already have spawned must not live on unseen.
+    let env = Env::new();
+    // A folder where the store should be: no connection can open it.
+    std::fs::create_dir(env.home().join("agent-sessions.db")).unwrap();
+    let side = tempfile::tempdir().unwrap();
+    let pidfile = side.path().join("agent.pid");
+    let script = format!("echo $$ > {}; exec sleep 100000", pidfile.display());
+    let err = env.fails(&["start", "custom", "--", "sh", "-c", &script], 1);
+    assert!(err.contains("agent-sessions.db"), "{err}");
+    // The host says why it ended the agent, in the one session folder there is.
+    let dir = std::fs::read_dir(env.home())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("host.lock").exists())
+        .expect("the session folder");
+    let log = dir.join("host.log");
+    assert!(
+        poll(|| std::fs::read_to_string(&log).is_ok_and(|l| l.contains("before recording"))),
+        "host.log: {:?}",
+        std::fs::read_to_string(&log)
+    );
+    // If the agent got to run at all, it is gone (the host ended it before it exited).
+    if let Some(pid) = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|p| p.trim().parse::<i64>().ok())
+    {
+        assert!(
+            poll(|| !pid_alive(pid)),
+            "agent {pid} outlived a failed start"
+        );
+    }
+    // A usable home again, for the cleanup's `ls`.
+    std::fs::remove_dir(env.home().join("agent-sessions.db")).unwrap();
+}
+
+#[test]
+fn the_exec_path_still_runs_when_the_host_binary_is_named() {
+    let env = Env::new();
+    let out = env
+        .command()
+        .env("AGENT_SESSIONS_HOST_BIN", BIN)
+        .args(["start", "--json", "custom", "--", "sleep", "100000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["state"], "running", "{rec}");
+    let (host, _) = pids(&rec);
+    assert!(cmdline(host).contains("__host"), "{}", cmdline(host));
+    let id = rec["session_id"].as_str().unwrap();
+    env.ok(&["stop", id]);
+    assert_eq!(env.state(id), "stopped");
+}
