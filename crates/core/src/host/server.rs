@@ -5,7 +5,7 @@ use super::shared::{ClientMsg, Shared};
 use super::stop;
 use crate::model::protocol::{
     read_frame, valid_size, write_frame, AgentEventRequest, AttachRequest, ResizeRequest,
-    SendRequest, StopRequest, Tag, FIRST_FRAME_TIMEOUT, MAX_TERMINAL_SIDE,
+    SendRequest, StopRequest, Tag, FIRST_FRAME_TIMEOUT, MAX_END_WAIT_SECS, MAX_TERMINAL_SIDE,
 };
 use crate::model::state::State;
 use serde_json::json;
@@ -15,7 +15,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Binds the socket, private to this user. A leftover file from a dead host is removed
 /// first; only the holder of the session lock gets here, so it cannot be a live socket.
@@ -254,6 +254,16 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             }
             let final_state = stop::request(shared, req);
             json!({"ok": true, "state": final_state})
+        }
+        Tag::WaitEnd => {
+            let secs = serde_json::from_slice::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v.get("timeout_secs").and_then(|t| t.as_f64()))
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .unwrap_or(MAX_END_WAIT_SECS)
+                .min(MAX_END_WAIT_SECS);
+            let ended = shared.wait_ended(Some(Instant::now() + Duration::from_secs_f64(secs)));
+            json!({"ok": true, "state": ended.unwrap_or(shared.state()), "ended": ended.is_some()})
         }
         other => json!({"ok": false, "error": format!("unexpected request {other:?}")}),
     }

@@ -65,6 +65,10 @@ pub enum Tag {
     Pause = 9,
     /// Thaw it (SIGCONT).
     Continue = 10,
+    /// Client → host: reply once the session's ending is recorded, or after the payload's
+    /// `timeout_secs` (JSON, at most [`MAX_END_WAIT_SECS`]). Reply: `{"ok", "state", "ended"}`.
+    /// Lets `wait` learn of the ending at once instead of polling the store.
+    WaitEnd = 11,
     /// Host → client: JSON answer to a one-shot request.
     Reply = 0x80,
     /// Host → attached client: the screen as it is now, as escape sequences.
@@ -74,6 +78,10 @@ pub enum Tag {
     /// Host → attached client: the agent ended; payload is the final state's name.
     Exit = 0x83,
 }
+
+/// Longest a host holds one [`Tag::WaitEnd`] request (a waiter that gave up must not hold
+/// a host thread for the session's life); a longer wait asks again.
+pub const MAX_END_WAIT_SECS: f64 = 60.0;
 
 impl Tag {
     /// Largest payload a frame with this tag may carry (see [`MAX_INPUT_FRAME`],
@@ -88,7 +96,8 @@ impl Tag {
             | Tag::Interrupt
             | Tag::AgentEvent
             | Tag::Pause
-            | Tag::Continue => MAX_CONTROL_FRAME,
+            | Tag::Continue
+            | Tag::WaitEnd => MAX_CONTROL_FRAME,
             Tag::Reply | Tag::Replay | Tag::Output | Tag::Exit => MAX_FRAME,
         }
     }
@@ -105,6 +114,7 @@ impl Tag {
             8 => Tag::AgentEvent,
             9 => Tag::Pause,
             10 => Tag::Continue,
+            11 => Tag::WaitEnd,
             0x80 => Tag::Reply,
             0x81 => Tag::Replay,
             0x82 => Tag::Output,

@@ -3,9 +3,10 @@
 use super::SessionManager;
 use crate::config::defaults::DEFAULT_STOP_TIMEOUT;
 use crate::model::error::{Error, Result};
-use crate::model::protocol::{SendRequest, StopRequest, Tag};
+use crate::model::protocol::{SendRequest, StopRequest, Tag, MAX_END_WAIT_SECS};
 use crate::model::record::{SessionKind, SessionRecord};
 use crate::model::state::{State, States};
+use crate::services::client;
 use crate::store::ListFilter;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -234,6 +235,10 @@ impl SessionManager {
         }
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
+        // Waiting for an ending only: the host tells us when it recorded one (see
+        // `ending_from_host`), so `wait` returns right after it instead of up to a poll
+        // interval later. Polling stays as the fallback (no host yet, an older host).
+        let mut ask_host = wanted.iter().all(|w| w.is_ended());
         loop {
             let rec = self.get(session_id)?;
             if wanted.contains(&rec.state) {
@@ -256,10 +261,65 @@ impl SessionManager {
                     });
                 }
             }
+            if ask_host && rec.kind != SessionKind::Record {
+                let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
+                match self.ending_from_host(session_id, left) {
+                    // Recorded: read it now. Once only: should the store still show the
+                    // session live (its write is being retried), polling takes over.
+                    Ok(true) => {
+                        ask_host = false;
+                        continue;
+                    }
+                    // The host's own bound passed: look at the store and ask again.
+                    Ok(false) => continue,
+                    // No socket (not listening yet, or gone: the store tells which) or a
+                    // host that does not know the request: poll.
+                    Err(refused) => ask_host = !refused,
+                }
+            }
             // The store is shared by processes with no notification channel; poll it, starting
             // fast for short waits and backing off to 20 ms.
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+impl SessionManager {
+    /// Asks the session's host to answer once the session's ending is recorded, for at most
+    /// `left` (and the host's own bound, [`MAX_END_WAIT_SECS`]). `Ok(true)`: the host
+    /// recorded the ending or is gone (the connection closed: a killed host, whose session
+    /// the store now reads as `unknown`); `Ok(false)`: the bound passed first. `Err(true)`:
+    /// the host refused the request (an older host); `Err(false)`: no host to ask now.
+    fn ending_from_host(
+        &self,
+        session_id: &str,
+        left: Option<Duration>,
+    ) -> std::result::Result<bool, bool> {
+        let path = self.home.socket_path(session_id).map_err(|_| false)?;
+        let secs = left.map_or(MAX_END_WAIT_SECS, |l| {
+            l.as_secs_f64().min(MAX_END_WAIT_SECS)
+        });
+        let payload = serde_json::json!({ "timeout_secs": secs }).to_string();
+        // The host answers by its bound; the margin covers a busy machine, not a hung host.
+        let read_for = Duration::from_secs_f64(secs) + Duration::from_secs(5);
+        match client::request(&path, Tag::WaitEnd, payload.as_bytes(), Some(read_for)) {
+            Ok(reply) if reply.get("ok").and_then(|v| v.as_bool()) == Some(true) => {
+                Ok(reply.get("ended").and_then(|v| v.as_bool()) == Some(true))
+            }
+            Ok(_) => Err(true),
+            // Connected, then cut off without a reply: the host died (or exited) meanwhile.
+            Err(Error::Protocol(_)) => Ok(true),
+            Err(Error::Io { source, .. })
+                if !matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) && source.kind() != std::io::ErrorKind::WouldBlock
+                    && source.kind() != std::io::ErrorKind::TimedOut =>
+            {
+                Ok(true)
+            }
+            Err(_) => Err(false),
         }
     }
 }
