@@ -89,22 +89,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Closing this connection will not checkpoint the WAL, even when it is the last one
-    /// open. A short-lived starter (the CLI's `start`) is often the last connection for a
-    /// moment, before its new host opens its own: its close then checkpointed, with two
-    /// fsyncs, which cost a `start` milliseconds. The WAL is left as any open connection
-    /// leaves it; the next checkpoint (automatic, every 200 pages, or the last close of a
-    /// longer-lived process) takes it in. Nothing committed is at risk from a crash.
-    pub fn skip_checkpoint_on_close(&self) -> Result<()> {
-        self.conn
-            .set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                true,
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
-    }
-
     pub(crate) fn err(&self, e: rusqlite::Error) -> Error {
         store_err(&self.path, e)
     }

@@ -21,9 +21,6 @@ const MAX_IDLE: usize = 4;
 /// The store connections of one process.
 pub struct StorePool {
     home: Home,
-    /// Connections skip the checkpoint on close (a short-lived CLI process, see
-    /// [`Store::skip_checkpoint_on_close`]).
-    quick_close: bool,
     /// The process the idle connections were opened in.
     pid: AtomicU32,
     idle: Mutex<Vec<Store>>,
@@ -35,7 +32,6 @@ impl StorePool {
         let first = Store::open(home)?;
         Ok(StorePool {
             home: home.clone(),
-            quick_close: false,
             pid: AtomicU32::new(std::process::id()),
             idle: Mutex::new(vec![first]),
         })
@@ -44,11 +40,10 @@ impl StorePool {
     /// A pool for a short-lived process (the CLI) that opens its first connection on first
     /// use, not now: a process that has opened no store connection yet may still fork a
     /// host that opens its own (see [`super::opened_in_this_process`]). Errors of the store
-    /// show at the first call. Its connections skip the checkpoint on close.
+    /// show at the first call.
     pub fn deferred(home: &Home) -> StorePool {
         StorePool {
             home: home.clone(),
-            quick_close: true,
             pid: AtomicU32::new(std::process::id()),
             idle: Mutex::new(Vec::new()),
         }
@@ -67,13 +62,7 @@ impl StorePool {
         let reused = self.idle.lock().pop();
         let store = match reused {
             Some(s) => s,
-            None => {
-                let store = Store::open(&self.home)?;
-                if self.quick_close {
-                    store.skip_checkpoint_on_close()?;
-                }
-                store
-            }
+            None => Store::open(&self.home)?,
         };
         Ok(Pooled {
             pool: self,

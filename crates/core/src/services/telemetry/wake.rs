@@ -12,7 +12,6 @@
 //! `futex_waitv` (Linux 5.16) or the mapping is unavailable, the sampler falls back to
 //! looking at the lease every [`super::watch::LEASE_CHECK`].
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -25,8 +24,8 @@ const PAGE: usize = 4096;
 /// The first page of a home's lease file, mapped shared.
 #[derive(Debug)]
 pub struct LeasePage {
+    /// The mapping; the file itself is closed once mapped (a mapping needs no descriptor).
     word: *const AtomicU32,
-    _file: File,
 }
 
 // SAFETY: the mapping lives as long as the value and is only accessed atomically.
@@ -68,9 +67,9 @@ impl LeasePage {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
+        drop(file);
         Ok(LeasePage {
             word: ptr as *const AtomicU32,
-            _file: file,
         })
     }
 
