@@ -173,7 +173,7 @@ pub fn check_report(report: ReadyReport, agent_type: &str) -> Result<ReadyReport
     }
 }
 
-/// Reads a host's readiness report from its pipe, waiting at most [`READY_TIMEOUT`].
+/// Reads a host's readiness report from its pipe, waiting at most `READY_TIMEOUT`.
 pub fn read_report(fd: OwnedFd) -> std::result::Result<ReadyReport, String> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let file = File::from(fd);

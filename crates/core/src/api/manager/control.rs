@@ -100,14 +100,14 @@ impl SessionManager {
 
     /// Stops many sessions at once (`stop --all`): one list read, the `stop` events of all
     /// of them in one transaction, then the stop requests in parallel, at most
-    /// [`STOP_PARALLEL`] in flight (each waits for its host to record the ending), and one
+    /// `STOP_PARALLEL` (64) in flight (each waits for its host to record the ending), and one
     /// list read for the final records. Each id gets its own outcome, in the order given:
     /// the record it ended with (an ended session is returned as it is, as by
     /// [`SessionManager::stop`]), or the error that kept it from stopping. The outer error
     /// is a store failure that stops nothing.
     ///
     /// With agents that ignore SIGTERM each request takes up to `timeout`, so the whole
-    /// call takes about `timeout` times the number of sessions over [`STOP_PARALLEL`].
+    /// call takes about `timeout` times the number of sessions over `STOP_PARALLEL` (64).
     pub fn stop_many(
         &self,
         ids: &[String],
