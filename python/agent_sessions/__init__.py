@@ -57,6 +57,7 @@ from ._native import (
     OutputStream,
     Session,
     SessionManager,
+    WatchLease,
     run_hook,
 )
 
@@ -112,6 +113,7 @@ ENDED_STATES = tuple(_native.ENDED_STATES)
 
 __all__ = [
     "SessionManager",
+    "WatchLease",
     "Session",
     "OutputStream",
     "EventStream",

@@ -319,3 +319,19 @@ def test_usage_and_telemetry(mgr: SessionManager, home: Path) -> None:
     t = s.telemetry()
     assert t["session_id"] == s.id and "duration_ms" in t and "sample_count" in t
     assert t["exit_code"] == 0
+
+
+def test_watch_makes_an_idle_session_sample_live(mgr: SessionManager) -> None:
+    s = start_cat(mgr)
+    s.wait_for(["running", "waiting_input"], timeout=30)
+    wait_until(lambda: s.telemetry()["sample_count"] >= 1, 30)
+    # Idle and unwatched, `cat` is sampled less and less often and written every 5 minutes;
+    # watched, it is sampled each second and written at once.
+    with mgr.watch() as lease:
+        assert lease.active
+        wait_until(lambda: s.telemetry()["sample_count"] >= 4, 30)
+        last = s.telemetry()["last_sample"]
+        assert last is not None and last["process_count"] == 1
+    assert not lease.active
+    lease.close()  # idempotent
+    s.stop(timeout=10)

@@ -56,6 +56,46 @@ fn resources_are_sampled_live_and_stay_after_the_end() {
 }
 
 #[test]
+fn an_orphaned_helper_stays_in_the_tree_through_the_host() {
+    // The subshell starts `sleep` in the background and exits: `sleep` is orphaned. The host
+    // is a subreaper, so it becomes the host's child (not init's), the sampler finds it there
+    // by following children (no /proc listing), and it counts in the session's processes.
+    let env = Env::new();
+    let id = env
+        .ok(&[
+            "start",
+            "custom",
+            "--sample-interval",
+            "0.2",
+            "--",
+            "sh",
+            "-c",
+            "(sleep 300 &); exec sleep 301",
+        ])
+        .trim()
+        .to_string();
+    let rec = env.record(&id);
+    let host_pid = rec["host_pid"].as_u64().unwrap();
+    let count = |env: &Env| {
+        env.record(&id)["telemetry"]["last_sample"]["process_count"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert!(
+        poll(|| count(&env) == 2),
+        "the orphan is not counted: {}",
+        env.record(&id)["telemetry"]
+    );
+    // it is the host's child now
+    let children = std::fs::read_to_string(format!("/proc/{host_pid}/task/{host_pid}/children"))
+        .unwrap_or_default();
+    assert_eq!(children.split_whitespace().count(), 2, "{children}");
+    // a stop ends the whole process group, the orphan too, and the host reaps it
+    env.ok(&["stop", &id, "--timeout", "5"]);
+    assert_eq!(env.state(&id), "stopped");
+}
+
+#[test]
 fn tokens_and_cost_come_from_claude_print_json_output() {
     let env = Env::new();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

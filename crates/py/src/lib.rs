@@ -9,6 +9,7 @@ mod lifecycle;
 mod manager;
 mod session;
 mod stream;
+mod watch;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,7 @@ use pyo3::prelude::*;
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lifecycle::PyLifecycle>()?;
     m.add_class::<manager::PySessionManager>()?;
+    m.add_class::<watch::PyWatchLease>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<stream::PyOutputStream>()?;
     m.add_class::<history::PyEventStream>()?;

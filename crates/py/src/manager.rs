@@ -8,6 +8,7 @@ use crate::convert::ser_to_py;
 use crate::errors::call;
 use crate::history::event_list;
 use crate::session::PySession;
+use crate::watch::PyWatchLease;
 use agent_sessions::{CleanupOptions, ListFilter, SessionManager, StartOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -205,6 +206,15 @@ impl PySessionManager {
         let mgr = &self.mgr;
         let report = call(py, || mgr.cleanup(&opts))?;
         ser_to_py(py, &report)
+    }
+
+    /// Starts watching this home's sessions (see `WatchLease`): while the returned lease is
+    /// open, every live host samples each second and writes at once. Use as a context
+    /// manager: `with mgr.watch(): ...`.
+    fn watch(&self, py: Python<'_>) -> PyResult<PyWatchLease> {
+        let mgr = &self.mgr;
+        let lease = call(py, || mgr.watch())?;
+        Ok(PyWatchLease::new(lease))
     }
 
     fn __repr__(&self) -> String {

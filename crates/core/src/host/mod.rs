@@ -177,6 +177,11 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File, go: Option<File>) -> Resu
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    // Orphaned descendants of the agent (a helper whose parent exited) are re-parented to
+    // this host, not to init: the sampler finds them among the host's children and the
+    // main thread reaps them (see `wait_agent`).
+    // SAFETY: prctl with an integer argument.
+    let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
     let child = match pty.slave.spawn_command(cmd) {
         Ok(c) => c,
         Err(e) => {
@@ -251,7 +256,7 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File, go: Option<File>) -> Resu
     let telemetry_stop = crate::services::telemetry::StopSignal::new();
     shared.set_sampler_wake(telemetry_stop.clone());
     let telemetry = crate::services::telemetry::spawn_sampler_for(
-        Arc::new(SamplerLink(shared.clone())),
+        Arc::new(SamplerLink(shared.clone(), subreaper)),
         &home,
         &id,
         agent_pid,
@@ -289,7 +294,8 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File, go: Option<File>) -> Resu
 }
 
 /// What the sampler needs from the host: its store connection and its activity counter.
-struct SamplerLink(Arc<Shared>);
+/// The bool: this host is a subreaper (orphans of the tree become its children).
+struct SamplerLink(Arc<Shared>, bool);
 
 impl crate::services::telemetry::SamplerHost for SamplerLink {
     fn with_store(&self, write: &mut dyn FnMut(&Store) -> Result<()>) -> Result<()> {
@@ -302,6 +308,10 @@ impl crate::services::telemetry::SamplerHost for SamplerLink {
 
     fn arm_activity(&self) {
         self.0.arm_sampler_wake();
+    }
+
+    fn adopter(&self) -> Option<u32> {
+        self.1.then(std::process::id)
     }
 
     fn release_memory(&self) {
@@ -419,13 +429,18 @@ pub(crate) enum AgentExit {
     Signal(i32),
 }
 
+/// Waits for the agent to exit. Any child is reaped on the way: the host is a subreaper,
+/// so orphans of the agent's tree end here (their ending is not the session's), as do the
+/// status hook commands it spawned (whose waiting threads then see ECHILD, harmlessly).
 fn wait_agent(pid: u32) -> AgentExit {
     use nix::sys::wait::{waitpid, WaitStatus};
-    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    let agent = nix::unistd::Pid::from_raw(pid as i32);
     loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return AgentExit::Code(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return AgentExit::Signal(sig as i32),
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(p, code)) if p == agent => return AgentExit::Code(code),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == agent => {
+                return AgentExit::Signal(sig as i32)
+            }
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             // ECHILD: someone else reaped it; we cannot know how it ended.
             Err(_) => return AgentExit::Code(-1),

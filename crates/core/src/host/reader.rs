@@ -80,14 +80,18 @@ impl OutputLog {
     /// prefix) and the error that stopped the rest. What was kept is counted exactly, so the
     /// offsets stay right after a partial write.
     fn append(&mut self, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
-        if self.len > 0 && self.len + bytes.len() as u64 > self.rotate_at {
-            if let Err(e) = self.rotate() {
-                return (0, Some(e));
-            }
-        }
         let mut done = 0;
         while done < bytes.len() {
-            match self.file.write(&bytes[done..]) {
+            // A batch is cut at the rotation mark, so no part grows past it however much
+            // the reader gathered at once.
+            if self.len >= self.rotate_at {
+                if let Err(e) = self.rotate() {
+                    return (done, Some(e));
+                }
+            }
+            let room = (self.rotate_at - self.len) as usize;
+            let end = bytes.len().min(done + room.max(1));
+            match self.file.write(&bytes[done..end]) {
                 Ok(0) => return (done, Some(ErrorKind::WriteZero.into())),
                 Ok(n) => {
                     done += n;

@@ -462,14 +462,32 @@ pub(crate) fn append_transition_in(
         cause,
         source
     ])?;
-    tx.prepare_cached(
-        "UPDATE sessions SET state = ?2, state_source = ?3, state_reason = ?4, updated_at = ?5
-         WHERE id = ?1",
-    )?
-    .execute(params![id, to.as_str(), source, reason, now])?;
-    if !updates.is_empty() {
-        apply_updates(tx, id, updates)?;
+    if from.is_none() {
+        // A new session: its row was inserted with this state, source and reason already.
+        if !updates.is_empty() {
+            apply_updates(tx, id, updates)?;
+        }
+        return Ok(());
     }
+    // One UPDATE for the state and the caller's columns: each statement rewrites the row's
+    // page, and lifecycle writes pay for every page.
+    let mut sql = String::from(
+        "UPDATE sessions SET state = ?1, state_source = ?2, state_reason = ?3, updated_at = ?4",
+    );
+    let mut values: Vec<Value> = vec![
+        Value::Text(to.as_str().to_string()),
+        Value::Text(source.to_string()),
+        reason.map_or(Value::Null, |r| Value::Text(r.to_string())),
+        Value::Text(now),
+    ];
+    for (col, v) in updates {
+        values.push(v.clone());
+        sql.push_str(&format!(", {} = ?{}", col.name(), values.len()));
+    }
+    values.push(Value::Text(id.to_string()));
+    sql.push_str(&format!(" WHERE id = ?{}", values.len()));
+    tx.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(values))?;
     Ok(())
 }
 

@@ -157,6 +157,8 @@ pub struct TreeSampler {
     /// what the last sample saw, to tell whether anything moved since (see [`Self::moved`])
     fingerprint: Option<Fingerprint>,
     moved: bool,
+    /// a subreaper whose children may be orphans of the tree (see `set_adopter`)
+    adopter: Option<u32>,
     buf: Vec<u8>,
     pids: Vec<u32>,
 }
@@ -187,6 +189,7 @@ impl TreeSampler {
             last_at: None,
             fingerprint: None,
             moved: true,
+            adopter: None,
             buf: Vec::with_capacity(1024),
             pids: Vec::with_capacity(512),
         }
@@ -213,6 +216,12 @@ impl TreeSampler {
     /// or resident memory moved, or a process came or went. True until two samples exist.
     pub fn moved(&self) -> bool {
         self.moved
+    }
+
+    /// Also looks among `pid`'s children when following children: a subreaper that adopts
+    /// the tree's orphans. Its children join the tree by the usual rule (the root's session).
+    pub fn set_adopter(&mut self, pid: u32) {
+        self.adopter = Some(pid);
     }
 
     /// Whether any process is tracked yet (the root is found by a listing).
@@ -457,6 +466,18 @@ impl TreeSampler {
             queue.push(self.root_pid);
         }
         let mut kids = Vec::new();
+        if let Some(a) = self.adopter {
+            // its children other than the tracked ones: orphans of the tree (or not ours:
+            // classification decides)
+            children::children_of(a, &mut self.buf, &mut kids);
+            for &k in &kids {
+                if !self.tracked.contains_key(&k) && !vanished.contains_key(&k) && !out.contains(&k)
+                {
+                    out.push(k);
+                    queue.push(k);
+                }
+            }
+        }
         // bounded: a fork bomb must not hold the sampler
         while let Some(pid) = queue.pop() {
             if out.len() >= 4096 {

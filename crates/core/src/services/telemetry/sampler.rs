@@ -148,6 +148,11 @@ pub trait SamplerHost: Send + Sync {
     fn activity(&self) -> u64 {
         0
     }
+    /// A process that adopts the tree's orphans (a subreaper): its children are looked at
+    /// too, so with children to follow no `/proc` listing is ever needed. None by default.
+    fn adopter(&self) -> Option<u32> {
+        None
+    }
     /// Asks to be poked (through the sampler's [`StopSignal`], which the host was given)
     /// at the next terminal activity: called before each sleep. The default never pokes.
     fn arm_activity(&self) {}
@@ -306,6 +311,12 @@ impl Sampler {
 
     fn run(&mut self, stop: &StopSignal) {
         lower_thread_priority();
+        if let Some(adopter) = self.host.adopter().filter(|_| children_supported()) {
+            // Every process of the tree is reachable by children links from the agent or
+            // from the adopting host: the O(machine) listing is never needed.
+            self.tree.set_adopter(adopter);
+            self.next_listing = Instant::now() + Duration::from_secs(u32::MAX as u64);
+        }
         // Where the kernel allows, sleep until something is due (see `wake`); otherwise
         // look at the lease every LEASE_CHECK.
         let page = LeasePage::open(&lease_path(self.home.root()), false).ok();
