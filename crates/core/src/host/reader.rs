@@ -31,6 +31,9 @@ pub fn read_log_base(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Largest piece the rotation rule is applied to (see `OutputLog::append`).
+const ROTATE_STEP: usize = 4096;
+
 /// The output log with its size cap: when the current part reaches half the cap it becomes
 /// `output.log.1` (replacing an older one) and a new `output.log` starts, so a session never
 /// keeps more than about the cap on disk, and always keeps the latest half of it.
@@ -82,15 +85,15 @@ impl OutputLog {
     fn append(&mut self, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
         let mut done = 0;
         while done < bytes.len() {
-            // A batch is cut at the rotation mark, so no part grows past it however much
-            // the reader gathered at once.
-            if self.len >= self.rotate_at {
+            // The rotation rule applies per piece of at most ROTATE_STEP bytes (a PTY read's
+            // size): a part passes the mark by less than that however much the reader
+            // gathered into one batch.
+            let end = bytes.len().min(done + ROTATE_STEP);
+            if self.len > 0 && self.len + (end - done) as u64 > self.rotate_at {
                 if let Err(e) = self.rotate() {
                     return (done, Some(e));
                 }
             }
-            let room = (self.rotate_at - self.len) as usize;
-            let end = bytes.len().min(done + room.max(1));
             match self.file.write(&bytes[done..end]) {
                 Ok(0) => return (done, Some(ErrorKind::WriteZero.into())),
                 Ok(n) => {

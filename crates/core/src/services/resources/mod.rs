@@ -12,23 +12,23 @@
 //! per tree process) plus the `/proc` directory listing.
 //!
 //! The listing is what grows with the machine: it costs O(processes on the machine), so N
-//! hosts listing would cost O(N²). [`TreeSampler::sample_with`] therefore also takes samples
-//! *without* a listing, reading only the tracked processes: the session's sampler lists only
-//! while the tree moves (CPU time, I/O, memory or its process set changed since the last
-//! sample), on terminal activity, and otherwise at most once a minute (and never more often
-//! than 100 000 × the listing's own duration). An idle tree that starts a process without any
-//! of its counters moving has it found at the next listing; if the process ends before that
-//! and a tracked parent reaps it, its CPU and I/O are still counted (the parent's `cutime`,
-//! `cstime` and `io` include it); only its memory while it lived is missed.
+//! hosts listing would cost O(N²). [`TreeSampler::sample_with`] therefore also finds new
+//! processes by following `/proc/<pid>/task/<tid>/children` from the tracked processes
+//! ([`Discovery::Children`], O(tree); one read per thread) and from an *adopter*
+//! ([`TreeSampler::set_adopter`]): the session host is a child subreaper, so the tree's
+//! orphans become its children. With both, a listing is never needed; the sampler looks only
+//! while the tree moves. Without `CONFIG_PROC_CHILDREN` it lists `/proc` instead, while the
+//! tree moves and at most once a minute otherwise. A process an idle tree starts without any
+//! of its counters moving is found at the next movement; if it ends before and a tracked
+//! parent reaps it, its CPU and I/O are still counted (the parent's `cutime`, `cstime` and
+//! `io` include it); only its memory while it lived is missed.
 //!
-//! `/proc/<pid>/task/*/children` is not used: it needs `CONFIG_PROC_CHILDREN` (absent on
-//! some kernels, e.g. the one this was developed on) and costs one read per *thread*
-//! (node-based agents run 10+ threads). A cgroup per session (exact totals, read in O(1)) is
-//! not used either: it needs a writable cgroup v2 tree with the cpu, memory and io
-//! controllers delegated, which neither the development machine (cgroup v1 with an empty
-//! v2 hierarchy) nor unprivileged containers commonly have, and the fallback would have to
-//! be this sampler anyway. Processes that leave the session *and* their parent (daemons:
-//! `setsid` + re-parenting) are not followed unless they were already tracked.
+//! A cgroup per session (exact totals, read in O(1)) is not used: it needs a writable
+//! cgroup v2 tree with the cpu, memory and io controllers delegated, which neither the
+//! development machine (cgroup v1 with an empty v2 hierarchy) nor unprivileged containers
+//! commonly have, and the fallback would have to be this sampler anyway. Processes that
+//! leave the session *and* the tree (daemons: `setsid` + double fork) are not followed
+//! unless they were already tracked.
 //!
 //! # Counters that never go backward
 //!
@@ -61,11 +61,12 @@
 //! user's process), are skipped without error.
 
 mod children;
+mod procfs;
 mod workspace;
 
+use procfs::{list_pids, parse_u64, read_io, read_stat};
+
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Read;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use children::supported as children_supported;
@@ -507,148 +508,5 @@ impl TreeSampler {
             d += 1;
         }
         d
-    }
-}
-
-/// Numeric entries of /proc.
-fn list_pids(out: &mut Vec<u32>) {
-    out.clear();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let b = name.as_encoded_bytes();
-            if b.first().is_some_and(u8::is_ascii_digit) {
-                if let Some(pid) = parse_u64(b) {
-                    out.push(pid as u32);
-                }
-            }
-        }
-    }
-}
-
-fn read_small(path: &str, buf: &mut Vec<u8>) -> bool {
-    buf.clear();
-    match File::open(path) {
-        Ok(mut f) => f.read_to_end(buf).is_ok() && !buf.is_empty(),
-        Err(_) => false,
-    }
-}
-
-fn parse_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &c in b {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(n)
-}
-
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    match b.split_first() {
-        Some((b'-', rest)) => parse_u64(rest).map(|n| -(n as i64)),
-        _ => parse_u64(b).map(|n| n as i64),
-    }
-}
-
-/// Parses `/proc/<pid>/stat`. The command name (field 2) may contain spaces and parentheses,
-/// so fields are counted from the last `)`.
-fn read_stat(pid: u32, buf: &mut Vec<u8>) -> Option<Stat> {
-    if !read_small(&format!("/proc/{pid}/stat"), buf) {
-        return None;
-    }
-    parse_stat(buf)
-}
-
-fn parse_stat(buf: &[u8]) -> Option<Stat> {
-    let close = buf.iter().rposition(|&c| c == b')')?;
-    // fields[0] is field 3 (state)
-    let mut fields: [&[u8]; 22] = [&[]; 22];
-    let mut n = 0;
-    for f in buf[close + 1..]
-        .split(|c| c.is_ascii_whitespace())
-        .filter(|f| !f.is_empty())
-    {
-        if n == fields.len() {
-            break;
-        }
-        fields[n] = f;
-        n += 1;
-    }
-    if n < 22 {
-        return None;
-    }
-    let num = |field: usize| parse_u64(fields[field - 3]);
-    let cpu = [14, 15, 16, 17]
-        .iter()
-        .map(|&f| parse_i64(fields[f - 3]).unwrap_or(0).max(0) as u64)
-        .fold(0u64, u64::saturating_add);
-    Some(Stat {
-        zombie: matches!(fields[0], b"Z" | b"X" | b"x"),
-        ppid: num(4)? as u32,
-        sid: parse_i64(fields[6 - 3])? as i32,
-        cpu_ticks: cpu,
-        start_time: num(22)?,
-        vsize: num(23).unwrap_or(0),
-        rss_pages: parse_i64(fields[24 - 3]).unwrap_or(0).max(0) as u64,
-    })
-}
-
-fn read_io(pid: u32, buf: &mut Vec<u8>) -> Option<Counters> {
-    if !read_small(&format!("/proc/{pid}/io"), buf) {
-        return None;
-    }
-    let mut c = Counters::default();
-    let mut seen = 0;
-    for line in buf.split(|&b| b == b'\n') {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let key = &line[..colon];
-        let val = line[colon + 1..].trim_ascii();
-        let slot = match key {
-            b"rchar" => &mut c.rchar,
-            b"wchar" => &mut c.wchar,
-            b"read_bytes" => &mut c.read_bytes,
-            b"write_bytes" => &mut c.write_bytes,
-            _ => continue,
-        };
-        if let Some(v) = parse_u64(val) {
-            *slot = v;
-            seen += 1;
-        }
-    }
-    (seen > 0).then_some(c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_with_odd_comm() {
-        let line = b"1234 (a) b (c)) S 1 1234 1234 0 -1 4194304 100 0 0 0 7 3 2 1 20 0 1 0 5555 123456 789 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
-        let s = parse_stat(line).unwrap();
-        assert_eq!(s.ppid, 1);
-        assert_eq!(s.sid, 1234);
-        assert_eq!(s.cpu_ticks, 13);
-        assert_eq!(s.start_time, 5555);
-        assert_eq!(s.vsize, 123456);
-        assert_eq!(s.rss_pages, 789);
-        assert!(!s.zombie);
-        assert!(parse_stat(b"12 (x) S 1 2").is_none());
-    }
-
-    #[test]
-    fn own_process_is_readable() {
-        let me = std::process::id();
-        let mut buf = Vec::new();
-        let s = read_stat(me, &mut buf).unwrap();
-        assert!(s.rss_pages > 0);
-        assert!(read_io(me, &mut buf).is_some());
     }
 }
