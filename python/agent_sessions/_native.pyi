@@ -19,6 +19,7 @@ __all__ = [
     "STATES",
     "Session",
     "SessionManager",
+    "WatchLease",
     "__version__",
     "run_hook",
 ]
@@ -81,6 +82,7 @@ class WatchLease:
     def __enter__(self) -> WatchLease: ...
     def __exit__(self, *exc: object) -> bool: ...
 
+@final
 class SessionManager:
     """Sessions of one home (default: $AGENT_SESSIONS_HOME or the XDG state folder)."""
 
