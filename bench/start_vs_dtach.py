@@ -2,6 +2,8 @@
 """Interleaved medians of start (exec to exit, id printed, agent running) vs dtach -n.
 usage: cmp.py RUNS name=BIN [name=BIN ...]   (env var for a tool: name=BIN@VAR=VAL)"""
 import subprocess, time, statistics, sys, os, tempfile, json, shutil
+if len(sys.argv) < 3 or not sys.argv[1].isdigit():
+    sys.exit(__doc__ + "\nexample: python3 bench/start_vs_dtach.py 30 new=target/release/agent-sessions")
 runs=int(sys.argv[1]); tools=[]
 tmp=tempfile.mkdtemp(prefix="stcmp")
 for a in sys.argv[2:]:
