@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from agent_sessions import AgentSession
 
@@ -50,6 +51,19 @@ READER = textwrap.dedent("""
 """)
 
 
+def assert_sixteen_writers_kept(s: AgentSession, aid: str) -> list[Any]:
+    """16 workers x 100 updates: every worker's last write is there (nothing lost or
+    overwritten by a stale copy) and the history is a chain, each entry starting where the
+    previous one ended. Returns the history."""
+    doc = s.get_session(aid)
+    assert doc is not None
+    assert len(doc["history"]) == 1600
+    for n in range(16):
+        assert doc["metadata"][f"w{n}"] == 99
+    h = doc["history"]
+    assert all(a["to_phase"] == b["from_phase"] for a, b in zip(h, h[1:]))
+    return h
+
 def test_16_processes_100_updates_each(home: Path, tmp_path: Path) -> None:
     s = AgentSession(home)
     aid = s.create_session(agent_name="concurrent", purpose="stress")
@@ -72,19 +86,11 @@ def test_16_processes_100_updates_each(home: Path, tmp_path: Path) -> None:
     assert stats["torn"] == 0, stats
     assert stats["reads"] > 0
 
-    doc = s.get_session(aid)
-    assert doc is not None
-    assert len(doc["history"]) == 1600
-    # Every worker's last write is there: nothing was lost or overwritten by a stale copy.
-    for n in range(16):
-        assert doc["metadata"][f"w{n}"] == 99
-    # History is a proper chain: each entry starts where the previous one ended.
-    h = doc["history"]
+    h = assert_sixteen_writers_kept(s, aid)
     assert h[0]["from_phase"] == "initializing"
-    assert all(a["to_phase"] == b["from_phase"] for a, b in zip(h, h[1:]))
     assert [e["timestamp"] for e in h] == sorted(e["timestamp"] for e in h)
     # The file is whole and matches the last commit.
-    assert json.loads(state.read_text()) == doc
+    assert json.loads(state.read_text()) == s.get_session(aid)
     assert {p.name for p in state.parent.iterdir()} <= {"state.json", ".state.json.tmp"}
 
 
@@ -181,13 +187,7 @@ def test_store_only_16_processes_lose_no_update(home: Path, tmp_path: Path) -> N
     for w in workers:
         _, err = w.communicate(timeout=300)
         assert w.returncode == 0, err
-    doc = s.get_session(aid)
-    assert doc is not None
-    assert len(doc["history"]) == 1600
-    for n in range(16):
-        assert doc["metadata"][f"w{n}"] == 99
-    h = doc["history"]
-    assert all(a["to_phase"] == b["from_phase"] for a, b in zip(h, h[1:]))
+    h = assert_sixteen_writers_kept(s, aid)
     assert [e["timestamp"] for e in h] == sorted(e["timestamp"] for e in h)
     assert not (home / aid).exists()
     assert not (home / "lifecycle.lock").exists()

@@ -225,29 +225,6 @@ fn terminal_width() -> usize {
     }
 }
 
-/// The first frame waits (briefly) until every live host has answered the lease with a
-/// sample taken after it, so even `top --once` shows live figures.
-fn fresh_rows(
-    mgr: &SessionManager,
-    mut rows: Vec<TopRow>,
-    mut n_live: usize,
-    since_ms: i64,
-) -> Result<(Vec<TopRow>, usize)> {
-    let deadline = std::time::Instant::now()
-        + telemetry::LEASE_CHECK
-        + telemetry::LIVE_INTERVAL
-        + Duration::from_millis(500);
-    let stale = |rows: &[TopRow]| {
-        rows.iter()
-            .any(|r| r.last_sample_at_ms.is_some_and(|at| at < since_ms))
-    };
-    while stale(&rows) && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        (rows, n_live) = top_rows(mgr)?;
-    }
-    Ok((rows, n_live))
-}
-
 /// `agent-sessions top [--once] [--interval SECS] [--json]`: live sessions (then the
 /// ten most recent ended ones) with state, CPU, RSS, tokens and cost. On a terminal the screen
 /// is cleared and redrawn every `interval`; `--once` prints one frame. `--json` prints each
@@ -256,18 +233,15 @@ pub fn top(mgr: &SessionManager, once: bool, interval: Duration, json: bool) -> 
     let interval = interval.max(Duration::from_millis(200));
     let tty = stdout_is_tty();
     let mut first = true;
-    // While top runs, every host samples live (see `SessionManager::watch`). Without the
-    // lease top still works, with the figures idle hosts wrote last.
+    // While top runs, every host samples live, and the first frame waits for that (see
+    // `SessionManager::watch`). Without the lease top still works, with the figures idle
+    // hosts wrote last.
     let lease = mgr.watch();
     if let Err(e) = &lease {
         eprintln!("agent-sessions: figures may be older than usual: {e}");
     }
-    let since_ms = telemetry::now_ms();
     loop {
-        let (mut rows, mut n_live) = top_rows(mgr)?;
-        if first && lease.is_ok() {
-            (rows, n_live) = fresh_rows(mgr, rows, n_live, since_ms)?;
-        }
+        let (rows, n_live) = top_rows(mgr)?;
         let text = if json {
             format!(
                 "{}\n",

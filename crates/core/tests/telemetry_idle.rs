@@ -67,6 +67,18 @@ struct Running {
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
+impl Running {
+    /// A sampler on its own store connection for session `id`, tree `pid`, workspace `ws`.
+    fn start(home: &Home, id: &str, pid: u32, ws: &Path, cfg: SamplerConfig) -> Running {
+        let stop = StopSignal::new();
+        let handle = spawn_sampler(home, id, pid, ws.into(), cfg, stop.clone()).unwrap();
+        Running {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop.stop();
@@ -90,19 +102,7 @@ fn an_idle_tree_is_sampled_less_and_less_often() {
         idle_flush_interval: Duration::from_millis(100),
         ..Default::default()
     };
-    let stop = StopSignal::new();
-    let handle = spawn_sampler(
-        &home,
-        "s-idle",
-        tree.pid(),
-        dir.path().into(),
-        cfg,
-        stop.clone(),
-    );
-    let _run = Running {
-        stop,
-        handle: Some(handle.unwrap()),
-    };
+    let _run = Running::start(&home, "s-idle", tree.pid(), dir.path(), cfg);
     // 100 ms, then doubling while `sleep` does nothing. The first samples may still see the
     // shell turn into `sleep` (each movement restarts the doubling), so look at nine: at
     // least five in a row find nothing moved, and the fifth of those comes 1.6 s or more
@@ -219,19 +219,7 @@ fn a_watch_lease_makes_an_idle_host_sample_live() {
         flush_interval: HOUR,
         ..Default::default()
     };
-    let stop = StopSignal::new();
-    let handle = spawn_sampler(
-        &home,
-        "s-watch",
-        tree.pid(),
-        dir.path().into(),
-        cfg,
-        stop.clone(),
-    );
-    let _run = Running {
-        stop,
-        handle: Some(handle.unwrap()),
-    };
+    let _run = Running::start(&home, "s-watch", tree.pid(), dir.path(), cfg);
     poll("the first sample", || {
         (rows(&store, "s-watch").len() == 1).then_some(())
     });
@@ -284,19 +272,7 @@ fn an_idle_parent_still_counts_the_child_it_reaps() {
         idle_flush_interval: Duration::from_millis(100),
         ..Default::default()
     };
-    let stop = StopSignal::new();
-    let handle = spawn_sampler(
-        &home,
-        "s-reap",
-        tree.pid(),
-        dir.path().into(),
-        cfg,
-        stop.clone(),
-    );
-    let _run = Running {
-        stop,
-        handle: Some(handle.unwrap()),
-    };
+    let _run = Running::start(&home, "s-reap", tree.pid(), dir.path(), cfg);
     let rec = store.get("s-reap").unwrap().unwrap();
     poll("the child's half second of CPU in the totals", || {
         let t = telemetry_for(&store, &rec).unwrap();
@@ -325,19 +301,7 @@ fn sessions_in_one_folder_share_a_workspace_walk() {
         telemetry_for(&store, &rec).unwrap().workspace_bytes_used
     };
     let tree_a = Tree::spawn("exec sleep 120");
-    let stop_a = StopSignal::new();
-    let a = spawn_sampler(
-        &home,
-        "s-walk-a",
-        tree_a.pid(),
-        ws.clone(),
-        cfg,
-        stop_a.clone(),
-    );
-    let _run_a = Running {
-        stop: stop_a,
-        handle: Some(a.unwrap()),
-    };
+    let _run_a = Running::start(&home, "s-walk-a", tree_a.pid(), &ws, cfg);
     // A's first walk (5 s after its start) is published in the home.
     poll("A's walk", || {
         (size_of("s-walk-a") == Some(10_000)).then_some(())
@@ -352,19 +316,7 @@ fn sessions_in_one_folder_share_a_workspace_walk() {
     // is due, takes A's result instead of walking: it reports what A measured.
     std::fs::write(ws.join("b.bin"), vec![2u8; 50_000]).unwrap();
     let tree_b = Tree::spawn("exec sleep 120");
-    let stop_b = StopSignal::new();
-    let b = spawn_sampler(
-        &home,
-        "s-walk-b",
-        tree_b.pid(),
-        ws.clone(),
-        cfg,
-        stop_b.clone(),
-    );
-    let _run_b = Running {
-        stop: stop_b,
-        handle: Some(b.unwrap()),
-    };
+    let _run_b = Running::start(&home, "s-walk-b", tree_b.pid(), &ws, cfg);
     let got = poll("B's workspace size", || size_of("s-walk-b"));
     assert_eq!(got, 10_000, "B walked itself instead of sharing A's walk");
 }

@@ -209,8 +209,8 @@ impl PySessionManager {
     }
 
     /// Starts watching this home's sessions (see `WatchLease`): while the returned lease is
-    /// open, every live host samples each second and writes at once. Use as a context
-    /// manager: `with mgr.watch(): ...`.
+    /// open, every live host samples each second and writes at once; it returns once they
+    /// have answered (at most 2.5 s). Use as a context manager: `with mgr.watch(): ...`.
     fn watch(&self, py: Python<'_>) -> PyResult<PyWatchLease> {
         let mgr = &self.mgr;
         let lease = call(py, || mgr.watch())?;

@@ -136,11 +136,7 @@ pub(crate) fn load(
             let state: String = r.get(1)?;
             let doc: Option<String> = r.get(6)?;
             Ok(Found {
-                kind: if kind == "record" {
-                    SessionKind::Record
-                } else {
-                    SessionKind::Hosted
-                },
+                kind: super::sessions::kind_of(&kind),
                 state: state.parse().unwrap_or(State::Unknown),
                 name: r.get(2)?,
                 agent_type: r.get(3)?,

@@ -339,11 +339,33 @@ pub(crate) fn apply_updates(
     id: &str,
     updates: &Updates,
 ) -> rusqlite::Result<usize> {
-    let mut sql = String::from("UPDATE sessions SET updated_at = ?1");
-    let mut values: Vec<Value> = vec![Value::Text(now_iso())];
-    for (col, v) in updates {
-        values.push(v.clone());
-        sql.push_str(&format!(", {} = ?{}", col.name(), values.len()));
+    update_row(
+        tx,
+        id,
+        vec![("updated_at", Value::Text(now_iso()))],
+        updates,
+    )
+}
+
+/// One UPDATE of a session row: the `leading` columns, then the caller's `updates` (a
+/// column named in both takes the later value, as SQLite does).
+fn update_row(
+    tx: &Connection,
+    id: &str,
+    leading: Vec<(&str, Value)>,
+    updates: &Updates,
+) -> rusqlite::Result<usize> {
+    let mut sql = String::from("UPDATE sessions SET ");
+    let mut values: Vec<Value> = Vec::with_capacity(leading.len() + updates.len() + 1);
+    let columns = leading
+        .into_iter()
+        .chain(updates.iter().map(|(col, v)| (col.name(), v.clone())));
+    for (name, v) in columns {
+        values.push(v);
+        if values.len() > 1 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("{name} = ?{}", values.len()));
     }
     values.push(Value::Text(id.to_string()));
     sql.push_str(&format!(" WHERE id = ?{}", values.len()));
@@ -354,7 +376,7 @@ pub(crate) fn apply_updates(
 }
 
 /// The stored `kind` column: `record`, else hosted.
-fn kind_of(stored: &str) -> SessionKind {
+pub(crate) fn kind_of(stored: &str) -> SessionKind {
     if stored == SessionKind::Record.as_str() {
         SessionKind::Record
     } else {
@@ -471,23 +493,16 @@ pub(crate) fn append_transition_in(
     }
     // One UPDATE for the state and the caller's columns: each statement rewrites the row's
     // page, and lifecycle writes pay for every page.
-    let mut sql = String::from(
-        "UPDATE sessions SET state = ?1, state_source = ?2, state_reason = ?3, updated_at = ?4",
-    );
-    let mut values: Vec<Value> = vec![
-        Value::Text(to.as_str().to_string()),
-        Value::Text(source.to_string()),
-        reason.map_or(Value::Null, |r| Value::Text(r.to_string())),
-        Value::Text(now),
+    let leading = vec![
+        ("state", Value::Text(to.as_str().to_string())),
+        ("state_source", Value::Text(source.to_string())),
+        (
+            "state_reason",
+            reason.map_or(Value::Null, |r| Value::Text(r.to_string())),
+        ),
+        ("updated_at", Value::Text(now)),
     ];
-    for (col, v) in updates {
-        values.push(v.clone());
-        sql.push_str(&format!(", {} = ?{}", col.name(), values.len()));
-    }
-    values.push(Value::Text(id.to_string()));
-    sql.push_str(&format!(" WHERE id = ?{}", values.len()));
-    tx.prepare_cached(&sql)?
-        .execute(rusqlite::params_from_iter(values))?;
+    update_row(tx, id, leading, updates)?;
     Ok(())
 }
 

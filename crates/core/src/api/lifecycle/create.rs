@@ -8,7 +8,7 @@ use crate::model::clock::now_iso;
 use crate::model::error::Result;
 use crate::model::id;
 use crate::store::lifecycle::{load, HistoryChange};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// What a new lifecycle session starts with. `agent_name` and `purpose` are stored as given
 /// (usually strings or null).
@@ -37,20 +37,14 @@ impl Lifecycle {
             // Timestamps are taken under the write lock, so they follow commit order.
             let now_us = time::now_us();
             let now = time::format_us(now_us);
-            let mut doc = Map::new();
-            doc.insert("agent_id".into(), Value::String(agent_id.clone()));
-            doc.insert("agent_name".into(), new.agent_name.clone());
-            doc.insert("purpose".into(), new.purpose.clone());
-            doc.insert("created_at".into(), Value::String(now.clone()));
-            doc.insert("last_updated".into(), Value::String(now.clone()));
-            doc.insert("phase".into(), Value::String(INITIAL_PHASE.into()));
-            doc.insert("metadata".into(), Value::Object(new.metadata.clone()));
-            doc.insert("resume_ready".into(), Value::Bool(false));
-            doc.insert("error_count".into(), json!(0));
-            doc.insert("last_error".into(), Value::Null);
-            doc.insert("finalized_at".into(), Value::Null);
-            doc.insert("duration_seconds".into(), Value::Null);
-            doc.insert("summary".into(), Value::Null);
+            let doc = super::doc::new_doc(
+                &agent_id,
+                new.agent_name.clone(),
+                new.purpose.clone(),
+                &now,
+                INITIAL_PHASE,
+                new.metadata.clone(),
+            );
             let found = load(tx, &agent_id, self.state_files)?;
             persist(
                 tx,

@@ -6,6 +6,32 @@ use crate::model::state::State;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+/// A new document with the reference library's fields, nothing finalized yet.
+pub fn new_doc(
+    agent_id: &str,
+    agent_name: Value,
+    purpose: Value,
+    created_at: &str,
+    phase: &str,
+    metadata: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut doc = Map::new();
+    doc.insert("agent_id".into(), Value::String(agent_id.into()));
+    doc.insert("agent_name".into(), agent_name);
+    doc.insert("purpose".into(), purpose);
+    doc.insert("created_at".into(), Value::String(created_at.into()));
+    doc.insert("last_updated".into(), Value::String(created_at.into()));
+    doc.insert("phase".into(), Value::String(phase.into()));
+    doc.insert("metadata".into(), Value::Object(metadata));
+    doc.insert("resume_ready".into(), Value::Bool(false));
+    doc.insert("error_count".into(), Value::from(0));
+    doc.insert("last_error".into(), Value::Null);
+    doc.insert("finalized_at".into(), Value::Null);
+    doc.insert("duration_seconds".into(), Value::Null);
+    doc.insert("summary".into(), Value::Null);
+    doc
+}
+
 /// Every valid phase, in lifecycle order.
 pub const PHASES: [&str; 9] = [
     "initializing",

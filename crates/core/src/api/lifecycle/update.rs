@@ -188,37 +188,13 @@ fn merge_metadata(doc: &mut Map<String, Value>, m: &Map<String, Value>) {
 
 /// The document a hosted session gets when it is first given a phase.
 fn hosted_doc(agent_id: &str, found: &Found) -> Map<String, Value> {
-    let mut doc = Map::new();
-    doc.insert("agent_id".into(), Value::String(agent_id.into()));
-    doc.insert(
-        "agent_name".into(),
-        found
-            .name
-            .clone()
-            .or_else(|| found.agent_type.clone())
-            .map_or(Value::Null, Value::String),
-    );
-    doc.insert("purpose".into(), Value::Null);
-    doc.insert("created_at".into(), Value::String(found.created_at.clone()));
-    doc.insert(
-        "last_updated".into(),
-        Value::String(found.created_at.clone()),
-    );
-    doc.insert(
-        "phase".into(),
-        Value::String(
-            found
-                .phase
-                .clone()
-                .unwrap_or_else(|| INITIAL_PHASE.to_string()),
-        ),
-    );
-    doc.insert("metadata".into(), json!({}));
-    doc.insert("resume_ready".into(), Value::Bool(false));
-    doc.insert("error_count".into(), json!(0));
-    doc.insert("last_error".into(), Value::Null);
-    doc.insert("finalized_at".into(), Value::Null);
-    doc.insert("duration_seconds".into(), Value::Null);
-    doc.insert("summary".into(), Value::Null);
-    doc
+    let name = found.name.clone().or_else(|| found.agent_type.clone());
+    super::doc::new_doc(
+        agent_id,
+        name.map_or(Value::Null, Value::String),
+        Value::Null,
+        &found.created_at,
+        found.phase.as_deref().unwrap_or(INITIAL_PHASE),
+        Map::new(),
+    )
 }

@@ -46,8 +46,27 @@ impl SessionManager {
     /// at once, so telemetry read here is at most about two seconds old; without a watcher an
     /// idle host samples and writes far less often (see `services::telemetry::watch`). Drop
     /// it to stop.
+    ///
+    /// Returns once every live session has a sample taken after the lease began (at most
+    /// [`telemetry::LIVE_WAIT`]), so even the first read is live.
     pub fn watch(&self) -> Result<telemetry::WatchLease> {
-        telemetry::WatchLease::acquire(self.home())
+        let since_ms = telemetry::now_ms();
+        let lease = telemetry::WatchLease::acquire(self.home())?;
+        let deadline = std::time::Instant::now() + telemetry::LIVE_WAIT;
+        while std::time::Instant::now() < deadline {
+            let stale = self
+                .list(&crate::store::ListFilter::default())?
+                .iter()
+                .any(|r| {
+                    let last = r.telemetry.as_ref().and_then(|t| t.last_sample);
+                    !r.state.is_ended() && last.is_some_and(|s| s.at_ms < since_ms)
+                });
+            if !stale {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(lease)
     }
 
     /// The telemetry of a record already in hand (for `top`, which lists first): the stored

@@ -81,7 +81,7 @@ pub use sampler::{
 };
 pub use watch::{
     is_watched, lease_path, WatchLease, LEASE_CHECK, LEASE_REFRESH, LEASE_TTL, LIVE_INTERVAL,
-    WATCH_FILE,
+    LIVE_WAIT, WATCH_FILE,
 };
 
 pub use summary::{duration_ms, samples, telemetry_for, telemetry_joined, SampleRow, Telemetry};

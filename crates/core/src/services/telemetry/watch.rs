@@ -34,6 +34,8 @@ pub const LEASE_TTL: Duration = Duration::from_millis(3000);
 pub const LEASE_CHECK: Duration = Duration::from_millis(1000);
 /// Longest interval between two samples (each written at once) while watched.
 pub const LIVE_INTERVAL: Duration = Duration::from_millis(1000);
+/// Longest a new watcher waits for every live host to answer with a fresh sample.
+pub const LIVE_WAIT: Duration = Duration::from_millis(2500);
 
 /// Path of the lease file of a home.
 pub fn lease_path(home: &Path) -> PathBuf {
