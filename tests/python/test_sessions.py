@@ -102,6 +102,18 @@ def test_record_matches_cli_json(mgr: SessionManager, home: Path) -> None:
     cli = script("agent-sessions")
     s = mgr.start("custom", [PY, "-c", "print('bye')"], name="cli-check")
     s.wait_for("stopped", timeout=20)
+    # The host stores the final token figures just after it records the ending; until it
+    # has exited, `show` computes them live (with their time) and the record has none yet.
+    host = s.record()["host_pid"]
+
+    def host_gone() -> bool:
+        try:
+            with open(f"/proc/{host}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except OSError:
+            return True
+
+    wait_until(host_gone, 20)
     r = subprocess.run([str(cli), "--home", str(home), "--json", "show", s.id],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
