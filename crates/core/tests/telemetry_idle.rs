@@ -219,7 +219,7 @@ fn a_watch_lease_makes_an_idle_host_sample_live() {
         flush_interval: HOUR,
         ..Default::default()
     };
-    let _run = Running::start(&home, "s-watch", tree.pid(), dir.path(), cfg);
+    let run = Running::start(&home, "s-watch", tree.pid(), dir.path(), cfg);
     poll("the first sample", || {
         (rows(&store, "s-watch").len() == 1).then_some(())
     });
@@ -241,6 +241,9 @@ fn a_watch_lease_makes_an_idle_host_sample_live() {
     poll("the lease to run out", || {
         (!is_watched(home.root())).then_some(())
     });
+    // Stop the sampler (its last sample and write) before comparing rows with the summary:
+    // read while it runs, the two reads can fall on either side of a write.
+    drop(run);
 
     // cumulative figures never went backward through the changes of rate
     let r = rows(&store, "s-watch");
