@@ -10,11 +10,35 @@ pub const MAX_ID_LEN: usize = 128;
 /// Makes a new id shaped `agent-YYYYMMDD-HHMMSS-<8 hex>`, the shape the reference hook library
 /// uses, so hosted sessions and lifecycle records share one id space.
 pub fn new_id() -> String {
+    use chrono::{Datelike, Timelike};
     let now = chrono::Utc::now();
     let mut b = [0u8; 4];
     os_random(&mut b);
     let suffix = u32::from_le_bytes(b);
-    format!("agent-{}-{suffix:08x}", now.format("%Y%m%d-%H%M%S"))
+    let year = now.year();
+    if !(0..=9999).contains(&year) {
+        return format!("agent-{}-{suffix:08x}", now.format("%Y%m%d-%H%M%S"));
+    }
+    // By hand rather than through `format`, which parses its pattern on every call (a
+    // measurable part of a lifecycle create). Same text.
+    use crate::model::clock::put;
+    let mut s = *b"agent-00000000-000000-00000000";
+    put(&mut s[6..10], year as u32);
+    put(&mut s[10..12], now.month());
+    put(&mut s[12..14], now.day());
+    put(&mut s[15..17], now.hour());
+    put(&mut s[17..19], now.minute());
+    // `%S` of a leap second is 60.
+    put(
+        &mut s[19..21],
+        now.second() + now.nanosecond() / 1_000_000_000,
+    );
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, d) in s[22..30].iter_mut().enumerate() {
+        *d = HEX[((suffix >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    // Only ASCII was written.
+    String::from_utf8(s.to_vec()).unwrap_or_default()
 }
 
 /// Fills `buf` with random bytes from the operating system. Not a user-space generator: a
@@ -92,6 +116,17 @@ mod tests {
         assert!(validate(&a).is_ok(), "{a}");
         assert_ne!(a, b);
         assert!(a.starts_with("agent-") && a.len() == 30, "{a}");
+        // The time part is now, in the reference's shape; the suffix lowercase hex.
+        let before = chrono::Utc::now() - chrono::Duration::seconds(2);
+        let c = new_id();
+        let t = chrono::NaiveDateTime::parse_from_str(&c[6..21], "%Y%m%d-%H%M%S")
+            .unwrap()
+            .and_utc();
+        assert!(t >= before && t <= chrono::Utc::now(), "{c}");
+        assert_eq!(&c[21..22], "-", "{c}");
+        assert!(c[22..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     }
 
     #[test]
