@@ -52,14 +52,22 @@ fn by_id(recs: &[Value]) -> BTreeMap<String, Value> {
 }
 
 /// A zombie (exited, not yet reaped by its parent) counts as gone.
+/// Has the process exited and let go of its files? A killed process's main thread can read
+/// as a zombie while its other threads are still exiting, and the last of them to exit
+/// closes the files (and so releases the host's lock); a thread is gone from `task` only
+/// after it did its part.
 fn gone(pid: i64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(s) => s
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
+        Ok(s) => {
+            let zombie = s
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|state| state == "Z" || state == "X");
+            zombie
+                && std::fs::read_dir(format!("/proc/{pid}/task")).map_or(true, |d| d.count() <= 1)
+        }
     }
 }
 

@@ -202,3 +202,43 @@ fn the_exec_path_still_runs_when_the_host_binary_is_named() {
     env.ok(&["stop", id]);
     assert_eq!(env.state(id), "stopped");
 }
+
+#[test]
+fn the_agent_gets_the_starters_umask_default_signals_and_its_terminal_as_controlling_tty() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let mut cmd = env.command();
+    cmd.args(["start", "--json", "custom", "--", "sleep", "100000"]);
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o027);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (host, agent) = pids(&rec);
+    // The host keeps its own files private; the agent creates files as its user asked.
+    assert_eq!(status_field(host, "Umask"), "0077");
+    assert_eq!(status_field(agent, "Umask"), "0027");
+    // No standard signal ignored (the host ignores SIGPIPE) and nothing blocked. (glibc's
+    // posix_spawn leaves its own two real-time signals, 32 and 33, ignored; the C library
+    // of the program it runs takes them over at start.)
+    let ignored = u64::from_str_radix(&status_field(agent, "SigIgn"), 16).unwrap();
+    assert_eq!(ignored & 0x7fff_ffff, 0, "SigIgn {ignored:x}");
+    assert_eq!(status_field(agent, "SigBlk"), "0000000000000000");
+    // Its own session, led by itself, with the terminal as controlling terminal and itself
+    // in the foreground: Ctrl-C and window-size changes reach it.
+    let stat = std::fs::read_to_string(format!("/proc/{agent}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    // fields after the name: state ppid pgrp session tty_nr tpgid
+    assert_eq!(f[1], host.to_string(), "{stat}");
+    assert_eq!(f[3], agent.to_string(), "session: {stat}");
+    assert_ne!(f[4], "0", "no controlling terminal: {stat}");
+    assert_eq!(f[5], agent.to_string(), "foreground group: {stat}");
+    let id = rec["session_id"].as_str().unwrap();
+    env.ok(&["stop", id]);
+}

@@ -16,12 +16,13 @@
 //!   callers have threads and open connections, so they keep the exec path.
 //!
 //! The order of a direct start: the starter takes the lock, forks; the host detaches,
-//! spawns the agent and reports ready (fd 3); the starter inserts the record meanwhile,
-//! reads the report, records the outcome, then writes one byte on the go pipe. The host
-//! opens the store only after that byte (or the pipe's end): its writes always find the
-//! record, and it does not compete with the starter for SQLite's write lock. A starter that
-//! dies before recording leaves the pipe at its end without the byte: the host records
-//! `running` itself if the record exists, and otherwise ends the agent no one can see.
+//! spawns the agent and reports ready (fd 3); the starter opens the store meanwhile, reads
+//! the report, records the session (starting, then running, in one transaction), then
+//! writes one byte on the go pipe. The host opens the store only after that byte (or the
+//! pipe's end): its writes always find the record, and it does not compete with the starter
+//! for SQLite's write lock. A starter that dies before writing the byte leaves the pipe at
+//! its end: the host records `running` itself if the record exists (a starter that died
+//! just after its commit), and otherwise ends the agent no one can see.
 
 use crate::config::home::Home;
 use crate::model::error::{Error, Result};
@@ -33,8 +34,6 @@ use std::os::unix::fs::OpenOptionsExt;
 
 /// File descriptor of the go pipe in a forked host.
 pub(crate) const GO_FD: i32 = 5;
-/// The byte the starter writes once the record (in state starting) is committed.
-pub(crate) const GO_INSERTED: u8 = b'i';
 /// The byte the starter writes once it has recorded the launch outcome.
 pub(crate) const GO_RECORDED: u8 = b'r';
 
@@ -78,11 +77,6 @@ impl ForkedHost {
             .ok_or_else(|| host_err("the readiness report was already read".into()))?;
         let report = crate::services::launcher::read_report(fd).map_err(host_err)?;
         crate::services::launcher::check_report(report, &self.agent_type)
-    }
-
-    /// Tells the host that its record exists.
-    pub fn inserted(&mut self) {
-        let _ = self.go.write_all(&[GO_INSERTED]);
     }
 
     /// Tells the host that the outcome is recorded: it may open the store.
@@ -200,26 +194,21 @@ fn child(home: &Home, spec: &LaunchSpec, fds: [i32; 5]) -> i32 {
 pub(crate) enum Starter {
     /// The starter recorded the launch outcome (running).
     Recorded,
-    /// The record exists, but the starter did not record the outcome (it failed to, or it
-    /// died): the host records running itself, as after an exec'd start.
-    Inserted,
-    /// The pipe ended before the record was reported: the starter failed or died before
-    /// (or just as) it committed the record.
+    /// The pipe ended without the byte: the starter failed or died before, or just after, it
+    /// committed the record (see [`record_exists`]).
     Vanished,
 }
 
 /// Blocks until the starter has recorded the outcome or is gone.
 pub(crate) fn wait_go(mut go: File) -> Starter {
     use std::io::Read;
-    let mut seen = Starter::Vanished;
     let mut byte = [0u8; 1];
     loop {
         match go.read(&mut byte) {
             Ok(1) if byte[0] == GO_RECORDED => return Starter::Recorded,
-            Ok(1) if byte[0] == GO_INSERTED => seen = Starter::Inserted,
             Ok(1) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return seen,
+            _ => return Starter::Vanished,
         }
     }
 }

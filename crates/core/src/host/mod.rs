@@ -25,6 +25,7 @@ mod reader;
 mod screen;
 mod server;
 mod shared;
+mod spawn;
 mod stop;
 mod timer;
 
@@ -36,7 +37,8 @@ use crate::model::error::{Error, Result};
 use crate::model::state::State;
 use crate::services::launch_spec::{LaunchSpec, ReadyReport};
 use crate::store::{self, Column, Store};
-use portable_pty::{CommandBuilder, PtySize};
+use nix::sys::stat::Mode;
+use portable_pty::PtySize;
 use shared::Shared;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -89,7 +91,8 @@ fn detached(home_dir: &Path, spec: LaunchSpec, go: Option<File>) -> i32 {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    // The host's files are private; the agent gets the starter's umask back (see `spawn`).
+    let user_umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
     // Neither the agent nor anything it starts may inherit these.
     for fd in [READY_FD, LOCK_FD] {
         let _ = nix::fcntl::fcntl(
@@ -102,7 +105,7 @@ fn detached(home_dir: &Path, spec: LaunchSpec, go: Option<File>) -> i32 {
     let _lock = unsafe { File::from_raw_fd(LOCK_FD) };
     // Before any thread starts: from here on no log line can take the host down.
     let stderr = diag::guard_stderr();
-    let code = match run(home_dir, spec, ready, go) {
+    let code = match run(home_dir, spec, ready, go, user_umask) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("agent-sessions host: {e}");
@@ -121,7 +124,13 @@ fn report(mut ready: File, report: &ReadyReport) {
     let _ = ready.write_all(&line);
 }
 
-fn run(home_dir: &Path, spec: LaunchSpec, ready: File, go: Option<File>) -> Result<()> {
+fn run(
+    home_dir: &Path,
+    spec: LaunchSpec,
+    ready: File,
+    go: Option<File>,
+    user_umask: Mode,
+) -> Result<()> {
     let home = Home::resolve(Some(home_dir))?;
     let id = spec.session_id.clone();
     // Failures before the agent runs are only reported: the starter records them, so the
@@ -162,38 +171,43 @@ fn run(home_dir: &Path, spec: LaunchSpec, ready: File, go: Option<File>) -> Resu
         Ok(p) => p,
         Err(e) => return fail(ready, format!("cannot open a pseudo-terminal: {e}")),
     };
-    let mut cmd = CommandBuilder::new(&spec.argv[0]);
-    cmd.args(&spec.argv[1..]);
-    cmd.cwd(&spec.cwd);
+    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = Vec::new();
     if std::env::var_os("TERM").is_none_or(|t| t.is_empty() || t == "dumb") {
-        cmd.env("TERM", "xterm-256color");
+        env.push(("TERM".into(), "xterm-256color".into()));
     }
     // Hooks the agent runs (Claude Code's) find their session through these.
-    cmd.env(crate::services::claude_hooks::SESSION_ENV, &id);
-    cmd.env(crate::config::home::HOME_ENV, home.root());
+    env.push((
+        crate::services::claude_hooks::SESSION_ENV.into(),
+        id.clone().into(),
+    ));
+    env.push((
+        crate::config::home::HOME_ENV.into(),
+        home.root().as_os_str().to_owned(),
+    ));
     if let Some(task) = &spec.task_id {
-        cmd.env(crate::model::task::TASK_ENV, task);
+        env.push((crate::model::task::TASK_ENV.into(), task.into()));
     }
     for (k, v) in &spec.env {
-        cmd.env(k, v);
+        env.push((k.into(), v.into()));
     }
     // Orphaned descendants of the agent (a helper whose parent exited) are re-parented to
     // this host, not to init: the sampler finds them among the host's children and the
     // main thread reaps them (see `wait_agent`).
     // SAFETY: prctl with an integer argument.
     let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
-    let child = match pty.slave.spawn_command(cmd) {
-        Ok(c) => c,
-        Err(e) => {
-            return fail(ready, format!("cannot run {}: {e}", spec.argv[0]));
-        }
+    let command = spawn::AgentCommand {
+        argv: &spec.argv,
+        cwd: &spec.cwd,
+        env,
+        umask: user_umask,
+    };
+    let agent_pid = match spawn::spawn_agent(&pty, &command) {
+        Ok(pid) => pid,
+        Err(e) => return fail(ready, format!("cannot run {}: {e}", spec.argv[0])),
     };
     // The agent has its own copy of the slave; ours would keep the PTY open after it exits
     // and the reader would never see end of file.
     drop(pty.slave);
-    let agent_pid = child.process_id().expect("a spawned unix child has a pid");
-    // We reap with waitpid ourselves (to learn the signal number); the handle is not needed.
-    drop(child);
 
     let reader = reader::clone_master(&*pty.master).map_err(|e| Error::Host {
         id: id.clone(),

@@ -194,51 +194,34 @@ impl SessionManager {
             task_id: task_id.clone(),
             ..LaunchSpec::for_agent(&spec, debounce)
         });
-        // Forked before the insert, so the host's start-up runs beside it. Should the insert
-        // fail, the host sees its go pipe end with no record and ends the agent.
-        let mut forked = match &launch {
-            Ok(l) if direct => Some(crate::host::fork::fork_host(&self.home, l, &lock)),
-            _ => None,
+        let new = NewSession {
+            id: session_id.clone(),
+            kind: SessionKind::Hosted,
+            agent_type: Some(spec.name.clone()),
+            name: opts.name.clone(),
+            task_id: task_id.clone(),
+            state: State::Starting,
+            cause: "start requested".into(),
+            reason: None,
+            phase: None,
+            created_at: None,
+            workspace_path: Some(cwd.display().to_string()),
+            command: shown_command,
+            env_keys,
+            cols,
+            rows,
+            idle_after_secs: idle_after,
         };
-        state_machine::insert(
-            &*self.store.get()?,
-            &NewSession {
-                id: session_id.clone(),
-                kind: SessionKind::Hosted,
-                agent_type: Some(spec.name.clone()),
-                name: opts.name.clone(),
-                task_id: task_id.clone(),
-                state: State::Starting,
-                cause: "start requested".into(),
-                reason: None,
-                phase: None,
-                created_at: None,
-                workspace_path: Some(cwd.display().to_string()),
-                command: shown_command,
-                env_keys,
-                cols,
-                rows,
-                idle_after_secs: idle_after,
-            },
-            Source::User,
-            &extra,
-        )?;
-        if let Some(Ok(host)) = &mut forked {
-            host.inserted();
-        }
-
-        // The lock is let go only once the outcome is recorded: until then no reader may
-        // take this starting session for abandoned (on success the host holds its own copy).
-        let recorded = match forked {
-            Some(Ok(mut host)) => {
-                let outcome = self.record_outcome(&session_id, host.wait_ready());
-                if outcome.is_ok() {
-                    host.recorded();
-                }
-                outcome
+        let recorded = match launch {
+            Ok(l) if direct => {
+                let started = self.start_forked(&new, &extra, &l, &lock);
+                drop(lock);
+                return started;
             }
-            Some(Err(e)) => self.record_outcome(&session_id, Err(e)),
-            None => {
+            launch => {
+                // The exec'd host may write as soon as it runs (an agent that ends at once):
+                // its record must exist before it starts.
+                state_machine::insert(&*self.store.get()?, &new, Source::User, &extra)?;
                 let launched = launch.and_then(|launch| {
                     let bin = host_bin.expect("resolved when argv is and the host is not forked");
                     launcher::launch(&self.home, &bin, &launch, &lock)
@@ -246,9 +229,87 @@ impl SessionManager {
                 self.record_outcome(&session_id, launched)
             }
         };
+        // The lock is let go only once the outcome is recorded: until then no reader may
+        // take this starting session for abandoned (on success the host holds its own copy).
         drop(lock);
         recorded?;
-        self.get(&session_id)
+        self.just_started(&session_id)
+    }
+
+    /// A start whose host is forked from this process (see `host::fork`). The host opens its
+    /// terminal and spawns the agent while this process opens the store; once the host has
+    /// reported, one transaction records the session as starting and then running (or
+    /// failed), the record is read back, and the go pipe lets the host open the store.
+    /// Should this process fail or die before that, the host sees its go pipe end with no
+    /// record and ends the agent. The lock is the caller's until this returns.
+    fn start_forked(
+        &self,
+        new: &NewSession,
+        extra: &crate::store::Updates,
+        launch: &LaunchSpec,
+        lock: &std::fs::File,
+    ) -> Result<SessionRecord> {
+        let mut host = match crate::host::fork::fork_host(&self.home, launch, lock) {
+            Ok(host) => host,
+            Err(e) => return Err(self.record_failed_start(new, extra, e)),
+        };
+        let store = self.store.get()?;
+        store.warm_up()?;
+        let ready = match host.wait_ready() {
+            Ok(ready) => ready,
+            Err(e) => {
+                drop(store);
+                return Err(self.record_failed_start(new, extra, e));
+            }
+        };
+        let change = running(&new.id, running_updates(&ready));
+        state_machine::insert_and_apply(&store, new, Source::User, extra, &change)?;
+        // Read before the go byte: until then the host writes nothing, so this is the record
+        // as just written, and it has no telemetry yet.
+        let mut rec = store
+            .get(&new.id)?
+            .ok_or_else(|| Error::SessionNotFound(new.id.clone()))?;
+        rec.telemetry = Some(crate::services::telemetry::telemetry_joined(&rec, None));
+        rec.resumable = self.resume_blocker(&rec).is_none();
+        host.recorded();
+        Ok(rec)
+    }
+
+    /// Records a start that failed before the agent ran (in state failed, with the reason)
+    /// and returns the error to report.
+    fn record_failed_start(
+        &self,
+        new: &NewSession,
+        extra: &crate::store::Updates,
+        e: Error,
+    ) -> Error {
+        let reason = e.to_string();
+        let recorded = self.store.get().and_then(|store| {
+            state_machine::insert_and_apply(
+                &store,
+                new,
+                Source::User,
+                extra,
+                &failed(&new.id, &reason),
+            )
+        });
+        match recorded {
+            Ok(()) => e,
+            Err(store_error) => store_error,
+        }
+    }
+
+    /// The record of a session this manager has just started, as stored. No liveness check:
+    /// the host reported ready and holds its lock, and it writes nothing before its starter
+    /// has recorded the start, so the record is what was just written.
+    fn just_started(&self, session_id: &str) -> Result<SessionRecord> {
+        let store = self.store.get()?;
+        let mut rec = store
+            .get(session_id)?
+            .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
+        rec.telemetry = Some(crate::services::telemetry::telemetry_for(&store, &rec)?);
+        rec.resumable = self.resume_blocker(&rec).is_none();
+        Ok(rec)
     }
 
     /// Records the outcome of a host launch for a session in state starting: running with
@@ -268,44 +329,50 @@ impl SessionManager {
         session_id: &str,
         launched: Result<crate::services::launch_spec::ReadyReport>,
     ) -> Result<()> {
-        let session_id = session_id.to_string();
+        let store = self.store.get()?;
         match launched {
             Ok(ready) => {
-                let (host_pid, agent_pid) =
-                    (ready.host_pid.unwrap_or(0), ready.agent_pid.unwrap_or(0));
                 // The table allows running only from starting: if the agent already ended
                 // and the host recorded it, that ending stands.
-                state_machine::apply(
-                    &*self.store.get()?,
-                    &Change::new(
-                        &session_id,
-                        State::Running,
-                        Source::Process,
-                        "process spawned",
-                    )
-                    .updates(crate::host::running_updates(
-                        &crate::model::clock::now_iso(),
-                        host_pid,
-                        agent_pid,
-                    )),
-                )?;
+                let updates = running_updates(&ready);
+                state_machine::apply(&store, &running(session_id, updates))?;
                 Ok(())
             }
             Err(e) => {
-                // Keep the failed attempt visible with its reason: the host reports failures
-                // before the agent runs and leaves recording them to the starter.
                 let reason = e.to_string();
-                state_machine::apply(
-                    &*self.store.get()?,
-                    &Change::new(&session_id, State::Failed, Source::Process, &reason)
-                        .reason(Some(&reason))
-                        .updates(vec![(
-                            Column::EndedAt,
-                            store::text(crate::model::clock::now_iso()),
-                        )]),
-                )?;
+                state_machine::apply(&store, &failed(session_id, &reason))?;
                 Err(e)
             }
         }
     }
+}
+
+/// The move to running once the host reported the agent's pid.
+fn running(session_id: &str, updates: crate::store::Updates) -> Change<'_> {
+    Change::new(
+        session_id,
+        State::Running,
+        Source::Process,
+        "process spawned",
+    )
+    .updates(updates)
+}
+
+fn running_updates(ready: &crate::services::launch_spec::ReadyReport) -> crate::store::Updates {
+    crate::host::running_updates(
+        &crate::model::clock::now_iso(),
+        ready.host_pid.unwrap_or(0),
+        ready.agent_pid.unwrap_or(0),
+    )
+}
+
+/// The move to failed, keeping the attempt visible with its reason: the host reports
+/// failures before the agent runs and leaves recording them to the starter.
+fn failed<'a>(session_id: &'a str, reason: &'a str) -> Change<'a> {
+    Change::new(session_id, State::Failed, Source::Process, reason)
+        .reason(Some(reason))
+        .updates(vec![(
+            Column::EndedAt,
+            store::text(crate::model::clock::now_iso()),
+        )])
 }
