@@ -15,6 +15,12 @@ Common options:
   --timeline FILE      append "<kind> <unix time>" to FILE each time the screen switches
                        between kinds (idle, busy, permission, trust), right after the first
                        frame of the new kind was written (for latency benchmarks)
+  --stream-pauses SECS from 0.5 s into each turn, stream the reply in three parts SECS apart
+                       with no busy line while it streams (as Codex 0.171 draws a streaming
+                       reply); the turn ends after the last part
+  --no-status          skins that write the program-status escape (codex: ESC ] 7501 ;
+                       state=working|idle|done|blocked ... ESC \\, as Codex 0.171 does on
+                       every change) do not
   --autoturn SECS      after SECS idle at the prompt, start a turn by itself ("auto turn N"),
                        as a scheduled task would; --autoturn-count limits how many (default:
                        no limit)
@@ -179,6 +185,8 @@ class FakeAgent:
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--reply-delay", type=float, default=2.0)
         p.add_argument("--silent", type=float, default=0.0)
+        p.add_argument("--stream-pauses", type=float, default=0.0)
+        p.add_argument("--no-status", action="store_true")
         p.add_argument("--permission", action="store_true")
         p.add_argument("--trust", action="store_true")
         p.add_argument("--session-id", default=None)
@@ -354,9 +362,13 @@ class FakeAgent:
                 delay = float(words[1])
             except ValueError:
                 pass
+        pauses = max(0.0, self.args.stream_pauses)
+        if pauses > 0:
+            delay = 0.5 + 2 * pauses  # parts at 0.5, 0.5 + p, 0.5 + 2p; done with the last
         self.turn = {
             "prompt": prompt,
             "start": now,
+            "stream": [now + 0.5 + i * pauses for i in range(3)] if pauses > 0 else [],
             "end": now + max(0.0, delay) + silent,
             "silent_from": now + 0.5,
             "silent_to": now + 0.5 + silent,
@@ -372,13 +384,17 @@ class FakeAgent:
         self.turn["end"] = now + max(0.0, self.args.reply_delay) / 2
         self.mode = "busy"
 
+    last_turn_ended = None  # "reply" or "interrupt", for the program status
+
     def interrupt(self):
+        self.last_turn_ended = "interrupt"
         self.history += self.interrupted_lines()
         self.turn = None
         self.mode = "idle"
         self.idle_since = time.monotonic()
 
     def finish(self):
+        self.last_turn_ended = "reply"
         secs = max(1, round(time.monotonic() - self.turn["start"]))
         self.history += self.reply_lines(self.turn["prompt"], secs)
         self.remember("assistant", self.reply_text(self.turn["prompt"]))
@@ -386,6 +402,14 @@ class FakeAgent:
         self.turn = None
         self.mode = "idle"
         self.idle_since = time.monotonic()
+
+    def streamed_parts(self):
+        """How many parts of a streaming reply are on screen (0: none, or not streaming)."""
+        t = self.turn
+        if not t or self.mode != "busy":
+            return 0
+        now = time.monotonic()
+        return sum(1 for at in t["stream"] if now >= at)
 
     def turn_seconds(self):
         return time.monotonic() - self.turn["start"] if self.turn else 0.0
@@ -409,6 +433,9 @@ class FakeAgent:
                 changed = True
             elif now >= t["end"]:
                 self.finish()
+                changed = True
+            elif t["stream"] and self.streamed_parts() != t.get("drawn_parts", 0):
+                t["drawn_parts"] = self.streamed_parts()
                 changed = True
         return changed
 
@@ -453,10 +480,25 @@ class FakeAgent:
         self.write("".join(out))
         kind = "idle" if self.mode == "idle" else self.mode
         if kind != self.drawn_kind:
+            self.write_status(kind)
             self.drawn_kind = kind
             if self.args.timeline:
                 with open(self.args.timeline, "a") as f:
                     f.write(f"{kind} {time.time():.6f}\n")
+
+    #: Writes the program-status escape on each change of kind, as Codex 0.171 does.
+    program_status = None  # the app name to write, or None
+
+    def write_status(self, kind):
+        if not self.program_status or self.args.no_status:
+            return
+        state = {"busy": "working", "permission": "blocked"}.get(kind)
+        if kind == "idle":
+            state = "done" if self.last_turn_ended == "reply" else "idle"
+        if state is None:
+            return  # no status for a trust screen
+        extra = ":kind=permission" if kind == "permission" else ""
+        self.write(f"\x1b]7501;state={state}:app={self.program_status}{extra}\x1b\\")
 
     def run(self):
         if self.fatal:

@@ -123,6 +123,7 @@ class Rollout:
 class CodexLike(FakeAgent):
     name = "codex"
     alt_screen = True
+    program_status = "codex"
     quit_commands = ("/quit",)
     has_trust_dialog = True
     ctrl_c_again_notice = "ctrl + c again to quit"
@@ -193,7 +194,12 @@ class CodexLike(FakeAgent):
             bottom = self.approval()
         else:
             bottom = []
-            if self.mode == "busy":
+            parts = self.streamed_parts()
+            if parts:
+                # A streaming reply: its text so far, and no busy line (Codex 0.171).
+                words = ["MOCK-REPLY", "from", "responses api"]
+                bottom += ["• " + " ".join(words[:parts]), "", ""]
+            elif self.mode == "busy":
                 bullet = "•◦"[int(self.turn_seconds() * 2) % 2]
                 bottom += [f"{bullet} Working ({int(self.turn_seconds())}s • esc to interrupt)",
                            "", ""]

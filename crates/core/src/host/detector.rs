@@ -8,6 +8,11 @@
 //! transitions (edge-triggered), so a state set by another source stands until the screen
 //! changes again.
 //!
+//! An agent that reports its own status on its terminal (see `host::program_status`) outranks
+//! the screen for good, not for a hold: while it says it works, no screen makes the session
+//! wait (Codex's busy line vanishes while a reply streams); while it says it waits, the
+//! screen may only name the wait more precisely (a dialog on screen), never make it busy.
+//!
 //! When another source decides (a hook event, a submitted input), it *pins* its state for
 //! [`PIN_HOLD`]: the debouncer takes the matching verdict as already reported, and a screen
 //! change that contradicts the pinned state within the hold is deferred rather than applied
@@ -50,6 +55,8 @@ pub struct Detector {
     /// The id came from the launch or the agent's hook: the screen no longer overrides it
     /// (a reply can show another session's id).
     id_pinned: bool,
+    /// The state the agent last reported itself, until it withdraws it.
+    agent_status: Option<State>,
 }
 
 impl Detector {
@@ -67,7 +74,27 @@ impl Detector {
             hold: None,
             id_pinned: known_id.is_some(),
             agent_session_id: known_id,
+            agent_status: None,
         }
+    }
+
+    /// The agent reported its own state (`None`: it withdrew it).
+    pub fn set_agent_status(&mut self, status: Option<State>) {
+        self.agent_status = status;
+    }
+
+    /// The dialog the screen shows now, if any: a wait the agent reports as "at its prompt"
+    /// is this one instead (a hook or status can say idle while a dialog is up).
+    pub fn dialog_on_screen(&self) -> Option<WaitReason> {
+        match self.raw {
+            Some(ScreenVerdict::Waiting(r)) if r != WaitReason::Prompt => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The state the agent reports itself, if it does.
+    pub fn agent_status(&self) -> Option<State> {
+        self.agent_status
     }
 
     /// Whether the agent has screen rules (otherwise the quiet timer alone decides).
@@ -181,6 +208,13 @@ impl Detector {
         }
         if !matches!(current, State::Running | State::WaitingInput) {
             return None;
+        }
+        match self.agent_status {
+            // The agent says it works, or it waits and the screen does not show a dialog:
+            // its word stands.
+            Some(State::Running) => return None,
+            Some(_) if to == State::Running || reason == Some(WaitReason::Prompt) => return None,
+            _ => {}
         }
         let cause = match stable {
             ScreenVerdict::Busy => "busy marker on screen".to_string(),

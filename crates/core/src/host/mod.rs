@@ -21,6 +21,7 @@ mod detector;
 mod diag;
 pub mod fork;
 pub(crate) mod lost;
+pub mod program_status;
 mod reader;
 mod screen;
 mod server;

@@ -54,7 +54,9 @@ fn run(shared: &Shared) {
             flush_due
         };
         match (shared.state(), idle_after) {
-            (State::Running, Some(idle_after)) if !screen_rules || unrecognised() => {
+            (State::Running, Some(idle_after))
+                if (!screen_rules || unrecognised()) && !shared.agent_reports_status() =>
+            {
                 let deadline = shared.last_activity() + idle_after;
                 if now >= deadline {
                     let cause = format!("no output for {:.1}s", idle_after.as_secs_f64());
@@ -80,8 +82,9 @@ fn run(shared: &Shared) {
                     // Without screen rules any activity ends the quiet period. With them, only
                     // a wait this timer declared, and only while the screen is still
                     // unrecognised (otherwise the screen decides).
-                    let wake = !screen_rules
-                        || (shared.state_source() == Source::QuietTimer && unrecognised());
+                    let wake = !shared.agent_reports_status()
+                        && (!screen_rules
+                            || (shared.state_source() == Source::QuietTimer && unrecognised()));
                     if wake
                         && shared.set_state(
                             &[State::WaitingInput],

@@ -57,7 +57,7 @@ pub struct SessionRecord {
     /// The current state.
     pub state: State,
     /// Why the session is waiting (`prompt`: at its input; `permission`: a tool-approval
-    /// dialog; `trust`: a folder-trust dialog; `login`: a sign-in screen; `other`: decided by
+    /// dialog; `question`: a question with options; `trust`: a folder-trust dialog; `login`: a sign-in screen; `other`: decided by
     /// output silence, not by a recognised screen), or why it failed; `null` otherwise.
     pub state_reason: Option<String>,
     /// What decided the current state, most certain first: `agent_hook` (the agent reported

@@ -128,6 +128,9 @@ pub enum Source {
     Screen,
     /// The agent's own hook (Claude Code's UserPromptSubmit, Stop, Notification, ...).
     AgentHook,
+    /// The status the agent writes to its own terminal (the program-status escape Codex
+    /// writes: working, blocked, done, idle; see `host::program_status`).
+    AgentStatus,
     /// Output silence (agents without screen rules, or screens the rules do not know), and
     /// the first activity after it.
     QuietTimer,
@@ -139,11 +142,12 @@ pub enum Source {
 
 impl Source {
     /// All sources.
-    pub const ALL: [Source; 7] = [
+    pub const ALL: [Source; 8] = [
         Source::User,
         Source::Process,
         Source::Screen,
         Source::AgentHook,
+        Source::AgentStatus,
         Source::QuietTimer,
         Source::Liveness,
         Source::Phase,
@@ -156,6 +160,7 @@ impl Source {
             Source::Process => "process",
             Source::Screen => "screen",
             Source::AgentHook => "agent_hook",
+            Source::AgentStatus => "agent_status",
             Source::QuietTimer => "quiet_timer",
             Source::Liveness => "liveness",
             Source::Phase => "phase",
@@ -187,7 +192,7 @@ pub struct Rule {
 }
 
 use crate::model::record::SessionKind::{Hosted, Record};
-use Source::{AgentHook, Liveness, Phase, Process, QuietTimer, Screen, User};
+use Source::{AgentHook, AgentStatus, Liveness, Phase, Process, QuietTimer, Screen, User};
 use State::{
     Failed, Paused, Running, Starting, Stopped, Stopping, Suspended, Unknown, WaitingInput,
 };
@@ -203,8 +208,8 @@ const RECORD_STATES: &[State] = &[Running, WaitingInput, Stopped, Failed, Unknow
 pub const TRANSITIONS: &[Rule] = &[
     Rule { kind: Hosted, from: &[], to: Starting, sources: &[User], why: "start requested" },
     Rule { kind: Hosted, from: &[Starting], to: Running, sources: &[Process], why: "the agent process was spawned" },
-    Rule { kind: Hosted, from: &[Starting, Running, WaitingInput], to: WaitingInput, sources: &[Screen, AgentHook, QuietTimer], why: "the agent waits: a prompt or dialog on screen, its Stop/Notification hook, or output silence" },
-    Rule { kind: Hosted, from: &[Starting, WaitingInput], to: Running, sources: &[Screen, AgentHook, QuietTimer, User], why: "the agent works again: busy screen, its prompt hook, activity after silence, or input submitted" },
+    Rule { kind: Hosted, from: &[Starting, Running, WaitingInput], to: WaitingInput, sources: &[Screen, AgentHook, AgentStatus, QuietTimer], why: "the agent waits: a prompt or dialog on screen, its Stop/Notification hook, the status it reports, or output silence" },
+    Rule { kind: Hosted, from: &[Starting, WaitingInput], to: Running, sources: &[Screen, AgentHook, AgentStatus, QuietTimer, User], why: "the agent works again: busy screen, its prompt hook, the status it reports, activity after silence, or input submitted" },
     Rule { kind: Hosted, from: &[Paused], to: Running, sources: &[User], why: "continue requested" },
     Rule { kind: Hosted, from: &[Starting, Running, WaitingInput], to: Paused, sources: &[User], why: "pause requested (SIGSTOP)" },
     Rule { kind: Hosted, from: &[Starting, Running, WaitingInput, Paused], to: Stopping, sources: &[User], why: "stop or suspend requested" },

@@ -70,6 +70,9 @@ pub enum WaitReason {
     Trust,
     /// A sign-in screen or an authentication wait.
     Login,
+    /// A question the agent asks with options to pick from (Claude Code's AskUserQuestion,
+    /// opencode's question tool, a program status `blocked` with `kind=question`).
+    Question,
     /// Anything else that needs the user (not produced by the built-in rules).
     Other,
 }
@@ -82,6 +85,7 @@ impl WaitReason {
             WaitReason::Permission => "permission",
             WaitReason::Trust => "trust",
             WaitReason::Login => "login",
+            WaitReason::Question => "question",
             WaitReason::Other => "other",
         }
     }
@@ -255,6 +259,7 @@ mod tests {
             (WaitReason::Permission, "permission"),
             (WaitReason::Trust, "trust"),
             (WaitReason::Login, "login"),
+            (WaitReason::Question, "question"),
             (WaitReason::Other, "other"),
         ] {
             assert_eq!(reason.to_string(), name);

@@ -101,6 +101,7 @@ impl Shared {
             self.screen_wake.notify_one();
         }
         drop(feed);
+        self.scan_agent_status(chunk);
         *self.last_output_at.lock() = Some(now_iso());
         self.note_activity();
     }

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod agent_status;
 mod feed;
 mod finish;
 mod input;
@@ -86,6 +87,10 @@ pub struct Shared {
     pub pending_replies: AtomicUsize,
     /// Output the log could not keep (a full disk).
     pub lost: Arc<super::lost::LostOutput>,
+    /// Finds the status the agent writes to its terminal, across reads.
+    status_scanner: Mutex<super::program_status::Scanner>,
+    /// Statuses found and not yet applied (see `agent_status`).
+    status_queue: Mutex<Vec<super::program_status::ProgramStatus>>,
 }
 
 impl Shared {
@@ -141,6 +146,8 @@ impl Shared {
             ended_cv: Condvar::new(),
             pending_replies: AtomicUsize::new(0),
             lost,
+            status_scanner: Mutex::new(Default::default()),
+            status_queue: Mutex::new(Vec::new()),
         }
     }
 

@@ -60,6 +60,9 @@ impl Shared {
                 seen = taken;
                 (detect && changed).then(|| screen.text())
             };
+            // The agent's own statuses first: the screen they came with is judged against
+            // them.
+            self.apply_agent_statuses();
             if detect {
                 self.detect_step(text.as_deref());
             }
