@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Interleaved medians of start (exec to exit, id printed, agent running) vs dtach -n.
-usage: cmp.py RUNS name=BIN [name=BIN ...]   (env var for a tool: name=BIN@VAR=VAL)"""
-import subprocess, time, statistics, sys, os, tempfile, json, shutil
+usage: start_vs_dtach.py RUNS name=BIN [name=BIN ...]   (env var for a tool: name=BIN@VAR=VAL)
+
+Each round runs every tool once, in a shuffled order, and waits 50 ms before each start: a
+host keeps starting up (store, threads, first sample) for a few milliseconds after its
+`start` returned, and on 2 cores that slowed whichever tool ran next by ~0.8 ms."""
+import subprocess, time, statistics, sys, os, tempfile, json, shutil, random
 if len(sys.argv) < 3 or not sys.argv[1].isdigit():
     sys.exit(__doc__ + "\nexample: python3 bench/start_vs_dtach.py 30 new=target/release/agent-sessions")
 runs=int(sys.argv[1]); tools=[]
@@ -18,17 +22,22 @@ def alive(p):
 dt_pids=[]
 try:
   for i in range(runs):
-    for name,b,env in tools:
-        t=time.perf_counter(); p=subprocess.run([b,"start","--json","custom","--","sleep","100000"],env=env,capture_output=True,text=True); res[name].append(time.perf_counter()-t)
-        r=json.loads(p.stdout); assert r["state"]=="running", r
-        subprocess.run([b,"stop","--force",r["session_id"]],env=env,capture_output=True)
-        for _ in range(500):
-            if not alive(r["host_pid"]) and not alive(r["agent_pid"]): break
-            time.sleep(0.002)
-    s=f"{tmp}/d{i}"
-    t=time.perf_counter(); subprocess.run(["dtach","-n",s,"sleep","100000"],check=True); res["dtach"].append(time.perf_counter()-t)
-    out=subprocess.run(["pgrep","-f",f"dtach -n {s} "],capture_output=True,text=True).stdout.split()
-    for p in out: os.kill(int(p),15)
+    order=list(tools)+[None]; random.shuffle(order)
+    for tool in order:
+      time.sleep(0.05)
+      if tool is None:
+        s=f"{tmp}/d{i}"
+        t=time.perf_counter(); subprocess.run(["dtach","-n",s,"sleep","100000"],check=True); res["dtach"].append(time.perf_counter()-t)
+        out=subprocess.run(["pgrep","-f",f"dtach -n {s} "],capture_output=True,text=True).stdout.split()
+        for p in out: os.kill(int(p),15)
+        continue
+      name,b,env=tool
+      t=time.perf_counter(); p=subprocess.run([b,"start","--json","custom","--","sleep","100000"],env=env,capture_output=True,text=True); res[name].append(time.perf_counter()-t)
+      r=json.loads(p.stdout); assert r["state"]=="running", r
+      subprocess.run([b,"stop","--force",r["session_id"]],env=env,capture_output=True)
+      for _ in range(500):
+          if not alive(r["host_pid"]) and not alive(r["agent_pid"]): break
+          time.sleep(0.002)
 finally:
     d=statistics.median(res["dtach"])
     for k,v in res.items():

@@ -191,16 +191,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Reads the schema now (SQLite does so at a connection's first statement), so a write
-    /// that must come quickly later does not pay for it: a start does this while its host
-    /// spawns the agent.
-    pub fn warm_up(&self) -> Result<()> {
-        self.conn
-            .prepare_cached("SELECT state FROM sessions WHERE id = ?1")
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
-
     /// The raw connection, for the store's own table modules and the state machine.
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn

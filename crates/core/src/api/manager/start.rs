@@ -237,9 +237,9 @@ impl SessionManager {
     }
 
     /// A start whose host is forked from this process (see `host::fork`). The host opens its
-    /// terminal and spawns the agent while this process opens the store; once the host has
-    /// reported, one transaction records the session as starting and then running (or
-    /// failed), the record is read back, and the go pipe lets the host open the store.
+    /// terminal and spawns the agent while this process inserts the record (starting); once
+    /// the host has reported, the session is recorded running (or failed), the record is read
+    /// back, and the go pipe lets the host open the store.
     /// Should this process fail or die before that, the host sees its go pipe end with no
     /// record and ends the agent. The lock is the caller's until this returns.
     fn start_forked(
@@ -253,17 +253,18 @@ impl SessionManager {
             Ok(host) => host,
             Err(e) => return Err(self.record_failed_start(new, extra, e)),
         };
+        // The record in state starting while the host spawns the agent (measured: this
+        // order beats one transaction after the report, which leaves the store's open and
+        // the insert on the critical path).
         let store = self.store.get()?;
-        store.warm_up()?;
+        state_machine::insert(&store, new, Source::User, extra)?;
         let ready = match host.wait_ready() {
             Ok(ready) => ready,
             Err(e) => {
-                drop(store);
-                return Err(self.record_failed_start(new, extra, e));
+                return Err(record_failure(&store, &new.id, e));
             }
         };
-        let change = running(&new.id, running_updates(&ready));
-        state_machine::insert_and_apply(&store, new, Source::User, extra, &change)?;
+        state_machine::apply(&store, &running(&new.id, running_updates(&ready)))?;
         // Read before the go byte: until then the host writes nothing, so this is the record
         // as just written, and it has no telemetry yet.
         let mut rec = store
@@ -338,11 +339,7 @@ impl SessionManager {
                 state_machine::apply(&store, &running(session_id, updates))?;
                 Ok(())
             }
-            Err(e) => {
-                let reason = e.to_string();
-                state_machine::apply(&store, &failed(session_id, &reason))?;
-                Err(e)
-            }
+            Err(e) => Err(record_failure(&store, session_id, e)),
         }
     }
 }
@@ -364,6 +361,16 @@ fn running_updates(ready: &crate::services::launch_spec::ReadyReport) -> crate::
         ready.host_pid.unwrap_or(0),
         ready.agent_pid.unwrap_or(0),
     )
+}
+
+/// Records a launch that failed (state failed, with the reason) and returns the error to
+/// report: the launch's, or the store's if that could not be written.
+fn record_failure(store: &crate::store::Store, session_id: &str, e: Error) -> Error {
+    let reason = e.to_string();
+    match state_machine::apply(store, &failed(session_id, &reason)) {
+        Ok(_) => e,
+        Err(store_error) => store_error,
+    }
 }
 
 /// The move to failed, keeping the attempt visible with its reason: the host reports
