@@ -25,15 +25,18 @@ with the first prompt, as the real CLI does. Options: see _tui.py, and:
                        the command hooks declared under "hooks" run like the real CLI runs
                        them: through /bin/sh -c, with the hook JSON on stdin, waited for
                        (up to their "timeout"), for SessionStart (at start),
-                       UserPromptSubmit (a prompt is submitted), Notification (a permission
-                       dialog opens: notification_type "permission_prompt"), Stop (a turn
-                       ends; not on interrupt) and SessionEnd (on exit)
+                       UserPromptSubmit (a prompt is submitted), PermissionRequest (a
+                       permission dialog opens: tool_name "Bash", tool_input), Notification
+                       (that dialog still unanswered 6 s later: notification_type
+                       "permission_prompt", as Claude Code 2.1.197 does), Stop (a turn ends;
+                       not on interrupt) and SessionEnd (on exit)
 """
 
 import json
 import os
 import re
 import subprocess
+import time
 import sys
 import uuid
 
@@ -201,9 +204,14 @@ class ClaudeLike(FakeAgent):
         elif name == "submit":
             self.run_hooks("UserPromptSubmit", prompt=fields.get("prompt", ""))
         elif name == "permission":
-            self.run_hooks("Notification", "permission_prompt",
-                           message="Claude needs your permission to use Bash",
-                           notification_type="permission_prompt")
+            # Claude Code 2.1.197: PermissionRequest as the dialog shows; the
+            # permission_prompt notification only after ~6 s unanswered (see tick).
+            self.dialog_since = time.monotonic()
+            self.dialog_notified = False
+            self.run_hooks("PermissionRequest", "Bash", tool_name="Bash",
+                           tool_input={"command": "ls /tmp",
+                                       "description": "list the files in /tmp"},
+                           permission_suggestions=[])
         elif name == "stop":
             self.run_hooks("Stop", stop_hook_active=False)
         elif name == "end":
@@ -212,6 +220,19 @@ class ClaudeLike(FakeAgent):
 
     def user_lines(self, prompt):
         return [f"❯ {prompt}", ""]
+
+    dialog_since = None
+    dialog_notified = False
+
+    def tick(self, now):
+        changed = super().tick(now)
+        if (self.mode == "permission" and not self.dialog_notified
+                and self.dialog_since is not None and now - self.dialog_since >= 6.0):
+            self.dialog_notified = True
+            self.run_hooks("Notification", "permission_prompt",
+                           message="Claude needs your permission to use Bash",
+                           notification_type="permission_prompt")
+        return changed
 
     def reply_lines(self, prompt, secs):
         return [f"● MOCK-REPLY to: {prompt}", "", f"✻ Crunched for {secs}s", ""]

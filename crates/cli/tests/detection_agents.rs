@@ -377,14 +377,14 @@ fn claude_hooks_report_turns_and_permissions() {
     let rec = wait_waiting(env, &id);
     assert_waiting(&rec, "prompt", "screen");
 
-    // The permission dialog is reported by the Notification hook, long before the screen
+    // The permission dialog is reported by its PermissionRequest hook, long before the screen
     // debounce could.
     let n = send_and_expect_running(env, &id, "list /tmp");
     let rec = wait_waiting(env, &id);
     assert_waiting(&rec, "permission", "agent_hook");
     let h = history(env, &id);
     assert!(
-        h[h.len() - 1].2.contains("Notification hook"),
+        h[h.len() - 1].2.contains("PermissionRequest hook: Bash"),
         "{:?}",
         &h[n..]
     );

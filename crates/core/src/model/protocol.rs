@@ -258,7 +258,8 @@ pub struct SendRequest {
 /// required; the rest is copied from the hook's input when present.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AgentEventRequest {
-    /// `user_prompt_submit`, `stop`, `notification`, `session_start` or `session_end`.
+    /// `user_prompt_submit`, `stop`, `permission_request`, `notification`, `session_start`
+    /// or `session_end`.
     pub event: String,
     /// The agent's own session id (Claude's `session_id`).
     #[serde(default)]
@@ -272,6 +273,9 @@ pub struct AgentEventRequest {
     /// Why a session ended or started (`clear`, `logout`, `prompt_input_exit`, ...).
     #[serde(default)]
     pub reason: Option<String>,
+    /// The tool a permission request is for (`Bash`, `Edit`, `AskUserQuestion`, ...).
+    #[serde(default)]
+    pub tool_name: Option<String>,
 }
 
 /// Reply to [`Tag::Screen`].

@@ -16,6 +16,7 @@
 //! |---|---|
 //! | UserPromptSubmit | running |
 //! | Stop | waiting_input / prompt |
+//! | PermissionRequest (its dialog is shown) | waiting_input / permission (`question` for AskUserQuestion) |
 //! | Notification, `permission_prompt` | waiting_input / permission |
 //! | Notification, `idle_prompt` | waiting_input / prompt |
 //! | Notification, `elicitation_dialog` | waiting_input / other |
@@ -26,6 +27,10 @@
 //! for this one process, and Claude Code merges hooks from all layers, so the user's own
 //! hooks still run. The screen rules stay in charge of everything the hooks do not report
 //! (an interrupted turn fires no Stop hook; an approved permission fires no event).
+//! PermissionRequest fires the moment Claude Code shows its dialog (2.1.197); the
+//! `permission_prompt` notification comes only once the user has left the dialog unanswered
+//! for about 6 s, which is why the screen used to name the wait first. Our hook prints no
+//! decision, so the dialog is shown as it would be without us.
 
 use crate::config::detect::WaitReason;
 use crate::config::home::{Home, HOME_ENV};
@@ -50,9 +55,10 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_INPUT: u64 = 1 << 20;
 
 /// (Claude Code hook event, our event argument).
-pub const EVENTS: [(&str, &str); 5] = [
+pub const EVENTS: [(&str, &str); 6] = [
     ("UserPromptSubmit", "user-prompt-submit"),
     ("Stop", "stop"),
+    ("PermissionRequest", "permission-request"),
     ("Notification", "notification"),
     ("SessionStart", "session-start"),
     ("SessionEnd", "session-end"),
@@ -169,6 +175,18 @@ pub fn interpret(ev: &AgentEventRequest) -> Option<(State, Option<WaitReason>, S
             Some(WaitReason::Prompt),
             "Stop hook: turn finished".into(),
         )),
+        "permission_request" => {
+            let tool = ev.tool_name.as_deref().unwrap_or("a tool");
+            let reason = match tool {
+                "AskUserQuestion" => WaitReason::Question,
+                _ => WaitReason::Permission,
+            };
+            Some((
+                State::WaitingInput,
+                Some(reason),
+                format!("PermissionRequest hook: {tool}"),
+            ))
+        }
         "notification" => {
             let kind = ev.notification_type.as_deref().unwrap_or("");
             let msg = ev.message.as_deref().unwrap_or("").to_ascii_lowercase();
@@ -213,6 +231,7 @@ pub fn event_from_hook_input(event_arg: &str, input: &[u8]) -> AgentEventRequest
         notification_type: s("notification_type"),
         message: s("message"),
         reason: s("reason").or_else(|| s("source")),
+        tool_name: s("tool_name"),
     }
 }
 
@@ -333,6 +352,22 @@ mod tests {
         end.reason = Some("prompt_input_exit".into());
         assert_eq!(interpret(&end).unwrap().0, State::Stopping);
         assert!(interpret(&ev("session_start")).is_none());
+        // The dialog's own hook, from its tool: a question is not a permission.
+        let e = event_from_hook_input(
+            "permission-request",
+            br#"{"session_id":"d51bbbc0-eb7d-413a-a6a4-93b5b853bcad","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"ls /tmp"}}"#,
+        );
+        assert_eq!(e.tool_name.as_deref(), Some("Bash"));
+        let (s, r, cause) = interpret(&e).unwrap();
+        assert_eq!((s, r), (State::WaitingInput, Some(WaitReason::Permission)));
+        assert_eq!(cause, "PermissionRequest hook: Bash");
+        let mut q = ev("permission_request");
+        q.tool_name = Some("AskUserQuestion".into());
+        assert_eq!(interpret(&q).unwrap().1, Some(WaitReason::Question));
+        assert_eq!(
+            interpret(&ev("permission_request")).unwrap().1,
+            Some(WaitReason::Permission)
+        );
     }
 
     #[test]
