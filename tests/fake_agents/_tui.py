@@ -18,6 +18,8 @@ Common options:
   --stream-pauses SECS from 0.5 s into each turn, stream the reply in three parts SECS apart
                        with no busy line while it streams (as Codex 0.171 draws a streaming
                        reply); the turn ends after the last part
+  --start-delay SECS   draw nothing for SECS after clearing the screen (opencode takes
+                       seconds to draw its first frame); keys typed meanwhile are read after
   --no-status          skins that write the program-status escape (codex: ESC ] 7501 ;
                        state=working|idle|done|blocked ... ESC \\, as Codex 0.171 does on
                        every change) do not
@@ -187,6 +189,7 @@ class FakeAgent:
         p.add_argument("--silent", type=float, default=0.0)
         p.add_argument("--stream-pauses", type=float, default=0.0)
         p.add_argument("--no-status", action="store_true")
+        p.add_argument("--start-delay", type=float, default=0.0)
         p.add_argument("--permission", action="store_true")
         p.add_argument("--trust", action="store_true")
         p.add_argument("--session-id", default=None)
@@ -519,6 +522,8 @@ class FakeAgent:
             if saved is not None:
                 tty.setraw(fd)
             self.write(("\x1b[?1049h" if self.alt_screen else "") + "\x1b[?2004h\x1b[2J")
+            if self.args.start_delay > 0:
+                time.sleep(self.args.start_delay)
             self.draw()
             self.event("start")
             last_draw = time.monotonic()

@@ -290,6 +290,26 @@ fn opencode_life_with_two_esc_presses_to_interrupt() {
 }
 
 #[test]
+fn an_agent_that_has_drawn_nothing_yet_is_not_waiting() {
+    // opencode draws its first frame seconds after it starts; the quiet timer used to take
+    // that blank screen for a wait ("other"), and text sent then was lost.
+    let fake = Fake::new("opencode", &["--start-delay", "4"]);
+    let env = &fake.env;
+    let id = fake.start(&["--idle-after", "1"]);
+    let rec = wait_waiting(env, &id);
+    assert_waiting(&rec, "prompt", "screen");
+    assert_eq!(
+        history(env, &id)
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>(),
+        ["starting", "running", "waiting_input"],
+        "{:?}",
+        history(env, &id)
+    );
+}
+
+#[test]
 fn gemini_folder_trust_dialog_reads_waiting_for_trust() {
     let fake = Fake::new("gemini", &["--reply-delay", "0.3", "--trust"]);
     let env = &fake.env;

@@ -57,6 +57,8 @@ pub struct Detector {
     id_pinned: bool,
     /// The state the agent last reported itself, until it withdraws it.
     agent_status: Option<State>,
+    /// The last screen looked at had no text at all (an agent still starting up).
+    blank: bool,
 }
 
 impl Detector {
@@ -75,6 +77,7 @@ impl Detector {
             id_pinned: known_id.is_some(),
             agent_session_id: known_id,
             agent_status: None,
+            blank: true,
         }
     }
 
@@ -90,6 +93,11 @@ impl Detector {
             Some(ScreenVerdict::Waiting(r)) if r != WaitReason::Prompt => Some(r),
             _ => None,
         }
+    }
+
+    /// Whether the screen shows no text at all (nothing drawn yet, or a cleared screen).
+    pub fn screen_blank(&self) -> bool {
+        self.blank
     }
 
     /// The state the agent reports itself, if it does.
@@ -119,6 +127,7 @@ impl Detector {
     /// Classifies new screen text. Returns the agent's session id when the screen shows a
     /// new one.
     pub fn observe_text(&mut self, text: &str) -> Option<String> {
+        self.blank = text.trim().is_empty();
         if let Some(rules) = &self.rules {
             self.raw = Some(classify(rules, text));
         }

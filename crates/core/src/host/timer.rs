@@ -29,7 +29,11 @@ fn run(shared: &Shared) {
     // With screen rules the screen decides; the quiet timer only covers screens the rules do
     // not recognise, and never declares idle while the screen shows busy or waiting.
     let screen_rules = shared.screen_detection();
-    let unrecognised = || shared.screen_verdict() == Some(ScreenVerdict::Unknown);
+    // A blank screen is not a screen the rules failed to recognise: the agent has drawn
+    // nothing yet (opencode takes seconds), and text sent now would be lost. Its wait
+    // starts once it shows something.
+    let unrecognised =
+        || shared.screen_verdict() == Some(ScreenVerdict::Unknown) && !shared.screen_blank();
     let mut idle_seq = None; // activity counter when the session last went idle
     let mut flushed_seq = 0;
     let mut last_flush: Option<Instant> = None;

@@ -114,6 +114,11 @@ impl Shared {
         self.detector.lock().raw()
     }
 
+    /// Whether the screen shows no text at all, as the detector last saw it.
+    pub fn screen_blank(&self) -> bool {
+        self.detector.lock().screen_blank()
+    }
+
     /// Whether the agent has screen rules.
     pub fn screen_detection(&self) -> bool {
         self.detector.lock().enabled()
