@@ -225,6 +225,15 @@ fn life_with(agent: &'static str, fake_args: &[&str], start_args: &[&str], src: 
         "{}",
         env.screen(&id)
     );
+    // The interrupt is in the history as input (no hook of the agent reports it).
+    let interrupts: Vec<Value> = env
+        .ok(&["events", &id, "--json"])
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["kind"] == "input" && e["data"]["interrupt"] == true)
+        .collect();
+    assert_eq!(interrupts.len(), 1, "{interrupts:?}");
+    assert_eq!(interrupts[0]["source"], "user", "{interrupts:?}");
 
     // Stop: the agent's own quit sequence ends it (SIGTERM would give 143).
     assert_eq!(env.ok(&["stop", &id, "--timeout", "20"]).trim(), "stopped");

@@ -212,10 +212,13 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
                 Err(e) => io_err(e),
             }
         }
-        Tag::Interrupt => match shared.send_interrupt() {
-            Ok(()) => ok(json!({})),
-            Err(e) => io_err(e),
-        },
+        Tag::Interrupt => {
+            shared.record_interrupt();
+            match shared.send_interrupt() {
+                Ok(()) => ok(json!({})),
+                Err(e) => io_err(e),
+            }
+        }
         Tag::AgentEvent => match serde_json::from_slice::<AgentEventRequest>(payload) {
             Ok(ev) => {
                 shared.on_agent_event(&ev);

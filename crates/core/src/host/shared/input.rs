@@ -43,6 +43,21 @@ impl Shared {
         }
     }
 
+    /// Records an interrupt requested through the session (`interrupt`) as an `input`
+    /// event, with the keys it sends: the agent's own hooks say nothing of an interrupted
+    /// turn (Claude Code and Codex fire no Stop hook), so the history shows who ended it.
+    pub fn record_interrupt(&self) {
+        let keys = String::from_utf8_lossy(&self.spec.interrupt).into_owned();
+        let data = serde_json::json!({
+            "interrupt": true,
+            "keys": keys,
+            "presses": self.spec.interrupt_presses.max(1),
+        });
+        if let Err(e) = self.store.lock().record_input(self.id(), &data, None) {
+            eprintln!("agent-sessions host: recording an interrupt: {e}");
+        }
+    }
+
     /// Freezes the agent's process group; the session reads paused until [`Shared::resume`].
     pub fn pause(&self) -> std::result::Result<(), String> {
         let state = self.state();
