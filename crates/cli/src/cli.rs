@@ -217,6 +217,9 @@ pub enum Command {
     },
     /// Print a session's state.
     State { id: String },
+    /// Print what a waiting session waits on: the dialog's kind, tool, input and options
+    /// (`null` with --json when nothing is pending).
+    Pending { id: String },
     /// List sessions.
     #[command(alias = "list")]
     Ls {

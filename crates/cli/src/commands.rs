@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             force,
         } => return session_cmds::stop(&mgr, ids, all, secs(timeout, "--timeout")?, force, json),
         Command::State { id } => session_cmds::state(&mgr, &id, json)?,
+        Command::Pending { id } => session_cmds::pending(&mgr, &id, json)?,
         Command::Ls { state, agent, task } => session_cmds::ls(&mgr, state, agent, task, json)?,
         Command::Show { id } => session_cmds::show(&mgr, &id, json)?,
         Command::Usage { id } => telemetry_cmds::usage(&mgr, &id, json)?,

@@ -281,6 +281,32 @@ pub fn state(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `pending`: the request a waiting session waits on.
+pub fn pending(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
+    let rec = mgr.get(id)?;
+    if json {
+        print_json(&serde_json::to_value(&rec.pending).expect("a request serializes"));
+        return Ok(());
+    }
+    let Some(p) = rec.pending else {
+        println!("nothing pending ({})", rec.state);
+        return Ok(());
+    };
+    println!(
+        "{}{}",
+        p.kind,
+        p.tool.map(|t| format!(": {t}")).unwrap_or_default()
+    );
+    if let Some(input) = p.input {
+        println!("  input: {input}");
+    }
+    for (i, o) in p.options.iter().enumerate() {
+        println!("  {}. {o}", i + 1);
+    }
+    println!("  since {} (from {})", p.since, p.source);
+    Ok(())
+}
+
 pub fn ls(
     mgr: &SessionManager,
     state: Option<String>,

@@ -183,6 +183,8 @@ fn life_with(agent: &'static str, fake_args: &[&str], start_args: &[&str], src: 
     let n = send_and_expect_running(env, &id, "first task");
     let rec = wait_waiting(env, &id);
     assert_waiting(&rec, "permission", src);
+    assert_eq!(rec["pending"]["kind"], "permission", "{rec}");
+    assert_eq!(rec["pending"]["source"], src, "{rec}");
     assert_eq!(
         since(env, &id, n),
         [pair("running", "user"), pair("waiting_input", src)]
@@ -417,12 +419,34 @@ fn claude_hooks_report_turns_and_permissions() {
         "{:?}",
         &h[n..]
     );
+    // What it waits on: the hook's tool and input, and the dialog's options from the screen
+    // (the hook can come before the dialog is drawn: they follow).
+    let pending =
+        || -> Value { serde_json::from_str(&env.ok(&["pending", &id, "--json"])).unwrap() };
+    assert!(
+        poll(|| pending()["options"]
+            .as_array()
+            .is_some_and(|o| !o.is_empty())),
+        "{}",
+        pending()
+    );
+    let p = pending();
+    assert_eq!(p["kind"], "permission", "{p}");
+    assert_eq!(p["tool"], "Bash", "{p}");
+    assert_eq!(p["input"]["command"], "ls /tmp", "{p}");
+    assert_eq!(p["source"], "agent_hook", "{p}");
+    assert_eq!(p["options"][0], "Yes", "{p}");
+    assert_eq!(env.record(&id)["pending"], p);
+    let human = env.ok(&["pending", &id]);
+    assert!(human.starts_with("permission: Bash"), "{human}");
 
     // Approve; the Stop hook ends the turn.
     let n = history(env, &id).len();
     env.ok(&["send", &id, "--keys", "Enter"]);
     let rec = wait_waiting(env, &id);
     assert_waiting(&rec, "prompt", "agent_hook");
+    assert!(rec["pending"].is_null(), "{rec}");
+    assert_eq!(env.ok(&["pending", &id, "--json"]).trim(), "null");
     assert!(env.screen(&id).contains("MOCK-REPLY to: list /tmp"));
     assert_eq!(
         since(env, &id, n),

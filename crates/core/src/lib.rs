@@ -57,7 +57,7 @@ pub use api::{attach, manager};
 #[doc(hidden)]
 pub use config::{agent_config, agents, detect, home, keys};
 #[doc(hidden)]
-pub use model::{clock, error, id, protocol, record, state};
+pub use model::{clock, error, id, pending, protocol, record, state};
 #[doc(hidden)]
 pub use services::{claude_hooks, client, resources, status_hooks, telemetry, usage};
 
@@ -75,6 +75,7 @@ pub use config::home::{Home, HOME_ENV};
 pub use model::error::{Error, ErrorKind, Result, StoreCode};
 pub use model::event::Event;
 pub use model::message::{HistoryPage, Message};
+pub use model::pending::PendingRequest;
 pub use model::protocol::ScreenReply;
 pub use model::record::{SessionKind, SessionRecord, Transition};
 pub use model::state::{Source, State, States};

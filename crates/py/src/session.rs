@@ -87,6 +87,15 @@ impl PySession {
         Ok(d)
     }
 
+    /// What the session waits on, as a dict (kind, tool, input, options, source, since),
+    /// read now; None at the prompt and when it is not waiting.
+    fn pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rec = call(py, || self.mgr.get(&self.id))?;
+        let d = ser_to_py(py, &rec.pending)?;
+        self.set(rec);
+        Ok(d)
+    }
+
     /// Types `text` into the agent, then Enter unless `enter` is False.
     #[pyo3(signature = (text, enter=true))]
     fn send(&self, py: Python<'_>, text: &str, enter: bool) -> PyResult<()> {

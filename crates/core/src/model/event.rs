@@ -31,6 +31,9 @@ pub mod kind {
     /// Output the log could not keep (a full disk): `{"offset", "bytes", "total"}`; the
     /// bytes belonged right before log offset `offset` (lost bytes take no offsets).
     pub const OUTPUT_LOST: &str = "output_lost";
+    /// What a waiting session waits on (see [`crate::model::pending::PendingRequest`]):
+    /// `{"kind", "tool", "input", "options", "source", "since"}`.
+    pub const PENDING: &str = "pending";
 }
 
 /// Most events one read returns.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod message;
+pub mod pending;
 pub mod protocol;
 pub mod record;
 pub mod state;

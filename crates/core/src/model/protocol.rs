@@ -276,6 +276,9 @@ pub struct AgentEventRequest {
     /// The tool a permission request is for (`Bash`, `Edit`, `AskUserQuestion`, ...).
     #[serde(default)]
     pub tool_name: Option<String>,
+    /// That tool's input (the command, the file, the questions).
+    #[serde(default)]
+    pub tool_input: Option<serde_json::Value>,
 }
 
 /// Reply to [`Tag::Screen`].

@@ -120,6 +120,10 @@ pub struct SessionRecord {
     /// bytes only.
     #[serde(default)]
     pub output_bytes_lost: u64,
+    /// The request a waiting session waits on (its dialog's tool, input and options);
+    /// `null` at the prompt and when not waiting.
+    #[serde(default)]
+    pub pending: Option<crate::model::pending::PendingRequest>,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

@@ -232,6 +232,7 @@ pub fn event_from_hook_input(event_arg: &str, input: &[u8]) -> AgentEventRequest
         message: s("message"),
         reason: s("reason").or_else(|| s("source")),
         tool_name: s("tool_name"),
+        tool_input: v.get("tool_input").cloned(),
     }
 }
 

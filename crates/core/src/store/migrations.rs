@@ -89,6 +89,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "DROP INDEX IF EXISTS sessions_by_state;
     DROP INDEX IF EXISTS sessions_by_ended;
     DROP INDEX IF EXISTS sessions_by_updated;",
+    // 7: the request a waiting session waits on (JSON, see `model::pending`).
+    "ALTER TABLE sessions ADD COLUMN pending TEXT;",
 ];
 
 /// SQL creating the telemetry tables (idempotent).

@@ -39,6 +39,8 @@ pub enum Column {
     Command,
     Name,
     TaskId,
+    /// The request a waiting session waits on (JSON), or NULL.
+    Pending,
 }
 
 impl Column {
@@ -64,6 +66,7 @@ impl Column {
             Column::Command => "command",
             Column::Name => "name",
             Column::TaskId => "task_id",
+            Column::Pending => "pending",
         }
     }
 }
@@ -288,7 +291,8 @@ const SESSION_COLUMNS: &str =
     "id, kind, agent_type, name, task_id, state, state_reason, state_source, phase,
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
-    agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost";
+    agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost,
+    pending";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -328,6 +332,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         agent_args: serde_json::from_str(&r.get::<_, String>(27)?).unwrap_or_default(),
         max_log_bytes: r.get::<_, Option<i64>>(28)?.map(|v| v.max(0) as u64),
         output_bytes_lost: r.get::<_, i64>(29)?.max(0) as u64,
+        pending: r
+            .get::<_, Option<String>>(30)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
         resumable: false,
         transitions: Vec::new(),
         telemetry: None,

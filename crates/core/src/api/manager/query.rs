@@ -45,6 +45,15 @@ impl SessionManager {
         Ok(rec)
     }
 
+    /// What a waiting session waits on: its dialog's kind, the tool and input the agent
+    /// reported, the options on screen. `None` at the prompt and when not waiting.
+    pub fn pending(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<crate::model::pending::PendingRequest>> {
+        Ok(self.get(session_id)?.pending)
+    }
+
     /// Just the (checked) state.
     pub fn state(&self, session_id: &str) -> Result<State> {
         id::validate(session_id)?;

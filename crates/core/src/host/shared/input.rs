@@ -151,6 +151,9 @@ impl Shared {
         let Some((to, reason, cause)) = crate::services::claude_hooks::interpret(ev) else {
             return;
         };
+        if ev.event == "permission_request" {
+            *self.last_request.lock() = Some((ev.tool_name.clone(), ev.tool_input.clone()));
+        }
         let mut d = self.detector.lock();
         let went_idle = self.set_state_with(
             &[State::Running, State::WaitingInput],

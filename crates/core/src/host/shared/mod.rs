@@ -91,6 +91,12 @@ pub struct Shared {
     status_scanner: Mutex<super::program_status::Scanner>,
     /// Statuses found and not yet applied (see `agent_status`).
     status_queue: Mutex<Vec<super::program_status::ProgramStatus>>,
+    /// The screen text the detector last looked at, for a dialog's options.
+    last_screen: Mutex<String>,
+    /// The tool and input of the agent's last permission request hook, until the wait ends.
+    last_request: Mutex<Option<(Option<String>, Option<serde_json::Value>)>>,
+    /// The request recorded for the current wait, if any.
+    current_request: Mutex<Option<crate::model::pending::PendingRequest>>,
 }
 
 impl Shared {
@@ -148,6 +154,9 @@ impl Shared {
             lost,
             status_scanner: Mutex::new(Default::default()),
             status_queue: Mutex::new(Vec::new()),
+            last_screen: Mutex::new(String::new()),
+            last_request: Mutex::new(None),
+            current_request: Mutex::new(None),
         }
     }
 

@@ -65,6 +65,9 @@ impl Shared {
             self.apply_agent_statuses();
             if detect {
                 self.detect_step(text.as_deref());
+                if let Some(t) = &text {
+                    self.complete_request_options(t);
+                }
             }
             if fed {
                 std::thread::sleep(SCREEN_TICK);
@@ -75,6 +78,9 @@ impl Shared {
     /// Classifies new screen text (if any) and applies what the detector decides.
     fn detect_step(&self, text: Option<&str>) {
         let mut d = self.detector.lock();
+        if let Some(t) = text {
+            t.clone_into(&mut self.last_screen.lock());
+        }
         let before = d.raw();
         if let Some(id) = text.and_then(|t| d.observe_text(t)) {
             self.update(vec![(Column::AgentSessionId, store::text(id))]);

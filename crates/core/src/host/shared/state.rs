@@ -69,6 +69,14 @@ impl Shared {
         if current.state == to && (reason.is_none() || current.reason.as_deref() == reason) {
             return false;
         }
+        let request = self.pending_request(to, reason, source);
+        updates.push((
+            Column::Pending,
+            match &request {
+                Some(r) => store::text(serde_json::to_string(r).expect("a request serializes")),
+                None => rusqlite::types::Value::Null,
+            },
+        ));
         if current.state != to {
             if let Some(t) = self.last_output_at.lock().clone() {
                 updates.push((Column::LastOutputAt, store::text(t)));
@@ -97,6 +105,8 @@ impl Shared {
             Ok(Some(Outcome::Same)) => {
                 current.reason = reason.map(str::to_string);
                 current.source = source;
+                drop(current);
+                self.record_pending(request.as_ref(), source);
                 return false;
             }
             Ok(Some(Outcome::Refused(stored))) => {
@@ -133,6 +143,7 @@ impl Shared {
             source,
         };
         drop(current);
+        self.record_pending(request.as_ref(), source);
         if let Some(c) = moved {
             // A newer change supersedes one still waiting to be written.
             self.pending.lock().take();
@@ -143,6 +154,77 @@ impl Shared {
             self.record_reply();
         }
         true
+    }
+
+    /// The request a move to `to` (with `reason`) waits on: a dialog's, with the tool and
+    /// input of the agent's last permission request hook and the options on screen. `None`
+    /// for anything but a wait on something other than the prompt.
+    fn pending_request(
+        &self,
+        to: State,
+        reason: Option<&str>,
+        source: Source,
+    ) -> Option<crate::model::pending::PendingRequest> {
+        let kind = reason.filter(|r| to == State::WaitingInput && *r != "prompt")?;
+        let (tool, input) = match self.last_request.lock().take() {
+            Some(hook) if source == Source::AgentHook => hook,
+            _ => (None, None),
+        };
+        Some(crate::model::pending::PendingRequest {
+            kind: kind.to_string(),
+            tool,
+            input,
+            options: crate::model::pending::options_on_screen(&self.last_screen.lock()),
+            source: source.as_str().to_string(),
+            since: crate::model::clock::now_iso(),
+        })
+    }
+
+    /// The `pending` event for a request just recorded in the session's row.
+    fn record_pending(
+        &self,
+        request: Option<&crate::model::pending::PendingRequest>,
+        source: Source,
+    ) {
+        *self.current_request.lock() = request.cloned();
+        let Some(r) = request else { return };
+        let data = serde_json::to_value(r).expect("a request serializes");
+        if let Err(e) = self.store.lock().record_event(
+            self.id(),
+            source.as_str(),
+            crate::model::event::kind::PENDING,
+            &data,
+        ) {
+            eprintln!("agent-sessions host: recording the pending request: {e}");
+        }
+    }
+
+    /// A dialog's options came on screen after its wait was recorded (a hook can report the
+    /// dialog before it is drawn): the request gets them, in the row and as a new `pending`
+    /// event. Called by the screen thread with the text it just looked at.
+    pub(super) fn complete_request_options(&self, text: &str) {
+        let mut current = self.current_request.lock();
+        let Some(r) = current.as_mut().filter(|r| r.options.is_empty()) else {
+            return;
+        };
+        let options = crate::model::pending::options_on_screen(text);
+        if options.is_empty() {
+            return;
+        }
+        r.options = options;
+        let r = r.clone();
+        drop(current);
+        let json = serde_json::to_string(&r).expect("a request serializes");
+        self.update(vec![(Column::Pending, store::text(json))]);
+        let data = serde_json::to_value(&r).expect("a request serializes");
+        if let Err(e) = self.store.lock().record_event(
+            self.id(),
+            "screen",
+            crate::model::event::kind::PENDING,
+            &data,
+        ) {
+            eprintln!("agent-sessions host: recording the pending request: {e}");
+        }
     }
 
     /// Whether a change is still waiting to be written.

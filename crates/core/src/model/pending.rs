@@ -1,0 +1,96 @@
+//! What a waiting agent waits for, beyond its reason: the request itself.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The request a session in `waiting_input` waits on (a permission dialog, a question, a
+/// trust or sign-in screen); in the record as `pending` and in the `pending` event. `None`
+/// at the agent's prompt and whenever the session is not waiting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    /// The wait reason: `permission`, `question`, `trust`, `login` or `other`.
+    pub kind: String,
+    /// The tool asked for (`Bash`, `Edit`, `AskUserQuestion`, ...), when the agent said.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// The tool's input as the agent reported it (the command, the file, the questions).
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// The choices the dialog offers, as numbered on screen (`1. Yes, proceed (y)` gives
+    /// `Yes, proceed (y)`), first first.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Who reported the wait (`agent_hook`, `agent_status`, `screen`).
+    pub source: String,
+    /// When the wait began (ISO 8601, UTC).
+    pub since: String,
+}
+
+/// The numbered choices of the dialog on `screen`: the last run of lines that read like
+/// `❯ 1. Yes`, `› 2. No, and tell Codex ...` or `  3. Always allow`, in order. Empty when
+/// the screen shows none.
+pub fn options_on_screen(screen: &str) -> Vec<String> {
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for line in screen.lines() {
+        // Borders, the selection marker and indentation before the number.
+        let t = line.trim_start_matches(|c: char| c.is_whitespace() || "❯›>●○│*".contains(c));
+        let numbered = t
+            .split_once(". ")
+            .filter(|(n, _)| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest.trim_end())));
+        match numbered {
+            Some((n, text)) if n == current.len() + 1 && !text.is_empty() => {
+                current.push(text.trim_end_matches('│').trim_end().to_string())
+            }
+            Some((1, text)) if !text.is_empty() => {
+                runs.push(std::mem::take(&mut current));
+                current.push(text.trim_end_matches('│').trim_end().to_string());
+            }
+            _ if current.is_empty() => {}
+            // A blank or wrapped line inside a dialog does not end its list.
+            _ if line.trim().is_empty() || !line.starts_with(char::is_alphanumeric) => {}
+            _ => runs.push(std::mem::take(&mut current)),
+        }
+    }
+    runs.push(current);
+    runs.into_iter()
+        .rev()
+        .find(|r| r.len() >= 2)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codex_and_claude_dialogs() {
+        let codex = "  Would you like to run the following command?\n\n  $ ls /tmp\n\n› 1. Yes, proceed (y)\n  2. Yes, and don't ask again for commands that start with `ls /tmp` (p)\n  3. No, and tell Codex what to do differently (esc)\n\n  Press enter to confirm or esc to cancel";
+        assert_eq!(
+            options_on_screen(codex),
+            [
+                "Yes, proceed (y)",
+                "Yes, and don't ask again for commands that start with `ls /tmp` (p)",
+                "No, and tell Codex what to do differently (esc)"
+            ]
+        );
+        let claude = "│ Do you want to proceed?\n│ ❯ 1. Yes\n│   2. Yes, and don't ask again │\n│   3. No, and tell Claude what to do differently (esc) │";
+        assert_eq!(
+            options_on_screen(claude).len(),
+            3,
+            "{:?}",
+            options_on_screen(claude)
+        );
+        assert_eq!(options_on_screen(claude)[0], "Yes");
+    }
+
+    #[test]
+    fn no_dialog_no_options() {
+        assert!(options_on_screen("❯ \n  ? for shortcuts").is_empty());
+        assert!(options_on_screen("1. only one choice").is_empty());
+        // A numbered list in a reply further up does not count once a dialog follows.
+        let s = "1. first point\n2. second point\nsome text\n› 1. Yes\n  2. No";
+        assert_eq!(options_on_screen(s), ["Yes", "No"]);
+    }
+}
