@@ -26,6 +26,24 @@ pub struct PendingRequest {
     pub since: String,
 }
 
+/// Largest tool input kept as it is, serialized; a bigger one (a whole file an Edit would
+/// write) is kept as a preview, so every record that carries it stays small.
+pub const MAX_INPUT_JSON: usize = 16 * 1024;
+
+/// `input` as the record keeps it: unchanged up to [`MAX_INPUT_JSON`] bytes of JSON, else
+/// `{"truncated": true, "bytes": N, "preview": "<the first 4 KiB of its JSON>"}`.
+pub fn bounded_input(input: serde_json::Value) -> serde_json::Value {
+    let json = input.to_string();
+    if json.len() <= MAX_INPUT_JSON {
+        return input;
+    }
+    let mut cut = 4096;
+    while !json.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    serde_json::json!({"truncated": true, "bytes": json.len(), "preview": &json[..cut]})
+}
+
 /// The numbered choices of the dialog on `screen`: the last run of lines that read like
 /// `❯ 1. Yes`, `› 2. No, and tell Codex ...` or `  3. Always allow`, in order. Empty when
 /// the screen shows none.
@@ -83,6 +101,17 @@ mod tests {
             options_on_screen(claude)
         );
         assert_eq!(options_on_screen(claude)[0], "Yes");
+    }
+
+    #[test]
+    fn a_huge_input_is_kept_as_a_preview() {
+        let small = serde_json::json!({"command": "ls /tmp"});
+        assert_eq!(bounded_input(small.clone()), small);
+        let big = serde_json::json!({"file_path": "/x", "content": "é".repeat(20_000)});
+        let kept = bounded_input(big);
+        assert_eq!(kept["truncated"], true);
+        assert!(kept["bytes"].as_u64().unwrap() > 40_000);
+        assert!(kept["preview"].as_str().unwrap().len() <= 4096);
     }
 
     #[test]

@@ -167,7 +167,9 @@ impl Shared {
     ) -> Option<crate::model::pending::PendingRequest> {
         let kind = reason.filter(|r| to == State::WaitingInput && *r != "prompt")?;
         let (tool, input) = match self.last_request.lock().take() {
-            Some(hook) if source == Source::AgentHook => hook,
+            Some((tool, input)) if source == Source::AgentHook => {
+                (tool, input.map(crate::model::pending::bounded_input))
+            }
             _ => (None, None),
         };
         Some(crate::model::pending::PendingRequest {
