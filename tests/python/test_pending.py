@@ -7,6 +7,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 import agent_sessions
 from conftest import wait_until
 
@@ -41,9 +43,12 @@ def test_a_permission_dialog_is_pending_until_answered(
         assert s.record()["pending"] == p
         assert s.record()["state_reason"] == "permission"
 
-        s.send_keys("Enter")  # approve
+        assert s.approve(timeout=20) is s  # checked on screen, Enter, dialog gone
+        assert "Would you like to run" not in s.screen()
         wait_until(lambda: s.pending() is None and s.refresh().state == "waiting_input",
-                   timeout=30, what="the answered dialog to be gone")
+                   timeout=30, what="the answered turn to end")
+        with pytest.raises(agent_sessions.InvalidArgumentError):
+            s.deny()  # nothing pending any more
         kinds = [e["kind"] for e in s.events()]
         assert "pending" in kinds
     finally:

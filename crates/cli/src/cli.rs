@@ -220,6 +220,22 @@ pub enum Command {
     /// Print what a waiting session waits on: the dialog's kind, tool, input and options
     /// (`null` with --json when nothing is pending).
     Pending { id: String },
+    /// Approve the permission dialog the session waits on (checked on screen first), and
+    /// wait until it is gone.
+    Approve {
+        id: String,
+        /// Seconds to wait for the dialog to close (default 10).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Deny the permission dialog the session waits on (checked on screen first), and wait
+    /// until it is gone.
+    Deny {
+        id: String,
+        /// Seconds to wait for the dialog to close (default 10).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
     /// List sessions.
     #[command(alias = "list")]
     Ls {

@@ -41,6 +41,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => return session_cmds::stop(&mgr, ids, all, secs(timeout, "--timeout")?, force, json),
         Command::State { id } => session_cmds::state(&mgr, &id, json)?,
         Command::Pending { id } => session_cmds::pending(&mgr, &id, json)?,
+        Command::Approve { id, timeout } => {
+            let rec = mgr.approve(&id, optional_secs(timeout, "--timeout")?)?;
+            crate::output::print_state(json, &rec);
+        }
+        Command::Deny { id, timeout } => {
+            let rec = mgr.deny(&id, optional_secs(timeout, "--timeout")?)?;
+            crate::output::print_state(json, &rec);
+        }
         Command::Ls { state, agent, task } => session_cmds::ls(&mgr, state, agent, task, json)?,
         Command::Show { id } => session_cmds::show(&mgr, &id, json)?,
         Command::Usage { id } => telemetry_cmds::usage(&mgr, &id, json)?,

@@ -257,6 +257,42 @@ fn codex_life_from_the_status_it_reports() {
 }
 
 #[test]
+fn deny_answers_a_codex_approval_and_nothing_else() {
+    let fake = Fake::new("codex", &["--reply-delay", "0.5", "--permission"]);
+    let env = &fake.env;
+    let id = fake.start(&[]);
+    wait_waiting(env, &id);
+    // At the prompt there is nothing to answer: refused, no key sent.
+    let err = env.fails(&["approve", &id], 2);
+    assert!(err.contains("waits on no permission dialog"), "{err}");
+    let err = env.fails(&["deny", &id], 2);
+    assert!(err.contains("waits on no permission dialog"), "{err}");
+    send_and_expect_running(env, &id, "first task");
+    let rec = wait_waiting(env, &id);
+    assert_waiting(&rec, "permission", "agent_status");
+    assert!(poll(
+        || env.record(&id)["pending"]["options"][0] == "Yes, proceed (y)"
+    ));
+    env.ok(&["deny", &id]);
+    let screen = env.screen(&id);
+    assert!(!screen.contains("Would you like to run"), "{screen}");
+    // The turn ended without running the command: back at the prompt, nothing pending.
+    assert!(
+        poll(|| env.record(&id)["state_reason"] == "prompt"),
+        "{}",
+        env.record(&id)
+    );
+    let rec = env.record(&id);
+    assert_eq!(rec["state"], "waiting_input", "{rec}");
+    assert!(rec["pending"].is_null(), "{rec}");
+    assert!(
+        !env.screen(&id).contains("MOCK-REPLY"),
+        "{}",
+        env.screen(&id)
+    );
+}
+
+#[test]
 fn codex_reply_streaming_with_long_pauses_stays_running_until_done() {
     // Codex 0.171 draws no busy line while a reply streams; with pauses longer than the
     // debounce its screen alone read idle mid-turn. Its status says working until done.
@@ -440,9 +476,10 @@ fn claude_hooks_report_turns_and_permissions() {
     let human = env.ok(&["pending", &id]);
     assert!(human.starts_with("permission: Bash"), "{human}");
 
-    // Approve; the Stop hook ends the turn.
+    // Approve (checked on screen, then Enter); the Stop hook ends the turn.
     let n = history(env, &id).len();
-    env.ok(&["send", &id, "--keys", "Enter"]);
+    env.ok(&["approve", &id]);
+    assert!(!env.screen(&id).contains("Do you want to proceed?"));
     let rec = wait_waiting(env, &id);
     assert_waiting(&rec, "prompt", "agent_hook");
     assert!(rec["pending"].is_null(), "{rec}");

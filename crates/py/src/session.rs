@@ -262,6 +262,25 @@ impl PySession {
         Self::update(slf, |mgr, id| mgr.suspend(id, timeout))
     }
 
+    /// Approves the permission dialog the session waits on (checked on screen first: its
+    /// options are shown and the first reads as a yes), then waits up to `timeout` seconds
+    /// (default 10) for it to close. Raises InvalidArgumentError when there is no such
+    /// dialog. Returns the session.
+    #[pyo3(signature = (timeout=None))]
+    fn approve<'py>(slf: Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, Self>> {
+        let timeout = args::optional_secs(timeout, "timeout")?;
+        Self::update(slf, |mgr, id| mgr.approve(id, timeout))
+    }
+
+    /// Denies the permission dialog the session waits on (Esc, once it is checked on
+    /// screen), then waits up to `timeout` seconds (default 10) for it to close. Returns the
+    /// session.
+    #[pyo3(signature = (timeout=None))]
+    fn deny<'py>(slf: Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, Self>> {
+        let timeout = args::optional_secs(timeout, "timeout")?;
+        Self::update(slf, |mgr, id| mgr.deny(id, timeout))
+    }
+
     /// Starts an ended (suspended, stopped, failed or unknown) session's agent again on the
     /// same conversation, under the same session id, and returns the session once the agent
     /// runs. `args` replaces the arguments it was started with (repeated by default); `env`

@@ -11,7 +11,7 @@
 //! An agent that reports its own status on its terminal (see `host::program_status`) outranks
 //! the screen for good, not for a hold: while it says it works, no screen makes the session
 //! wait (Codex's busy line vanishes while a reply streams); while it says it waits, the
-//! screen may only name the wait more precisely (a dialog on screen), never make it busy.
+//! screen may only say what it waits for (a dialog, the prompt), never make it busy.
 //!
 //! When another source decides (a hook event, a submitted input), it *pins* its state for
 //! [`PIN_HOLD`]: the debouncer takes the matching verdict as already reported, and a screen
@@ -219,10 +219,11 @@ impl Detector {
             return None;
         }
         match self.agent_status {
-            // The agent says it works, or it waits and the screen does not show a dialog:
-            // its word stands.
+            // The agent says it works: no screen makes it wait. It says it waits: the screen
+            // may say for what (a dialog, or the prompt once a dialog closed), not that it
+            // works.
             Some(State::Running) => return None,
-            Some(_) if to == State::Running || reason == Some(WaitReason::Prompt) => return None,
+            Some(_) if to == State::Running => return None,
             _ => {}
         }
         let cause = match stable {

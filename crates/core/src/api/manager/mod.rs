@@ -11,6 +11,7 @@ use crate::services::client;
 use crate::services::launcher;
 use crate::store::pool::StorePool;
 use crate::store::Store;
+mod answer;
 pub mod cleanup;
 mod control;
 pub mod events;

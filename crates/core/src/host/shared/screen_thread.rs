@@ -60,14 +60,13 @@ impl Shared {
                 seen = taken;
                 (detect && changed).then(|| screen.text())
             };
-            // The agent's own statuses first: the screen they came with is judged against
-            // them.
-            self.apply_agent_statuses();
             if detect {
                 self.detect_step(text.as_deref());
                 if let Some(t) = &text {
                     self.complete_request_options(t);
                 }
+            } else {
+                self.apply_agent_statuses();
             }
             if fed {
                 std::thread::sleep(SCREEN_TICK);
@@ -89,6 +88,11 @@ impl Shared {
             // The quiet timer only acts on unrecognised screens: let it look again.
             self.wake_timer();
         }
+        // The agent's own statuses next, judged against the screen they came with (its
+        // dialog, if one is up), then the screen's own verdict.
+        drop(d);
+        self.apply_agent_statuses();
+        let mut d = self.detector.lock();
         let current = self.state();
         if let Some(dec) = d.step(Instant::now(), current) {
             self.set_state_with(
