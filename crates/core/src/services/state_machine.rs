@@ -241,31 +241,6 @@ pub fn insert(store: &Store, new: &NewSession, source: Source, more: &Updates) -
     Ok(())
 }
 
-/// Inserts a new session and applies its next change in one transaction: the session is
-/// never seen in its first state alone (a start records `starting` → `running` at once once
-/// the host has reported). Both moves are in the history, and both fire the status hooks.
-pub fn insert_and_apply(
-    store: &Store,
-    new: &NewSession,
-    source: Source,
-    more: &Updates,
-    change: &Change<'_>,
-) -> Result<()> {
-    let (first, next) = store.write(|tx| {
-        let first = insert_in(tx, new, source, more)?;
-        if first.is_err() {
-            return Ok((first, None));
-        }
-        Ok((first, commit_in(tx, change)?))
-    })?;
-    let first = first.map_err(|e| e.into_error(&new.id))?;
-    after_commit(store.home_root(), &first);
-    if let Some(Outcome::Moved(c)) = &next {
-        after_commit(store.home_root(), c);
-    }
-    Ok(())
-}
-
 /// Runs the status hooks for a committed move. Call it after the commit and outside every
 /// lock: a hook sees the state it is told about, and a slow hook holds nobody up.
 pub fn after_commit(home_root: &Path, committed: &Committed) {

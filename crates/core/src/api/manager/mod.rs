@@ -53,14 +53,7 @@ impl SessionManager {
     pub fn open(home: Option<&Path>) -> Result<SessionManager> {
         let home = Home::resolve(home)?;
         let store = StorePool::open(&home)?;
-        Ok(SessionManager {
-            home,
-            store,
-            lifecycle: std::sync::OnceLock::new(),
-            usage_cache: Mutex::new(Default::default()),
-            host_binary: Mutex::new(None),
-            api_agents: Mutex::new(Vec::new()),
-        })
+        Ok(Self::with_pool(home, store))
     }
 
     /// [`SessionManager::open`] without opening the store yet: the first call that needs it
@@ -70,14 +63,18 @@ impl SessionManager {
     pub fn open_deferred(home: Option<&Path>) -> Result<SessionManager> {
         let home = Home::resolve(home)?;
         let store = StorePool::deferred(&home);
-        Ok(SessionManager {
+        Ok(Self::with_pool(home, store))
+    }
+
+    fn with_pool(home: Home, store: StorePool) -> SessionManager {
+        SessionManager {
             home,
             store,
             lifecycle: std::sync::OnceLock::new(),
             usage_cache: Mutex::new(Default::default()),
             host_binary: Mutex::new(None),
             api_agents: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     /// Uses `path` as the session host binary instead of searching for it.

@@ -233,11 +233,13 @@ impl SessionManager {
         // take this starting session for abandoned (on success the host holds its own copy).
         drop(lock);
         recorded?;
-        self.just_started(&session_id)
+        self.started_record(&*self.store.get()?, &session_id, true)
     }
 
     /// A start whose host is forked from this process (see `host::fork`). The host opens its
-    /// terminal and spawns the agent while this process inserts the record (starting); once
+    /// terminal and spawns the agent while this process inserts the record (starting: this
+    /// order measured faster than one transaction after the report, which put the store's
+    /// open and the insert on the critical path); once
     /// the host has reported, the session is recorded running (or failed), the record is read
     /// back, and the go pipe lets the host open the store.
     /// Should this process fail or die before that, the host sees its go pipe end with no
@@ -249,15 +251,13 @@ impl SessionManager {
         launch: &LaunchSpec,
         lock: &std::fs::File,
     ) -> Result<SessionRecord> {
-        let mut host = match crate::host::fork::fork_host(&self.home, launch, lock) {
-            Ok(host) => host,
-            Err(e) => return Err(self.record_failed_start(new, extra, e)),
-        };
-        // The record in state starting while the host spawns the agent (measured: this
-        // order beats one transaction after the report, which leaves the store's open and
-        // the insert on the critical path).
+        let forked = crate::host::fork::fork_host(&self.home, launch, lock);
         let store = self.store.get()?;
         state_machine::insert(&store, new, Source::User, extra)?;
+        let mut host = match forked {
+            Ok(host) => host,
+            Err(e) => return Err(record_failure(&store, &new.id, e)),
+        };
         let ready = match host.wait_ready() {
             Ok(ready) => ready,
             Err(e) => {
@@ -267,48 +267,30 @@ impl SessionManager {
         state_machine::apply(&store, &running(&new.id, running_updates(&ready)))?;
         // Read before the go byte: until then the host writes nothing, so this is the record
         // as just written, and it has no telemetry yet.
-        let mut rec = store
-            .get(&new.id)?
-            .ok_or_else(|| Error::SessionNotFound(new.id.clone()))?;
-        rec.telemetry = Some(crate::services::telemetry::telemetry_joined(&rec, None));
-        rec.resumable = self.resume_blocker(&rec).is_none();
+        let rec = self.started_record(&store, &new.id, false)?;
         host.recorded();
         Ok(rec)
     }
 
-    /// Records a start that failed before the agent ran (in state failed, with the reason)
-    /// and returns the error to report.
-    fn record_failed_start(
-        &self,
-        new: &NewSession,
-        extra: &crate::store::Updates,
-        e: Error,
-    ) -> Error {
-        let reason = e.to_string();
-        let recorded = self.store.get().and_then(|store| {
-            state_machine::insert_and_apply(
-                &store,
-                new,
-                Source::User,
-                extra,
-                &failed(&new.id, &reason),
-            )
-        });
-        match recorded {
-            Ok(()) => e,
-            Err(store_error) => store_error,
-        }
-    }
-
     /// The record of a session this manager has just started, as stored. No liveness check:
-    /// the host reported ready and holds its lock, and it writes nothing before its starter
-    /// has recorded the start, so the record is what was just written.
-    fn just_started(&self, session_id: &str) -> Result<SessionRecord> {
-        let store = self.store.get()?;
+    /// its host reported ready and holds its lock. `telemetry`: read the summary too (an
+    /// exec'd host may have written a first sample; a forked one writes nothing before the
+    /// go byte).
+    fn started_record(
+        &self,
+        store: &crate::store::Store,
+        session_id: &str,
+        telemetry: bool,
+    ) -> Result<SessionRecord> {
         let mut rec = store
             .get(session_id)?
             .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
-        rec.telemetry = Some(crate::services::telemetry::telemetry_for(&store, &rec)?);
+        let row = if telemetry {
+            store.telemetry_row(session_id)?
+        } else {
+            None
+        };
+        rec.telemetry = Some(crate::services::telemetry::telemetry_joined(&rec, row));
         rec.resumable = self.resume_blocker(&rec).is_none();
         Ok(rec)
     }

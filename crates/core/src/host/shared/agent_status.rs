@@ -51,14 +51,7 @@ impl Shared {
                 reason = Some(dialog);
             }
         }
-        let went_idle = self.set_state_with(
-            &[State::Running, State::WaitingInput],
-            to,
-            reason.map(|r| r.as_str()),
-            &cause,
-            Source::AgentStatus,
-            vec![],
-        ) && to == State::WaitingInput;
+        let went_idle = self.agent_reported(to, reason, &cause, Source::AgentStatus);
         drop(d);
         // The quiet timer defers to the agent's own status: let it look again.
         self.wake_timer();

@@ -155,14 +155,7 @@ impl Shared {
             *self.last_request.lock() = Some((ev.tool_name.clone(), ev.tool_input.clone()));
         }
         let mut d = self.detector.lock();
-        let went_idle = self.set_state_with(
-            &[State::Running, State::WaitingInput],
-            to,
-            reason.map(|r| r.as_str()),
-            &cause,
-            Source::AgentHook,
-            vec![],
-        ) && to == State::WaitingInput;
+        let went_idle = self.agent_reported(to, reason, &cause, Source::AgentHook);
         let now = Instant::now();
         match (to, reason) {
             (State::Running, _) => d.pin(ScreenVerdict::Busy, State::Running, now),

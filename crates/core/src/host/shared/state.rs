@@ -156,6 +156,26 @@ impl Shared {
         true
     }
 
+    /// A move between running and waiting_input that the agent reported itself (its hook or
+    /// its status). Returns whether it went to waiting (the caller then lets the host shrink,
+    /// outside its locks).
+    pub(super) fn agent_reported(
+        &self,
+        to: State,
+        reason: Option<crate::config::detect::WaitReason>,
+        cause: &str,
+        source: Source,
+    ) -> bool {
+        self.set_state_with(
+            &[State::Running, State::WaitingInput],
+            to,
+            reason.map(|r| r.as_str()),
+            cause,
+            source,
+            vec![],
+        ) && to == State::WaitingInput
+    }
+
     /// The request a move to `to` (with `reason`) waits on: a dialog's, with the tool and
     /// input of the agent's last permission request hook and the options on screen. `None`
     /// for anything but a wait on something other than the prompt.
