@@ -63,9 +63,17 @@ impl Proc {
         proc_stat(self.pid).is_some_and(|(_, s)| s == self.start)
     }
 
-    /// Still running: the same process, and not a zombie (a zombie holds no locks).
+    /// Still running: the same process, and not yet a zombie that has let go of its files.
+    /// A killed process's main thread can read as a zombie while its other threads are
+    /// still exiting; the last of them closes the files (and so releases the host's lock),
+    /// and a thread leaves `task` only after it did its part.
     fn alive(&self) -> bool {
-        proc_stat(self.pid).is_some_and(|(st, s)| s == self.start && st != 'Z' && st != 'X')
+        proc_stat(self.pid).is_some_and(|(st, s)| {
+            s == self.start
+                && (!matches!(st, 'Z' | 'X')
+                    || std::fs::read_dir(format!("/proc/{}/task", self.pid))
+                        .is_ok_and(|d| d.count() > 1))
+        })
     }
 
     fn kill9(&self) {
