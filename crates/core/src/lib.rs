@@ -53,13 +53,19 @@ pub use model::duration;
 #[doc(hidden)]
 pub use api::manager::{cleanup as retention, events, history, tasks};
 #[doc(hidden)]
-pub use api::{attach, manager};
+pub use api::{attach, manager, requests};
 #[doc(hidden)]
 pub use config::{agent_config, agents, detect, home, keys};
 #[doc(hidden)]
-pub use model::{clock, error, id, pending, protocol, record, state};
+pub use model::{clock, error, id, pending, protocol, record, state, template, usage_table};
 #[doc(hidden)]
-pub use services::{claude_hooks, client, resources, status_hooks, telemetry, usage};
+pub use services::{agent_hooks, client, resources, status_hooks, telemetry, usage};
+
+/// Approval policies for `start --policy`: the rules ([`model::policy`]) and reading a file.
+pub mod policy {
+    pub use crate::config::policy_file::load;
+    pub use crate::model::policy::*;
+}
 
 pub use api::lifecycle::Lifecycle;
 pub use api::manager::cleanup::{CleanedSession, CleanupOptions, CleanupReport};
@@ -73,7 +79,7 @@ pub use config::agent_config::AgentDef;
 pub use config::agents::{AgentInfo, AgentOrigin, AgentSpec};
 pub use config::home::{Home, HOME_ENV};
 pub use model::error::{Error, ErrorKind, Result, StoreCode};
-pub use model::event::Event;
+pub use model::event::{Event, FeedEvent, FeedFilter, FeedPage};
 pub use model::message::{HistoryPage, Message};
 pub use model::pending::PendingRequest;
 pub use model::protocol::ScreenReply;

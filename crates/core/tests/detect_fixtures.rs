@@ -621,3 +621,38 @@ mod fake_agents {
         f.wait_for("the reply", |v, s| v == PROMPT && s.contains("MOCK-REPLY"));
     }
 }
+
+/// The project's own captures of the pinned CLIs (tests/real_agents made them; see the
+/// READMEs in `tests/data/agents/<agent>-<version>/`): each moment's screen and the verdict
+/// the rules must give it.
+#[test]
+fn screens_of_the_pinned_versions() {
+    let permission = ScreenVerdict::Waiting(WaitReason::Permission);
+    let cases: &[(&str, &str, ScreenVerdict)] = &[
+        ("claude-2.1.197/idle", "claude", PROMPT),
+        ("claude-2.1.197/busy", "claude", BUSY),
+        ("claude-2.1.197/idle-after-reply", "claude", PROMPT),
+        ("claude-2.1.197/permission-dialog", "claude", permission),
+        ("claude-2.1.197/trust-dialog", "claude", TRUST),
+        ("claude-2.1.197/login-menu", "claude", LOGIN),
+        ("claude-2.1.197/not-logged-in", "claude", LOGIN),
+        ("codex-0.171/idle", "codex", PROMPT),
+        ("codex-0.171/busy", "codex", BUSY),
+        ("codex-0.171/idle-after-reply", "codex", PROMPT),
+        ("codex-0.171/permission-dialog", "codex", permission),
+        ("codex-0.171/trust-dialog", "codex", TRUST),
+        ("codex-0.171/login-menu", "codex", LOGIN),
+    ];
+    let base = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/agents"));
+    let mut wrong = Vec::new();
+    for (name, agent, want) in cases {
+        let path = base.join(format!("{name}.screen.txt"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let got = classify(&rules(agent), &text);
+        if got != *want {
+            wrong.push(format!("{name}: {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -163,6 +163,9 @@ fn new_session(home: &Home, script: &str) -> LaunchSpec {
         resuming: false,
         max_log_bytes: 50 << 20,
         task_id: None,
+        policy: None,
+        reports_status: false,
+        env_unset: vec![],
     }
 }
 
@@ -205,7 +208,15 @@ fn a_host_that_cannot_open_the_store_keeps_the_terminal_and_retries() {
             .ok()
             .filter(|r| r["ok"] == true)
     };
-    poll("the socket to answer", || ask(Tag::Screen, b"").is_some());
+    // The host retries every few seconds: give it time, and say what it logged if not.
+    let start = Instant::now();
+    while ask(Tag::Screen, b"").is_none() {
+        if start.elapsed() > 2 * DEADLINE {
+            let log = std::fs::read_to_string(dir.join("host.log")).unwrap_or_default();
+            panic!("the socket did not answer once the store was back; host.log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let rec = Store::open(&home).unwrap().get(&id).unwrap().unwrap();
     assert_eq!(rec.state, State::Running);
     assert_eq!(rec.agent_pid, Some(agent_pid as u32));

@@ -118,6 +118,7 @@ pub fn attach_terminal(socket: &Path, opts: &AttachOptions) -> Result<AttachEnd>
         read_only: opts.read_only,
         cols: size.map(|s| s.0),
         rows: size.map(|s| s.1),
+        client: None,
     };
     write_frame(
         &mut stream,

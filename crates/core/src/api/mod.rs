@@ -4,3 +4,4 @@
 pub mod attach;
 pub mod lifecycle;
 pub mod manager;
+pub mod requests;

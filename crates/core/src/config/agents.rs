@@ -149,7 +149,7 @@ pub fn builtin() -> Vec<AgentSpec> {
             debounce: None,
             session_id_agent: Some(name.into()),
             resume: Some(resume.iter().map(|a| a.to_string()).collect()),
-            // Claude's `--session-id` is handled with its hooks (see claude_hooks).
+            // Claude's `--session-id` is handled with its hooks (see agent_hooks::claude).
             session_id_args: None,
             description: desc.into(),
             origin: AgentOrigin::Builtin,
@@ -165,7 +165,7 @@ pub fn builtin() -> Vec<AgentSpec> {
         cli(
             "codex",
             "AGENT_SESSIONS_CODEX_BIN",
-            "OpenAI Codex CLI (`codex`); quits with /quit",
+            "OpenAI Codex CLI (`codex`); quits with /quit, reports through its hooks and status escapes",
             &["resume", "{id}"],
         ),
         cli(

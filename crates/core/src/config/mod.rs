@@ -7,3 +7,4 @@ pub mod defaults;
 pub mod detect;
 pub mod home;
 pub mod keys;
+pub mod policy_file;

@@ -27,6 +27,12 @@ use std::time::{Duration, Instant};
 
 /// How long a state pinned by a hook or a submitted input outranks a contradicting screen.
 pub const PIN_HOLD: Duration = Duration::from_millis(1000);
+/// How long a submitted prompt holds running against the screen for an agent that reports
+/// its own busy/idle (Codex's status, opencode's session.status): its report decides, and
+/// a loaded machine can take seconds to draw the busy screen (opencode), during which the
+/// screen still shows the prompt. Bounded, so input that starts no turn cannot leave the
+/// session running.
+pub const SUBMIT_HOLD_WITH_STATUS: Duration = Duration::from_secs(5);
 
 struct Hold {
     until: Instant,
@@ -173,12 +179,17 @@ impl Detector {
     /// Another source decided the state: pin it for [`PIN_HOLD`] and take `verdict` as the
     /// screen's reported verdict.
     pub fn pin(&mut self, verdict: ScreenVerdict, state: State, now: Instant) {
+        self.pin_for(verdict, state, now, PIN_HOLD);
+    }
+
+    /// [`Self::pin`] for `hold` instead of [`PIN_HOLD`].
+    pub fn pin_for(&mut self, verdict: ScreenVerdict, state: State, now: Instant, hold: Duration) {
         if !self.enabled() {
             return;
         }
         self.debouncer.assume(verdict);
         self.hold = Some(Hold {
-            until: now + PIN_HOLD,
+            until: now + hold,
             state,
             deferred: false,
         });

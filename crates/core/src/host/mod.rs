@@ -15,12 +15,16 @@
 //! - an idle-timer thread flips running ⇄ waiting_input on output silence (for agents
 //!   without screen rules, or whose screen shows nothing recognised) and flushes activity
 //!   timestamps;
-//! - an accept thread, plus one thread per connection.
+//! - an accept thread, plus one thread per connection;
+//! - for Claude Code, Codex and Gemini CLI, an OpenTelemetry receiver (`otlp`): a thread
+//!   blocked in `accept` on 127.0.0.1, plus one per export while it is read.
 
 mod detector;
 mod diag;
 pub mod fork;
 pub(crate) mod lost;
+mod otlp;
+mod otlp_http;
 pub mod program_status;
 mod reader;
 mod screen;
@@ -178,7 +182,7 @@ fn run(
     }
     // Hooks the agent runs (Claude Code's) find their session through these.
     env.push((
-        crate::services::claude_hooks::SESSION_ENV.into(),
+        crate::services::agent_hooks::SESSION_ENV.into(),
         id.clone().into(),
     ));
     env.push((
@@ -191,15 +195,25 @@ fn run(
     for (k, v) in &spec.env {
         env.push((k.into(), v.into()));
     }
+    // The agent's own per-request token reports come to this host (see `otlp`).
+    let mut argv = spec.argv.clone();
+    let otel = otlp::arm(
+        &spec.agent_type,
+        &dir,
+        Path::new(&spec.cwd),
+        &mut argv,
+        &mut env,
+    );
     // Orphaned descendants of the agent (a helper whose parent exited) are re-parented to
     // this host, not to init: the sampler finds them among the host's children and the
     // main thread reaps them (see `wait_agent`).
     // SAFETY: prctl with an integer argument.
     let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
     let command = spawn::AgentCommand {
-        argv: &spec.argv,
+        argv: &argv,
         cwd: &spec.cwd,
         env,
+        unset: &spec.env_unset,
         umask: user_umask,
     };
     let agent_pid = match spawn::spawn_agent(&pty, &command) {
@@ -290,6 +304,9 @@ fn run(
     server::spawn(shared.clone(), listener);
 
     let status = wait_agent(agent_pid);
+    if let Some(o) = &otel {
+        o.agent_ended(matches!(status, AgentExit::Signal(_)));
+    }
     // Last sample and flush before the ending is recorded, so a reader who sees the session
     // ended also sees its final figures.
     telemetry_stop.stop();

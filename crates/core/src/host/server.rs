@@ -17,6 +17,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Longest a send waits for its text to show on screen before pressing Enter anyway (an
+/// agent that does not echo, or hides what is typed).
+const ECHO_WAIT: Duration = Duration::from_secs(1);
+
 /// Binds the socket, private to this user. A leftover file from a dead host is removed
 /// first; only the holder of the session lock gets here, so it cannot be a live socket.
 pub fn bind(path: &Path) -> io::Result<UnixListener> {
@@ -198,6 +202,9 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             let mut result = shared.write_input(req.text.as_bytes());
             if result.is_ok() && req.enter {
                 if shared.spec.enter_delay_ms > 0 && !req.text.is_empty() {
+                    // A TUI that is still busy reading its input would get the text and the
+                    // Enter in one read, as a paste: the Enter then inserts a newline.
+                    shared.wait_for_echo(&req.text, ECHO_WAIT);
                     std::thread::sleep(std::time::Duration::from_millis(
                         shared.spec.enter_delay_ms,
                     ));
@@ -220,11 +227,17 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             }
         }
         Tag::AgentEvent => match serde_json::from_slice::<AgentEventRequest>(payload) {
-            Ok(ev) => {
-                shared.on_agent_event(&ev);
-                ok(json!({}))
-            }
+            Ok(ev) => match shared.on_agent_event(&ev) {
+                Some(decision) => ok(json!({ "decision": decision })),
+                None => ok(json!({})),
+            },
             Err(_) => json!({"ok": false, "error": "malformed agent event"}),
+        },
+        Tag::Decide => match serde_json::from_slice::<serde_json::Value>(payload) {
+            Ok(d) if d.get("behavior").and_then(|b| b.as_str()).is_some() => {
+                json!({"ok": shared.decide(d)})
+            }
+            _ => json!({"ok": false, "error": "malformed decision"}),
         },
         Tag::Screen => ok(json!({"screen": shared.snapshot()})),
         Tag::Pause => match shared.pause() {
@@ -281,7 +294,12 @@ fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::R
             }
         }
     }
-    let (replay, client, rx) = shared.attach(req.read_only);
+    let (replay, client_id, rx) = shared.attach(req.read_only);
+    // A label for the records: printable, at most 100 characters.
+    let client: Option<String> = req
+        .client
+        .as_deref()
+        .map(|c| c.chars().filter(|ch| !ch.is_control()).take(100).collect());
     let mut out = stream.try_clone()?;
     let writer = std::thread::Builder::new()
         .name("attach-out".into())
@@ -306,6 +324,13 @@ fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::R
         }
         match tag {
             Tag::Input if shared.state().accepts_input() => {
+                if let Some(client) = &client {
+                    // As `send --keys`: an Enter submits, recorded before the agent sees it.
+                    if payload.contains(&b'\r') {
+                        shared.user_submitted();
+                    }
+                    shared.record_client_input(&String::from_utf8_lossy(&payload), client);
+                }
                 let _ = shared.write_input(&payload);
             }
             Tag::Resize => {
@@ -318,7 +343,7 @@ fn attach(shared: &Arc<Shared>, stream: UnixStream, req: AttachRequest) -> io::R
             _ => {}
         }
     }
-    shared.detach(client);
+    shared.detach(client_id);
     let _ = input.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
     Ok(())

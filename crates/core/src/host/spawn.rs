@@ -28,6 +28,8 @@ pub(crate) struct AgentCommand<'a> {
     pub cwd: &'a str,
     /// Set over the host's own environment, in order (a later value for a name wins).
     pub env: Vec<(OsString, OsString)>,
+    /// Names left out of the host's own environment before `env` is laid over it.
+    pub unset: &'a [String],
     /// The starter's umask, for the agent.
     pub umask: Mode,
 }
@@ -35,7 +37,7 @@ pub(crate) struct AgentCommand<'a> {
 /// Spawns the agent with the terminal of `pty` as its controlling terminal and returns its
 /// pid. Returns once the agent's program runs (exec succeeded) or with why it could not.
 pub(crate) fn spawn_agent(pty: &portable_pty::PtyPair, cmd: &AgentCommand<'_>) -> io::Result<u32> {
-    let env = environment(&cmd.env);
+    let env = environment(&cmd.env, cmd.unset);
     match pty.master.tty_name() {
         Some(tty) => with_umask(cmd.umask, || posix_spawn(&tty, cmd, &env)),
         None => with_umask(cmd.umask, || portable_spawn(pty, cmd, env)),
@@ -52,9 +54,12 @@ fn with_umask<T>(mask: Mode, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// The agent's environment: the host's, then `over` in order, and `SHELL` when missing.
-fn environment(over: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+/// The agent's environment: the host's without `unset`, then `over` in order, and `SHELL`
+/// when missing.
+fn environment(over: &[(OsString, OsString)], unset: &[String]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !unset.iter().any(|u| k.as_bytes() == u.as_bytes()))
+        .collect();
     for (k, v) in over {
         env.retain(|(have, _)| have != k);
         env.push((k.clone(), v.clone()));

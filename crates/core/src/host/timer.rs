@@ -41,8 +41,10 @@ fn run(shared: &Shared) {
         if shared.ended().is_some() {
             return;
         }
-        let seq = shared.activity_seq();
         let now = Instant::now();
+        // An idle the agent reported on its start-up, on hold until it has lasted.
+        shared.apply_deferred_status(now);
+        let seq = shared.activity_seq();
         if seq != flushed_seq && last_flush.is_none_or(|t| now >= t + FLUSH_EVERY) {
             shared.flush_activity();
             // Output lost to a full disk is recorded as soon as the store takes it.
@@ -57,6 +59,7 @@ fn run(shared: &Shared) {
         } else {
             flush_due
         };
+        let flush_due = earliest(flush_due, shared.deferred_status_due());
         match (shared.state(), idle_after) {
             (State::Running, Some(idle_after))
                 if (!screen_rules || unrecognised()) && !shared.agent_reports_status() =>

@@ -117,6 +117,12 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// A JSON request (C ABI options, a server request body) that does not parse or does not
+    /// have the request's shape. Holds the whole message. Its kind is
+    /// [`ErrorKind::InvalidArgument`]; the C ABI reports it as `AS_INVALID_JSON`.
+    #[error("{0}")]
+    InvalidJson(String),
+
     /// A configuration file could not be used.
     #[error("{path}:{line}: {field}: {message}")]
     Config {
@@ -192,7 +198,9 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::StateUnreachable { .. } => ErrorKind::StateUnreachable,
             Error::InvalidPhase(_) => ErrorKind::InvalidPhase,
-            Error::InvalidArgument(_) | Error::Config { .. } => ErrorKind::InvalidArgument,
+            Error::InvalidArgument(_) | Error::InvalidJson(_) | Error::Config { .. } => {
+                ErrorKind::InvalidArgument
+            }
             Error::Store { .. } => ErrorKind::Store,
             Error::Io { .. } => ErrorKind::Io,
             Error::Protocol(_) => ErrorKind::Protocol,

@@ -34,6 +34,9 @@ pub mod kind {
     /// What a waiting session waits on (see [`crate::model::pending::PendingRequest`]):
     /// `{"kind", "tool", "input", "options", "source", "since"}`.
     pub const PENDING: &str = "pending";
+    /// A permission request the session's approval policy decided (`allow`, `deny` or
+    /// `ask`), with the rule that decided it, the tool and its input.
+    pub const DECISION: &str = "decision";
 }
 
 /// Most events one read returns.
@@ -62,4 +65,36 @@ impl Event {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("an event always serializes")
     }
+}
+
+/// An event in the one order over every session's events (the all-sessions stream): `id`
+/// numbers events of all sessions in commit order, so a reader that resumes after an `id`
+/// misses nothing and sees nothing twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedEvent {
+    /// Place in the order of all events (grows with every commit; never reused).
+    pub id: i64,
+    /// The event itself.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Which events of all sessions a reader of the feed wants; an empty field keeps all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedFilter {
+    /// Only these sessions.
+    pub sessions: Vec<String>,
+    /// Only sessions of this task.
+    pub task: Option<String>,
+    /// Only these kinds (see [`kind`]).
+    pub kinds: Vec<String>,
+}
+
+/// One read of the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedPage {
+    /// The events read, oldest first.
+    pub events: Vec<FeedEvent>,
+    /// Where the next read starts (past events the filter skipped too).
+    pub next: i64,
 }

@@ -69,6 +69,10 @@ pub enum Tag {
     /// `timeout_secs` (JSON, at most [`MAX_END_WAIT_SECS`]). Reply: `{"ok", "state", "ended"}`.
     /// Lets `wait` learn of the ending at once instead of polling the store.
     WaitEnd = 11,
+    /// Client → host: a decision for the permission request a hook holds open (opencode's
+    /// plugin waits for one). Payload `{"behavior": "allow"|"always"|"deny", "message"?}`.
+    /// Reply `{"ok": true}` when a hook took it, `{"ok": false}` when none waits.
+    Decide = 12,
     /// Host → client: JSON answer to a one-shot request.
     Reply = 0x80,
     /// Host → attached client: the screen as it is now, as escape sequences.
@@ -97,7 +101,8 @@ impl Tag {
             | Tag::AgentEvent
             | Tag::Pause
             | Tag::Continue
-            | Tag::WaitEnd => MAX_CONTROL_FRAME,
+            | Tag::WaitEnd
+            | Tag::Decide => MAX_CONTROL_FRAME,
             Tag::Reply | Tag::Replay | Tag::Output | Tag::Exit => MAX_FRAME,
         }
     }
@@ -115,6 +120,7 @@ impl Tag {
             9 => Tag::Pause,
             10 => Tag::Continue,
             11 => Tag::WaitEnd,
+            12 => Tag::Decide,
             0x80 => Tag::Reply,
             0x81 => Tag::Replay,
             0x82 => Tag::Output,
@@ -201,6 +207,11 @@ pub struct AttachRequest {
     pub cols: Option<u16>,
     /// The client's terminal height in rows; `None` keeps the current size.
     pub rows: Option<u16>,
+    /// Who this client is (the server's WebSocket terminals: `ws <peer address>`). When
+    /// given, the host records the client's input as `input` events naming it, as it does
+    /// for `send`; `attach` in a terminal gives none (a person's own keystrokes).
+    #[serde(default)]
+    pub client: Option<String>,
 }
 
 /// Payload of [`Tag::Resize`].
@@ -279,6 +290,9 @@ pub struct AgentEventRequest {
     /// That tool's input (the command, the file, the questions).
     #[serde(default)]
     pub tool_input: Option<serde_json::Value>,
+    /// The agent's id of the request (opencode's permission id), for its decision channel.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Reply to [`Tag::Screen`].

@@ -124,6 +124,9 @@ pub struct SessionRecord {
     /// `null` at the prompt and when not waiting.
     #[serde(default)]
     pub pending: Option<crate::model::pending::PendingRequest>,
+    /// The approval policy the session was started with (`start --policy`); `null` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::model::policy::Policy>,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

@@ -32,6 +32,33 @@ pub struct TokenUsage {
     pub model: Option<String>,
     /// Lines (or documents) of the source that were not valid JSON and were skipped.
     pub skipped_lines: u64,
+    /// True when the token figures count every request the agent made, each as the agent
+    /// itself reported it to the session's host over OpenTelemetry (`source` `claude-otel`,
+    /// `codex-otel`, `gemini-otel`); while the session runs, as of the agent's last export.
+    /// False: a lower bound (the agent's own records miss requests, such as title or
+    /// routing requests, and interrupted turns). Derived from `source` (see
+    /// [`source_is_exact`]).
+    #[serde(default)]
+    pub exact: bool,
+}
+
+/// The `source` tag an OpenTelemetry figure set ends its first part with (`claude-otel`).
+pub const OTEL_SOURCE_SUFFIX: &str = "-otel";
+/// Appended to an OpenTelemetry `source` (after a `+`) when some of the agent's requests may
+/// be missing from it: `+lower-bound:<why>`.
+pub const LOWER_BOUND_TAG: &str = "lower-bound";
+
+/// Whether figures from `source` are exact (see [`TokenUsage::exact`]): an OpenTelemetry
+/// source with no `lower-bound` part.
+pub fn source_is_exact(source: Option<&str>) -> bool {
+    let Some(s) = source else {
+        return false;
+    };
+    let mut parts = s.split('+');
+    parts
+        .next()
+        .is_some_and(|first| first.ends_with(OTEL_SOURCE_SUFFIX))
+        && parts.all(|p| !p.starts_with(LOWER_BOUND_TAG))
 }
 
 impl TokenUsage {
@@ -138,6 +165,10 @@ pub struct Telemetry {
     pub usage_source: Option<String>,
     /// The model the tokens were spent on (JSON `usage_model`; [`TokenUsage::model`]).
     pub usage_model: Option<String>,
+    /// The token figures count every request (see [`TokenUsage::exact`]); false: a lower
+    /// bound, or no figures.
+    #[serde(default)]
+    pub usage_exact: bool,
     /// Unix ms at which the token figures were read; `null` when never computed.
     pub usage_at_ms: Option<i64>,
 }
@@ -173,6 +204,7 @@ impl Telemetry {
             source: self.usage_source.clone(),
             model: self.usage_model.clone(),
             skipped_lines: 0,
+            exact: self.usage_exact,
         }
     }
 }

@@ -59,6 +59,16 @@ pub struct LaunchSpec {
     /// starts link to the same task.
     #[serde(default)]
     pub task_id: Option<String>,
+    /// The session's approval policy: decides permission requests the agent's hooks report.
+    #[serde(default)]
+    pub policy: Option<crate::model::policy::Policy>,
+    /// The agent reports its own busy and idle (see `agent_hooks::HookLaunch`).
+    #[serde(default)]
+    pub reports_status: bool,
+    /// Names the agent must not inherit from the starter's environment (see
+    /// `AgentControls::headless_env`); `env` may still set them.
+    #[serde(default)]
+    pub env_unset: Vec<String>,
 }
 
 pub use crate::config::defaults::DEFAULT_MAX_LOG_BYTES;
@@ -87,7 +97,11 @@ impl LaunchSpec {
             quit: spec.quit.clone(),
             interrupt: spec.interrupt.clone(),
             // TUIs treat a fast burst as a paste; a plain command does not care.
-            enter_delay_ms: if spec.name == "custom" { 0 } else { 50 },
+            enter_delay_ms: match crate::config::detect::builtin_controls(&spec.name) {
+                Some(c) => c.enter_delay_ms,
+                None if spec.name == "custom" => 0,
+                None => 50,
+            },
             interrupt_presses: spec.interrupt_presses,
             rules: spec.rules.clone(),
             debounce_ms: debounce.as_millis() as u64,
@@ -97,6 +111,11 @@ impl LaunchSpec {
             resuming: false,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             task_id: None,
+            policy: None,
+            reports_status: false,
+            env_unset: crate::config::detect::builtin_controls(&spec.name)
+                .map(|c| c.headless_env.iter().map(|n| n.to_string()).collect())
+                .unwrap_or_default(),
         }
     }
 

@@ -2,11 +2,12 @@
 //! and the host: status hooks, usage and telemetry, launching hosts, talking to them, agent
 //! hooks. Uses the model, config and the store.
 
-pub mod claude_hooks;
+pub mod agent_hooks;
 pub mod client;
 pub mod history;
 pub mod launch_spec;
 pub mod launcher;
+pub mod otel_launch;
 pub mod resources;
 pub mod state_machine;
 pub mod status_hooks;

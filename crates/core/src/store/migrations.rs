@@ -91,7 +91,40 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS sessions_by_updated;",
     // 7: the request a waiting session waits on (JSON, see `model::pending`).
     "ALTER TABLE sessions ADD COLUMN pending TEXT;",
+    // 8: the session's approval policy (JSON, see `model::policy`), kept for resume.
+    "ALTER TABLE sessions ADD COLUMN policy TEXT;",
+    // 9: one order over every session's events, for the all-sessions stream; see
+    // `store::feed`.
+    FEED,
+    // 10: launch templates, every version kept; see `model::template`.
+    "CREATE TABLE templates (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE template_current (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
+
+/// Migration 9 of the store (see `store::MIGRATIONS`): `event_feed` numbers every event of
+/// every session in commit order. A trigger fills it, so no writer can forget it. Rows of
+/// deleted events are left for the reader's join to skip and for `cleanup` to purge: an
+/// index to delete them at once would cost every event's commit one more page.
+const FEED: &str = "
+    CREATE TABLE event_feed (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    );
+    INSERT INTO event_feed (session_id, seq)
+        SELECT session_id, seq FROM events ORDER BY at, session_id, seq;
+    CREATE TRIGGER event_feed_from_events AFTER INSERT ON events BEGIN
+        INSERT INTO event_feed (session_id, seq) VALUES (NEW.session_id, NEW.seq);
+    END;";
 
 /// SQL creating the telemetry tables (idempotent).
 ///

@@ -7,6 +7,7 @@
 use crate::config::home::Home;
 pub mod events;
 pub(crate) mod fallback;
+pub mod feed;
 pub mod lifecycle;
 pub mod messages;
 mod migrations;
@@ -14,6 +15,7 @@ pub mod pool;
 pub mod sessions;
 pub mod tasks;
 pub mod telemetry;
+pub mod templates;
 
 use crate::model::error::{Error, Result, StoreCode};
 use rusqlite::{Connection, TransactionBehavior};
@@ -46,6 +48,15 @@ pub fn opened_in_this_process() -> bool {
 }
 
 impl Store {
+    /// SQLite's `data_version` of this connection: it changes whenever another connection
+    /// (another process, or another connection of this one) commits. Reading it touches no
+    /// table: in WAL mode it is a look at the shared WAL index.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| store_err(&self.path, e))
+    }
+
     /// Opens (creating and migrating if needed) the store of `home`.
     pub fn open(home: &Home) -> Result<Store> {
         let path = home.db_path();

@@ -41,6 +41,8 @@ pub enum Column {
     TaskId,
     /// The request a waiting session waits on (JSON), or NULL.
     Pending,
+    /// The session's approval policy (JSON), or NULL.
+    Policy,
 }
 
 impl Column {
@@ -67,6 +69,7 @@ impl Column {
             Column::Name => "name",
             Column::TaskId => "task_id",
             Column::Pending => "pending",
+            Column::Policy => "policy",
         }
     }
 }
@@ -292,7 +295,7 @@ const SESSION_COLUMNS: &str =
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
     agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost,
-    pending";
+    pending, policy";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -334,6 +337,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         output_bytes_lost: r.get::<_, i64>(29)?.max(0) as u64,
         pending: r
             .get::<_, Option<String>>(30)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
+        policy: r
+            .get::<_, Option<String>>(31)?
             .and_then(|j| serde_json::from_str(&j).ok()),
         resumable: false,
         transitions: Vec::new(),

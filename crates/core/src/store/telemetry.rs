@@ -311,6 +311,10 @@ pub(crate) fn row_to_telemetry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Re
         usage_at_ms: r.get(at + 21)?,
         ..Default::default()
     })
+    .map(|mut t| {
+        t.usage_exact = crate::model::telemetry::source_is_exact(t.usage_source.as_deref());
+        t
+    })
 }
 
 impl Store {
@@ -428,11 +432,18 @@ impl Store {
                             source: r.get(6)?,
                             model: r.get(7)?,
                             skipped_lines: u(r.get(8)?).unwrap_or(0),
+                            exact: false,
                         },
                         r.get(9)?,
                     ))
                 })
                 .optional()
+            })
+            .map(|found| {
+                found.map(|(mut u, at): (TokenUsage, i64)| {
+                    u.exact = crate::model::telemetry::source_is_exact(u.source.as_deref());
+                    (u, at)
+                })
             })
             .map_err(|e| self.err(e))
     }

@@ -157,6 +157,9 @@ impl SessionManager {
                 "cleanup removes only ended sessions (stopped, failed, unknown, suspended), never {s} ones"
             )));
         }
+        // Times are kept to the millisecond: a session that ended in the same millisecond as
+        // the cutoff counts as old enough (`<=`), so `older_than 0` takes every ended one
+        // even right after it ended.
         let cutoff = crate::model::clock::to_iso(
             chrono::Utc::now()
                 - chrono::Duration::from_std(opts.older_than).map_err(|_| {
@@ -174,7 +177,7 @@ impl SessionManager {
                 .prepare(
                     "SELECT id, state, ended_at FROM sessions
                      WHERE state IN (SELECT value FROM json_each(?1))
-                       AND COALESCE(ended_at, updated_at) < ?2
+                       AND COALESCE(ended_at, updated_at) <= ?2
                      ORDER BY created_at",
                 )
                 .map_err(|e| store.err(e))?;
@@ -229,6 +232,10 @@ impl SessionManager {
                 });
             }
         }
+        if !opts.dry_run && !report.sessions.is_empty() {
+            // The all-sessions feed's rows of the deleted events (readers skip them anyway).
+            self.with_store(|store| store.purge_feed())?;
+        }
         Ok(report)
     }
 
@@ -241,7 +248,7 @@ impl SessionManager {
                 .prepare(
                     "SELECT id FROM sessions
                      WHERE state IN ('starting', 'running', 'waiting_input', 'stopping', 'paused')
-                       AND kind = ?1 AND updated_at < ?2",
+                       AND kind = ?1 AND updated_at <= ?2",
                 )
                 .map_err(|e| store.err(e))?;
             let rows = st

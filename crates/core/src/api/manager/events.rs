@@ -2,7 +2,7 @@
 
 use crate::api::manager::SessionManager;
 use crate::model::error::{Error, Result};
-pub use crate::model::event::{kind, Event, MAX_PAGE};
+pub use crate::model::event::{kind, Event, FeedEvent, FeedFilter, FeedPage, MAX_PAGE};
 use std::time::{Duration, Instant};
 
 impl SessionManager {
@@ -105,5 +105,21 @@ impl EventCursor {
                 _ => return Ok(batch),
             }
         }
+    }
+}
+
+impl SessionManager {
+    /// Up to `limit` events of all sessions after feed id `since` that pass `filter`,
+    /// oldest first (see [`crate::model::event::FeedEvent`]). Ids in the filter are checked.
+    pub fn feed(&self, since: i64, limit: usize, filter: &FeedFilter) -> Result<FeedPage> {
+        for id in &filter.sessions {
+            crate::model::id::validate(id)?;
+        }
+        self.with_store(|s| s.feed(since, limit, filter))
+    }
+
+    /// The feed id of the newest event: a reader starting there gets only newer events.
+    pub fn feed_head(&self) -> Result<i64> {
+        self.with_store(|s| s.feed_head())
     }
 }

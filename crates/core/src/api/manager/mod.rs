@@ -12,6 +12,7 @@ use crate::services::launcher;
 use crate::store::pool::StorePool;
 use crate::store::Store;
 mod answer;
+pub mod changes;
 pub mod cleanup;
 mod control;
 pub mod events;
@@ -21,6 +22,7 @@ mod query;
 pub mod resume;
 mod start;
 pub mod tasks;
+pub mod templates;
 mod usage;
 
 pub use output::{OutputCursor, OutputFollowed};

@@ -23,7 +23,7 @@ use crate::services::launcher;
 use crate::services::state_machine::{self, Change, Outcome};
 use crate::store::{self, Column};
 use rusqlite::types::Value;
-use std::path::Path;
+
 use std::time::Duration;
 
 /// How long a resume waits for the previous host to exit and free the session lock.
@@ -331,14 +331,20 @@ impl SessionManager {
         let user_args = opts.args.clone().unwrap_or_else(|| rec.agent_args.clone());
         let template = spec.resume.clone().expect("checked by blocker");
         let mut args = resume_args(&spec, &template, &asid, &user_args);
-        if spec.name == "claude" && spec.origin == AgentOrigin::Builtin {
+        let mut hook_env = Vec::new();
+        let mut reports_status = false;
+        if spec.origin == AgentOrigin::Builtin {
             let hook_bin = self.host_binary().ok();
-            let (pre, _) = crate::services::claude_hooks::launch_args(
+            let hooked = crate::services::agent_hooks::launch(
+                &spec.name,
                 &args,
-                hook_bin.as_deref().unwrap_or(Path::new("")),
-                hook_bin.is_some(),
+                &opts.env,
+                self.home.root(),
+                hook_bin.as_deref(),
             );
-            args = pre.into_iter().chain(args).collect();
+            args = hooked.args.into_iter().chain(args).collect();
+            hook_env = hooked.env;
+            reports_status = hooked.reports_status;
         }
         let argv = spec.argv(&args)?;
         let host_bin = self.host_binary()?;
@@ -413,7 +419,7 @@ impl SessionManager {
             session_id: session_id.to_string(),
             argv,
             cwd: rec.workspace_path.clone().unwrap_or_else(|| ".".into()),
-            env: opts.env.clone(),
+            env: hook_env.iter().chain(&opts.env).cloned().collect(),
             cols: rec.cols,
             rows: rec.rows,
             idle_after_secs: rec.idle_after_secs,
@@ -423,6 +429,8 @@ impl SessionManager {
                 .max_log_bytes
                 .unwrap_or(crate::config::defaults::DEFAULT_MAX_LOG_BYTES),
             task_id: rec.task_id.clone(),
+            policy: rec.policy.clone(),
+            reports_status,
             ..LaunchSpec::for_agent(&spec, debounce)
         };
         let launched = launcher::launch(&self.home, &host_bin, &launch, &lock);

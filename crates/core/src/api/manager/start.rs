@@ -13,7 +13,7 @@ use crate::services::launch_spec::LaunchSpec;
 use crate::services::launcher;
 use crate::services::state_machine::{self, Change};
 use crate::store::{self, Column, NewSession};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Detection settings for [`SessionManager::start_with`] (kept apart from [`StartOptions`]
@@ -55,6 +55,9 @@ pub struct StartOptions {
     /// Output log cap in bytes (default 50 MiB); the log rotates at half of it, keeping one
     /// older part.
     pub max_log_bytes: Option<u64>,
+    /// Approval policy for the agent's permission requests (Claude Code and Codex, through
+    /// their hooks; see [`crate::model::policy`]). Kept in the record, used again on resume.
+    pub policy: Option<crate::model::policy::Policy>,
 }
 
 impl SessionManager {
@@ -118,25 +121,31 @@ impl SessionManager {
                 "the debounce must be at most 60 seconds".into(),
             ));
         }
-        // Claude Code: its own hooks report to the host, and it gets a session id we know.
+        // Claude Code and Codex: their own hooks report to the host (and answer permission
+        // requests the policy decides); Claude also gets a session id we know.
         let mut args = Vec::new();
         let mut agent_session_id = None;
-        if spec.name == "claude" && spec.origin == AgentOrigin::Builtin {
-            let hook_bin = if detect.no_agent_hooks {
-                None
-            } else {
-                self.host_binary().ok()
+        let mut hook_env = Vec::new();
+        let mut reports_status = false;
+        if spec.origin == AgentOrigin::Builtin {
+            let hook_bin = match detect.no_agent_hooks {
+                true => None,
+                false => self.host_binary().ok(),
             };
-            let (pre, id) = crate::services::claude_hooks::launch_args(
+            let hooked = crate::services::agent_hooks::launch(
+                &spec.name,
                 &opts.args,
-                hook_bin.as_deref().unwrap_or(Path::new("")),
-                hook_bin.is_some(),
+                &opts.env,
+                self.home.root(),
+                hook_bin.as_deref(),
             );
-            args = pre;
-            agent_session_id = id;
+            args = hooked.args;
+            agent_session_id = hooked.agent_session_id;
+            hook_env = hooked.env;
+            reports_status = hooked.reports_status;
         }
         if let Some(template) = &spec.session_id_args {
-            let id = crate::services::claude_hooks::new_uuid();
+            let id = crate::services::agent_hooks::new_uuid();
             args.extend(template.iter().map(|a| a.replace("{id}", &id)));
             agent_session_id = Some(id);
         }
@@ -173,11 +182,16 @@ impl SessionManager {
         if let Some(asid) = &agent_session_id {
             extra.push((Column::AgentSessionId, store::text(asid.clone())));
         }
+        if let Some(policy) = &opts.policy {
+            let json = serde_json::to_string(policy).expect("a policy serializes");
+            extra.push((Column::Policy, store::text(json)));
+        }
         let launch = argv_result.map(|argv| LaunchSpec {
             session_id: session_id.clone(),
             argv,
             cwd: cwd.display().to_string(),
-            env: opts.env.clone(),
+            // Ours first: the user's own values of the same names win.
+            env: hook_env.iter().chain(&opts.env).cloned().collect(),
             cols,
             rows,
             idle_after_secs: idle_after,
@@ -192,6 +206,8 @@ impl SessionManager {
             }),
             max_log_bytes,
             task_id: task_id.clone(),
+            policy: opts.policy.clone(),
+            reports_status,
             ..LaunchSpec::for_agent(&spec, debounce)
         });
         let new = NewSession {

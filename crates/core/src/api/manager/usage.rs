@@ -6,6 +6,7 @@ use super::SessionManager;
 use crate::model::error::Result;
 use crate::model::record::SessionRecord;
 use crate::model::telemetry::{TelemetryReport, TokenUsage, UsageReport};
+use crate::model::usage_table::{UsageGroup, UsageTable};
 use crate::services::telemetry::{self, UsageEnv};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -82,6 +83,7 @@ impl SessionManager {
         t.cost_estimated = u.cost_estimated;
         t.usage_source = u.source;
         t.usage_model = u.model;
+        t.usage_exact = u.exact;
         t.usage_at_ms = Some(at);
         Ok(TelemetryReport::new(rec.session_id.clone(), t))
     }
@@ -150,3 +152,28 @@ impl SessionManager {
 pub(crate) type UsageCache = HashMap<String, (TokenUsage, i64)>;
 /// Entries older than this are dropped (no reader asks for figures this old).
 const READ_CACHE_KEEP_MS: i64 = 10 * 60 * 1000;
+
+impl SessionManager {
+    /// Tokens and cost of every session summed by day, agent or task (see
+    /// [`UsageTable`]); each session's figures are those its `usage` gives.
+    pub fn usage_report(&self, by: UsageGroup) -> Result<UsageTable> {
+        let records = self.list(&crate::store::ListFilter::default())?;
+        let usages = records
+            .iter()
+            .map(|r| self.record_usage(r, USAGE_MAX_AGE))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(UsageTable::new(by, records.iter().zip(usages.iter())))
+    }
+
+    /// A session's stored resource samples taken at or after `since_ms` (unix ms), oldest
+    /// first, at most `limit`: what charts of its CPU and memory draw.
+    pub fn samples(
+        &self,
+        session_id: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::model::telemetry::SampleRow>> {
+        let rec = self.get(session_id)?;
+        self.with_store(|s| telemetry::samples(s, &rec.session_id, since_ms, limit.min(10_000)))
+    }
+}

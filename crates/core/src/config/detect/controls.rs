@@ -12,6 +12,16 @@ pub struct AgentControls {
     /// How many times `interrupt` has to be sent (a few hundred ms apart) to stop a turn:
     /// 1, except opencode, whose first Esc only arms ("esc again to interrupt").
     pub interrupt_presses: u32,
+    /// Pause between typed text (once it shows on screen) and its Enter. Codex takes an
+    /// Enter within 120 ms of a fast burst of characters as a newline in a paste
+    /// (`PASTE_ENTER_SUPPRESS_WINDOW` in its TUI), so it gets 150 ms; the others 50 ms.
+    pub enter_delay_ms: u64,
+    /// Variables of an inherited environment that would make the agent give up its
+    /// terminal interface. Gemini CLI takes `CI=true` or `GITHUB_ACTIONS=true` as headless
+    /// mode (`isHeadlessMode` in its core, 0.61), prints no screen and exits when no prompt
+    /// is given: a session started from a CI job would end at once. The host leaves these
+    /// out of what the agent inherits; a value the caller sets for the session still wins.
+    pub headless_env: &'static [&'static str],
 }
 
 /// The built-in controls for `claude`, `codex`, `gemini` or `opencode` (ASCII
@@ -35,10 +45,20 @@ pub fn builtin_controls(agent: &str) -> Option<AgentControls> {
         "opencode" => (vec![vec![CTRL_C], vec![CTRL_C]], 2),
         _ => return None,
     };
+    let enter_delay_ms = if agent.eq_ignore_ascii_case("codex") {
+        150
+    } else {
+        50
+    };
     Some(AgentControls {
         quit,
         interrupt: vec![ESC],
         interrupt_presses: presses,
+        enter_delay_ms,
+        headless_env: match agent.eq_ignore_ascii_case("gemini") {
+            true => &["CI", "GITHUB_ACTIONS"],
+            false => &[],
+        },
     })
 }
 

@@ -65,7 +65,9 @@ fn claude() -> ScreenRules {
         // [assumed] the onboarding sign-in chooser. (Offline without credentials Claude Code
         // prints "Unable to connect to Anthropic services" and exits [readme]; that is an exit,
         // not a wait, so it is not a pattern.)
-        login: list(&["Select login method:"]),
+        // [capture] claude-2.1.197/login-menu and not-logged-in: its /login menu, and the
+        // footer it shows at its prompt without credentials (every prompt fails until then).
+        login: list(&["Select login method:", "Not logged in · Run /login"]),
     }
 }
 
@@ -102,6 +104,11 @@ fn codex() -> ScreenRules {
             "Do you trust the contents of this directory?",
             "allow Codex to work in this folder",
             "Allow Codex to work in this folder",
+            // [capture] codex-0.171/trust-dialog.screen.txt (a folder inside a git repository):
+            // "Folder access" … "Trust this folder? Codex can read, edit, and run files here"
+            // … "› 1. Trust and continue".
+            "Trust this folder? Codex can",
+            "1. Trust and continue",
         ]),
         // [readme] "Codex without credentials opens a sign-in menu ("Sign in with ChatGPT" …,
         // "Press enter to continue")". Only the first is used: the trust screen also says

@@ -6,10 +6,14 @@
 use super::Shared;
 use crate::host::program_status::ProgramStatus;
 use crate::model::state::{Source, State};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// Statuses queued for the screen thread at most; older ones are dropped first (only the
 /// latest matters once the queue is this far behind).
 const QUEUE: usize = 64;
+/// How long an idle the agent reports before it was ever ready must hold to count.
+const STARTUP_HOLD: Duration = Duration::from_millis(400);
 
 impl Shared {
     /// Looks for statuses in a chunk of output; called by the reader for every chunk.
@@ -31,6 +35,38 @@ impl Shared {
     pub(super) fn apply_agent_statuses(&self) {
         let queued = std::mem::take(&mut *self.status_queue.lock());
         for status in queued {
+            // Any newer status supersedes an idle still on hold.
+            self.deferred_status.lock().take();
+            let startup_idle = !self.waited_once.load(Ordering::Acquire)
+                && status
+                    .meaning()
+                    .is_some_and(|(to, _, _)| to == State::WaitingInput);
+            if startup_idle {
+                // Codex says idle, works ~0.1 s more on its start-up, then idle again: the
+                // first idle is not "ready". One that holds for STARTUP_HOLD is.
+                *self.deferred_status.lock() = Some((Instant::now() + STARTUP_HOLD, status));
+                self.wake_timer();
+                continue;
+            }
+            self.apply_agent_status(&status);
+        }
+    }
+
+    /// When a start-up idle on hold is due (for the timer thread's sleep).
+    pub fn deferred_status_due(&self) -> Option<Instant> {
+        self.deferred_status.lock().as_ref().map(|(at, _)| *at)
+    }
+
+    /// Applies a start-up idle that has held (on the timer thread).
+    pub fn apply_deferred_status(&self, now: Instant) {
+        let due = {
+            let mut d = self.deferred_status.lock();
+            match d.as_ref() {
+                Some((at, _)) if *at <= now => d.take().map(|(_, s)| s),
+                _ => None,
+            }
+        };
+        if let Some(status) = due {
             self.apply_agent_status(&status);
         }
     }

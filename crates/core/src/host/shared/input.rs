@@ -3,10 +3,12 @@
 //! and the agent's own hook events.
 
 use super::Shared;
-use crate::config::detect::ScreenVerdict;
+use crate::config::detect::{ScreenVerdict, WaitReason};
 use crate::model::clock::now_iso;
+use crate::model::policy::Decision;
 use crate::model::protocol::AgentEventRequest;
 use crate::model::state::{Source, State};
+use crate::services::agent_hooks::DECISION_WAIT;
 use crate::store::{self, Column};
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -39,6 +41,15 @@ impl Shared {
         };
         let message = (enter && !keys && !text.trim().is_empty()).then_some(text);
         if let Err(e) = self.store.lock().record_input(self.id(), &data, message) {
+            eprintln!("agent-sessions host: recording input: {e}");
+        }
+    }
+
+    /// Records keys typed by a named attached client (a WebSocket terminal) as an `input`
+    /// event that names it, so the history says who typed what.
+    pub fn record_client_input(&self, keys: &str, client: &str) {
+        let data = serde_json::json!({"keys": keys, "client": client});
+        if let Err(e) = self.store.lock().record_input(self.id(), &data, None) {
             eprintln!("agent-sessions host: recording input: {e}");
         }
     }
@@ -135,26 +146,66 @@ impl Shared {
             Source::User,
             vec![],
         );
-        d.pin(ScreenVerdict::Busy, State::Running, Instant::now());
+        let hold = match self.spec.reports_status || d.agent_status().is_some() {
+            true => crate::host::detector::SUBMIT_HOLD_WITH_STATUS,
+            false => crate::host::detector::PIN_HOLD,
+        };
+        d.pin_for(ScreenVerdict::Busy, State::Running, Instant::now(), hold);
         drop(d);
         self.poke_screen();
     }
 
-    /// An event the agent reported through its own hook (see [`crate::services::claude_hooks`]).
-    pub fn on_agent_event(&self, ev: &AgentEventRequest) {
+    /// An event the agent reported through its own hook (see [`crate::services::agent_hooks`]).
+    /// Returns the decision for the agent when the session's policy decided a permission
+    /// request (`{"behavior": "allow"|"deny", "message"?}`): the agent then shows no dialog,
+    /// so the session stays running.
+    pub fn on_agent_event(&self, ev: &AgentEventRequest) -> Option<serde_json::Value> {
         if let Some(id) = ev.agent_session_id.as_deref() {
             let new = self.detector.lock().note_session_id(id, true);
             if new {
                 self.update(vec![(Column::AgentSessionId, store::text(id))]);
             }
         }
-        let Some((to, reason, cause)) = crate::services::claude_hooks::interpret(ev) else {
-            return;
-        };
-        if ev.event == "permission_request" {
+        // Claude's and Codex's PermissionRequest comes when a dialog would be shown; Gemini's
+        // BeforeTool comes before every tool use and can only deny.
+        let deny_only = ev.event == "before_tool";
+        if matches!(ev.event.as_str(), "permission_request" | "permission_asked") || deny_only {
+            if let Some(decision) = self.policy_decision(ev, deny_only) {
+                return Some(decision);
+            }
+        }
+        // The tool a dialog will be about: Gemini names it in BeforeTool, before its
+        // ToolPermission notification (which has only the dialog's details).
+        let names_a_request = matches!(
+            ev.event.as_str(),
+            "permission_request" | "before_tool" | "permission_asked" | "question_asked"
+        );
+        if names_a_request {
             *self.last_request.lock() = Some((ev.tool_name.clone(), ev.tool_input.clone()));
         }
+        if ev.event == "permission_replied" {
+            // Answered on its own screen (or by us): nobody waits for a decision any more.
+            self.decision_waiter.lock().take();
+        }
+        let (to, mut reason, cause) = crate::services::agent_hooks::interpret(ev)?;
+        // Gemini reports its ask_user question as a tool confirmation like any other: the
+        // tool its BeforeTool named says it is a question.
+        let asks = |t: &Option<String>| t.as_deref() == Some("ask_user");
+        if reason == Some(WaitReason::Permission)
+            && self
+                .last_request
+                .lock()
+                .as_ref()
+                .is_some_and(|(t, _)| asks(t))
+        {
+            reason = Some(WaitReason::Question);
+        }
         let mut d = self.detector.lock();
+        // opencode's session.status is its own busy/idle, like Codex's status escape: while it
+        // says busy no screen makes the session wait (a prompt is drawn during a turn too).
+        if matches!(ev.event.as_str(), "session_busy" | "session_idle") {
+            d.set_agent_status(Some(to));
+        }
         let went_idle = self.agent_reported(to, reason, &cause, Source::AgentHook);
         let now = Instant::now();
         match (to, reason) {
@@ -168,6 +219,96 @@ impl Shared {
         self.poke_screen();
         if went_idle {
             self.release_idle_memory();
+        }
+        match (ev.event.as_str(), ev.request_id.as_deref()) {
+            ("permission_asked", Some(request)) => self.await_decision(request),
+            _ => None,
+        }
+    }
+
+    /// Holds a hook's permission request open until `decide` answers it, the agent reports
+    /// it answered, or [`DECISION_WAIT`] passes; `None` leaves the dialog to the user.
+    fn await_decision(&self, request: &str) -> Option<serde_json::Value> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        *self.decision_waiter.lock() = Some((request.to_string(), tx));
+        let decision = rx.recv_timeout(DECISION_WAIT).ok();
+        let mut w = self.decision_waiter.lock();
+        if w.as_ref().is_some_and(|(r, _)| r == request) {
+            w.take();
+        }
+        decision
+    }
+
+    /// Sends a user's decision to the hook holding the agent's permission request open;
+    /// false when none waits (the agent takes its answer as keys then).
+    pub fn decide(&self, decision: serde_json::Value) -> bool {
+        match self.decision_waiter.lock().take() {
+            Some((_, tx)) => tx.try_send(decision).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Evaluates the session's policy for a permission request and records the decision as
+    /// a `decision` event; `Some` for allow and deny, `None` when the user is to be asked.
+    /// With `deny_only` (an agent whose hook cannot allow), only a deny is acted on and
+    /// recorded.
+    fn policy_decision(
+        &self,
+        ev: &AgentEventRequest,
+        deny_only: bool,
+    ) -> Option<serde_json::Value> {
+        let policy = self.spec.policy.as_ref()?;
+        let tool = ev.tool_name.as_deref().unwrap_or("");
+        let verdict = policy.decide(tool, ev.tool_input.as_ref());
+        if deny_only && verdict.as_ref().map(|v| v.decision) != Some(Decision::Deny) {
+            return None;
+        }
+        let (decision, rule) = match &verdict {
+            Some(v) => (v.decision, v.rule.as_str()),
+            None => (Decision::Ask, "no rule matched"),
+        };
+        let data = serde_json::json!({
+            "decision": decision.as_str(),
+            "rule": rule,
+            "tool": tool,
+            "input": ev.tool_input.clone().map(crate::model::pending::bounded_input),
+        });
+        if let Err(e) = self.store.lock().record_event(
+            self.id(),
+            Source::AgentHook.as_str(),
+            crate::model::event::kind::DECISION,
+            &data,
+        ) {
+            eprintln!("agent-sessions host: recording a policy decision: {e}");
+        }
+        let v = verdict?;
+        match v.decision {
+            Decision::Allow => Some(serde_json::json!({"behavior": "allow"})),
+            Decision::Deny => Some(serde_json::json!({
+                "behavior": "deny",
+                "message": v.message.unwrap_or_else(|| format!("denied by the session's policy ({})", v.rule)),
+            })),
+            Decision::Ask => None,
+        }
+    }
+
+    /// Waits (at most `limit`) until the end of `text` shows on the screen, i.e. the agent
+    /// has read what was typed.
+    pub fn wait_for_echo(&self, text: &str, limit: Duration) {
+        let last = text.lines().last().unwrap_or("").trim();
+        let tail: String = {
+            let chars: Vec<char> = last.chars().collect();
+            chars[chars.len().saturating_sub(24)..].iter().collect()
+        };
+        if tail.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.snapshot().text.contains(&tail) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

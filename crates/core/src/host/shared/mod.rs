@@ -80,6 +80,11 @@ pub struct Shared {
     /// Input was submitted and its turn has not settled yet: the next settle records the
     /// screen as the turn's reply (see `SessionManager::history`).
     turn_open: AtomicBool,
+    /// The session has been waiting_input at least once (the agent was ready).
+    waited_once: AtomicBool,
+    /// An "idle" status the agent reported before it was ever ready, applied by the timer
+    /// thread once it has held (see `agent_status`).
+    deferred_status: Mutex<Option<(Instant, super::program_status::ProgramStatus)>>,
     /// Set once the final state is recorded.
     ended: Mutex<Option<State>>,
     ended_cv: Condvar,
@@ -97,6 +102,9 @@ pub struct Shared {
     last_request: Mutex<Option<(Option<String>, Option<serde_json::Value>)>>,
     /// The request recorded for the current wait, if any.
     current_request: Mutex<Option<crate::model::pending::PendingRequest>>,
+    /// A hook holding the agent's permission request open for a decision (opencode's
+    /// plugin), with the agent's request id: `decide` sends the decision to it.
+    decision_waiter: Mutex<Option<(String, std::sync::mpsc::SyncSender<serde_json::Value>)>>,
 }
 
 impl Shared {
@@ -147,6 +155,8 @@ impl Shared {
             stop_requested: AtomicBool::new(false),
             suspend_requested: AtomicBool::new(false),
             turn_open: AtomicBool::new(false),
+            waited_once: AtomicBool::new(false),
+            deferred_status: Mutex::new(None),
             escalation_started: AtomicBool::new(false),
             ended: Mutex::new(None),
             ended_cv: Condvar::new(),
@@ -157,6 +167,7 @@ impl Shared {
             last_screen: Mutex::new(String::new()),
             last_request: Mutex::new(None),
             current_request: Mutex::new(None),
+            decision_waiter: Mutex::new(None),
         }
     }
 

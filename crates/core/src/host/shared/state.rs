@@ -150,6 +150,9 @@ impl Shared {
             state_machine::after_commit(&self.home_root(), &c);
         }
         self.wake_timer();
+        if to == State::WaitingInput {
+            self.waited_once.store(true, Ordering::Release);
+        }
         if to == State::WaitingInput && self.turn_open.swap(false, Ordering::AcqRel) {
             self.record_reply();
         }

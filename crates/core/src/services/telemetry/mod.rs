@@ -72,6 +72,7 @@ mod shared_walk;
 mod wake;
 mod watch;
 
+mod otel_tokens;
 mod summary;
 mod tokens;
 

@@ -360,19 +360,30 @@ fn window(record: &SessionRecord) -> (i64, i64) {
 /// Computes the token usage of a session, reading files only (no store access).
 ///
 /// Which source wins, first match:
-/// 1. a machine-readable output mode on the command line ([`print_mode`]): the session's own
+/// 1. the requests the agent reported to the session's host over OpenTelemetry
+///    (`<session dir>/otel.jsonl`, see [`usage::otel_usage`]): exact, every request counted.
+///    The agent's own records (below) are read too, as a check: they can only miss
+///    requests, so should they show more of any figure, some export was lost; then each
+///    figure is the larger of the two, the cost is estimated again, and `source` gets
+///    `+lower-bound:records-show-more` (not exact);
+/// 2. a machine-readable output mode on the command line ([`print_mode`]): the session's own
 ///    `output.log`, when it holds token figures or a cost (a run killed before its result
 ///    falls through);
-/// 2. the agent's own session record: found by the agent's session id
+/// 3. the agent's own session record: found by the agent's session id
 ///    (`record.agent_session_id`) when known, else by working folder and time window:
 ///    Claude Code project transcripts, Codex rollout files, Gemini CLI chats, opencode's
 ///    database;
-/// 3. nothing: every token field `None`, `source` `None`.
+/// 4. nothing: every token field `None`, `source` `None`.
 ///
-/// A cost the agent reported is kept; otherwise [`usage::fill_cost`] estimates it from the
-/// price table and marks it estimated. Unreadable files are treated like missing ones.
+/// Sources 2 and 3 are a lower bound (`exact` false). A cost the agent reported is kept;
+/// otherwise [`usage::fill_cost`] estimates it from the price table and marks it estimated.
+/// Unreadable files are treated like missing ones.
 pub fn compute_usage(home: &Home, record: &SessionRecord, env: &UsageEnv) -> TokenUsage {
     let mut found = from_output_log(home, record).or_else(|| from_agent_records(record, env));
+    if let Some(otel) = super::otel_tokens::from_otel(home, record) {
+        let interrupted = super::otel_tokens::interrupted(record, env);
+        return super::otel_tokens::checked_against(otel, found, interrupted);
+    }
     match found.as_mut() {
         Some(u) => {
             usage::fill_cost(u);
@@ -394,6 +405,31 @@ fn from_output_log(home: &Home, record: &SessionRecord) -> Option<TokenUsage> {
 
 fn from_agent_records(record: &SessionRecord, env: &UsageEnv) -> Option<TokenUsage> {
     let agent = usage_agent(record)?;
+    if agent == UsageAgent::Opencode {
+        let cwd = PathBuf::from(record.workspace_path.as_deref()?);
+        let sid = record.agent_session_id.as_deref().filter(|s| !s.is_empty());
+        let started = ms_time(window(record).0);
+        let db = usage::opencode_db_path(env.xdg_data_home.as_deref(), &env.user_home);
+        let id = match sid {
+            Some(id) => id.to_string(),
+            None => usage::find_opencode_session(&db, &cwd, started).ok()??,
+        };
+        return usage::opencode_db_usage(&db, &id).ok()?;
+    }
+    let path = record_file(record, env)?;
+    match agent {
+        UsageAgent::Claude => usage::claude_transcript_usage(&path).ok()?,
+        UsageAgent::Codex => usage::codex_rollout_usage(&path).ok()?,
+        UsageAgent::Gemini => usage::gemini_chat_usage(&path).ok()?,
+        UsageAgent::Opencode => None,
+    }
+}
+
+/// The session's own record file of a Claude Code, Codex or Gemini CLI session (transcript,
+/// rollout, chat): by the agent's session id when known, else by working folder and time
+/// window. `None` for opencode (a database) and when none is found.
+pub(super) fn record_file(record: &SessionRecord, env: &UsageEnv) -> Option<PathBuf> {
+    let agent = usage_agent(record)?;
     let cwd = PathBuf::from(record.workspace_path.as_deref()?);
     let sid = record.agent_session_id.as_deref().filter(|s| !s.is_empty());
     let (start, end) = window(record);
@@ -401,11 +437,10 @@ fn from_agent_records(record: &SessionRecord, env: &UsageEnv) -> Option<TokenUsa
     match agent {
         UsageAgent::Claude => {
             let cfg = env.claude_config_dir.as_deref();
-            let path = match sid {
+            match sid {
                 Some(id) => usage::find_claude_transcript(cfg, &env.user_home, &cwd, id),
                 None => find_claude_transcript_in_window(&env.claude_dir(), &cwd, start, end),
-            }?;
-            usage::claude_transcript_usage(&path).ok()?
+            }
         }
         UsageAgent::Codex => {
             let path = usage::find_codex_rollout(&env.codex_home(), sid, &cwd, started)?;
@@ -413,20 +448,10 @@ fn from_agent_records(record: &SessionRecord, env: &UsageEnv) -> Option<TokenUsa
             {
                 return None; // began after this session ended: someone else's
             }
-            usage::codex_rollout_usage(&path).ok()?
+            Some(path)
         }
-        UsageAgent::Gemini => {
-            let path = usage::find_gemini_chat(&env.gemini_dir(), sid, &cwd, started)?;
-            usage::gemini_chat_usage(&path).ok()?
-        }
-        UsageAgent::Opencode => {
-            let db = usage::opencode_db_path(env.xdg_data_home.as_deref(), &env.user_home);
-            let id = match sid {
-                Some(id) => id.to_string(),
-                None => usage::find_opencode_session(&db, &cwd, started).ok()??,
-            };
-            usage::opencode_db_usage(&db, &id).ok()?
-        }
+        UsageAgent::Gemini => usage::find_gemini_chat(&env.gemini_dir(), sid, &cwd, started),
+        UsageAgent::Opencode => None,
     }
 }
 

@@ -30,9 +30,14 @@
 //!   that is negative, not finite or past the believable (over a billion USD) is not a cost:
 //!   it counts as not reported. Figures that add up past that make the cost unknown, and
 //!   `source` gets `+cost-unknown:sum-too-large` (see `cost.rs`).
-//! * `source` names where the tokens came from (`claude-print-json`, `claude-stream-json`,
-//!   `claude-transcript`, `codex-exec-json`, `codex-rollout`, `gemini-json`, `gemini-chat`,
-//!   `opencode-run-json`, `opencode-db`); [`fill_cost`] appends `+price-table:<version>`.
+//! * `source` names where the tokens came from (`claude-otel`, `codex-otel`, `gemini-otel`,
+//!   `claude-print-json`, `claude-stream-json`, `claude-transcript`, `codex-exec-json`,
+//!   `codex-rollout`, `gemini-json`, `gemini-chat`, `opencode-run-json`, `opencode-db`);
+//!   [`fill_cost`] appends `+price-table:<version>`.
+//! * `exact` is true only for the `*-otel` sources (every request the agent made, each as
+//!   the agent reported it; see `otlp.rs`) when nothing is known to be missing; the other
+//!   sources are the agent's own records, which miss requests (titles, routing, interrupted
+//!   turns), so their figures are a lower bound.
 //! * `skipped_lines` counts input lines (or documents) that were not valid JSON. They are
 //!   skipped, never fatal. Valid JSON of an unknown or irrelevant shape is ignored silently
 //!   and not counted. An unterminated last line that does not parse (a file still being
@@ -52,7 +57,10 @@ mod claude_paths;
 mod codex;
 mod cost;
 mod gemini;
+mod interrupts;
 mod opencode;
+mod otel_file;
+mod otlp;
 mod prices;
 
 use crate::model::error::{Error, Result};
@@ -65,9 +73,14 @@ pub use claude::{claude_transcript_usage, parse_claude_print_json, parse_claude_
 pub use claude_paths::{claude_project_slug, claude_transcript_path, find_claude_transcript};
 pub use codex::{codex_rollout_usage, find_codex_rollout, parse_codex_exec_jsonl};
 pub use gemini::{find_gemini_chat, gemini_chat_usage, parse_gemini_json};
+pub use interrupts::records_show_interrupt;
 pub use opencode::{
     find_opencode_session, opencode_db_path, opencode_db_usage, parse_opencode_run_jsonl,
 };
+pub use otel_file::{
+    ended_line, lost_line, otel_usage, prompt_lines, request_lines, OtelLost, OTEL_FILE,
+};
+pub use otlp::{parse_logs, LogBatch, OtelAgent, OtelPrompt, OtelRequest};
 pub use prices::{estimate_cost, fill_cost, price_table, ModelPrice, PriceTable};
 
 impl TokenUsage {
