@@ -362,7 +362,7 @@ as_result as_manager_home(const struct as_manager *manager,
  * `options_json` is an object:
  * `{"agent": "custom", "args": ["bash", "--norc"], "cwd": "/path", "task_id": "T-1",
  *   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2,
- *   "max_log_bytes": 52428800}`.
+ *   "max_log_bytes": 52428800, "policy": "/path/policy.toml"}`.
  * Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, `custom` (which runs
  * `args`), or a type defined in the home's `agents.toml`. `cwd` defaults to the current
  * folder; `task_id` defaults to `$AGENT_SESSIONS_TASK` (set inside every session, so a
@@ -371,7 +371,8 @@ as_result as_manager_home(const struct as_manager *manager,
  * output silence before the state reads waiting_input (0: never); `max_log_bytes` caps the
  * raw output log on disk (default 50 MiB, at least 8 KiB): when the log reaches half the
  * cap it is set aside as one older part and a new log starts, which `as_session_output`
- * reads from offset 0 again.
+ * reads from offset 0 again. `policy` names an approval policy file (rules deciding claude's
+ * and codex's permission requests through their hooks; see the README).
  *
  * Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
  * `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see
@@ -720,9 +721,11 @@ as_result as_session_output_follow(const struct as_session *session,
 /**
  * The session's token usage and cost as JSON, the CLI's `usage --json`:
  * `{"session_id", "tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write",
- * "total_tokens", "cost_usd", "cost_estimated", "source", "model", "skipped_lines"}`, in
- * `*out_json` (free it with `as_string_free`). Token fields are null, not 0, when no token
- * source was found; `cost_estimated` is true when the cost comes from the price table.
+ * "total_tokens", "cost_usd", "cost_estimated", "source", "model", "skipped_lines", "exact"}`,
+ * in `*out_json` (free it with `as_string_free`). Token fields are null, not 0, when no token
+ * source was found; `cost_estimated` is true when the cost comes from the price table;
+ * `exact` is true when every request the agent made is counted (its own OpenTelemetry
+ * export), false when the figures are a lower bound.
  *
  * The agent's own records are read again unless the figures were computed after the
  * session ended, so this may take as long as parsing a transcript.
@@ -984,6 +987,117 @@ as_result as_manager_task(const struct as_manager *manager,
 as_result as_manager_cleanup(const struct as_manager *manager,
                              const char *options_json,
                              char **out_report_json);
+
+/**
+ * Saves `template_json` as the next version of the template `name` and makes it current;
+ * the version saved goes to `*out_version_json` (free it with `as_string_free`).
+ *
+ * `template_json` is `{"agent", "args", "env": ["NAME", ...], "cwd", "task_prefix",
+ * "name", "cols", "rows", "idle_after_secs", "debounce_secs", "no_hooks", "max_log_bytes",
+ * "policy", "description"}` (only `agent` is required). `env` lists variable names only:
+ * each start passes the value the starting process has. Unless `force`, the template is
+ * checked first (see `as_manager_template_check`) and not saved when it fails.
+ *
+ * Errors: `AS_INVALID_JSON` (malformed, unknown field); `AS_INVALID_ARGUMENT` (a bad name,
+ * an `env` entry with a value, a failed check: the message lists what failed).
+ *
+ * Thread safety: safe from any thread and alongside other processes.
+ *
+ * # Safety
+ * `manager` is a manager handle; `name` and `template_json` are NUL-terminated strings;
+ * `out_version_json` is valid for a write.
+ */
+as_result as_manager_template_save(const struct as_manager *manager,
+                                   const char *name,
+                                   const char *template_json,
+                                   bool force,
+                                   char **out_version_json);
+
+/**
+ * A template version, by `NAME` (its current version) or `NAME@VERSION`, in
+ * `*out_version_json` (free it with `as_string_free`). Errors: `AS_INVALID_ARGUMENT` for a
+ * bad reference or one that names no template or version.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `spec` is a NUL-terminated string; `out_version_json` is
+ * valid for a write.
+ */
+as_result as_manager_template_get(const struct as_manager *manager,
+                                  const char *spec,
+                                  char **out_version_json);
+
+/**
+ * The current version of every template, by name, as a JSON array in `*out_json` (free it
+ * with `as_string_free`).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `out_json` is valid for a write.
+ */
+as_result as_manager_templates(const struct as_manager *manager,
+                               char **out_json);
+
+/**
+ * Every version of the template `name`, oldest first, as a JSON array in `*out_json` (free
+ * it with `as_string_free`). Errors: `AS_INVALID_ARGUMENT` when there is no such template.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `name` is a NUL-terminated string; `out_json` is valid
+ * for a write.
+ */
+as_result as_manager_template_history(const struct as_manager *manager,
+                                      const char *name,
+                                      char **out_json);
+
+/**
+ * Makes `version` of the template `name` current again (the other versions stay); the
+ * version now current goes to `*out_version_json` (free it with `as_string_free`).
+ * Errors: `AS_INVALID_ARGUMENT` when there is no such template or version.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `name` is a NUL-terminated string; `out_version_json` is
+ * valid for a write.
+ */
+as_result as_manager_template_rollback(const struct as_manager *manager,
+                                       const char *name,
+                                       uint32_t version,
+                                       char **out_version_json);
+
+/**
+ * Removes the template `name` with every version. Errors: `AS_INVALID_ARGUMENT` when there
+ * is no such template.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `name` is a NUL-terminated string.
+ */
+as_result as_manager_template_remove(const struct as_manager *manager,
+                                     const char *name);
+
+/**
+ * Checks whether a template (`NAME` or `NAME@VERSION`) could start: its agent type is
+ * known, the binary is found and answers `--version`, its folder and policy file exist and
+ * parse, its numbers are in range. `*out_json` receives `{"template", "version", "ok",
+ * "problems": ["...", ...]}` (free it with `as_string_free`); a failed check is still
+ * `AS_OK`, with `ok` false.
+ *
+ * Thread safety: safe from any thread; it runs the agent's binary, for up to 20 s.
+ *
+ * # Safety
+ * `manager` is a manager handle; `spec` is a NUL-terminated string; `out_json` is valid
+ * for a write.
+ */
+as_result as_manager_template_check(const struct as_manager *manager,
+                                    const char *spec,
+                                    char **out_json);
 
 /**
  * Creates a lifecycle record (no process; phase initializing) and returns its id in

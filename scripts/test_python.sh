@@ -35,7 +35,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pytest>=7" "mypy>=1.8"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pytest>=7" "mypy>=1.8" "mcp==2.3.0"
 echo "test_python.sh: building and installing agent-sessions into $VENV (pip install .)" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 

@@ -198,8 +198,12 @@ def test_follow_events_timeout(sm: SessionManager) -> None:
 
 
 FOLLOWER = textwrap.dedent("""
-    import sys, time
+    import faulthandler, signal, sys, time
     import agent_sessions
+    faulthandler.dump_traceback_later(20)  # a hang says where it is, on stderr
+    # Python's own Ctrl-C handler even when SIGINT came in ignored (a shell's background job
+    # starts that way, and Python then installs none).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mgr = agent_sessions.SessionManager(sys.argv[1])
     s = mgr.start("custom", ["cat"])
     print("ready", flush=True)
@@ -222,7 +226,12 @@ def test_ctrl_c_interrupts_follow_events(home: Path) -> None:
     time.sleep(0.3)  # let it enter the blocking iteration (not synchronisation)
     sent = time.monotonic()
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        pytest.fail(f"still running 60 s after SIGINT; stdout {out!r}, stderr:\n{err}")
     assert p.returncode == 0, err
     assert out.startswith("interrupted"), (out, err)
     assert time.monotonic() - sent < 10

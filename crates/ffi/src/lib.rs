@@ -35,6 +35,8 @@ pub mod resume;
 pub mod events;
 
 pub mod tasks;
+// Launch templates.
+pub mod templates;
 
 pub mod lifecycle;
 

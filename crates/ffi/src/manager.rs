@@ -113,7 +113,7 @@ pub unsafe extern "C" fn as_manager_home(
 /// `options_json` is an object:
 /// `{"agent": "custom", "args": ["bash", "--norc"], "cwd": "/path", "task_id": "T-1",
 ///   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2,
-///   "max_log_bytes": 52428800}`.
+///   "max_log_bytes": 52428800, "policy": "/path/policy.toml"}`.
 /// Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, `custom` (which runs
 /// `args`), or a type defined in the home's `agents.toml`. `cwd` defaults to the current
 /// folder; `task_id` defaults to `$AGENT_SESSIONS_TASK` (set inside every session, so a
@@ -122,7 +122,8 @@ pub unsafe extern "C" fn as_manager_home(
 /// output silence before the state reads waiting_input (0: never); `max_log_bytes` caps the
 /// raw output log on disk (default 50 MiB, at least 8 KiB): when the log reaches half the
 /// cap it is set aside as one older part and a new log starts, which `as_session_output`
-/// reads from offset 0 again.
+/// reads from offset 0 again. `policy` names an approval policy file (rules deciding claude's
+/// and codex's permission requests through their hooks; see the README).
 ///
 /// Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
 /// `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see
@@ -145,9 +146,10 @@ pub unsafe extern "C" fn as_manager_start(
         let m = handles::manager(manager, "manager")?;
         let json = unsafe { text(options_json, "options_json") }?;
         let out_session = unsafe { out(out_session, "out_session") }?;
-        let opts = options::start_options(json)?;
+        let req = options::start_request(json)?;
         let missing = m.shared.prepare_host();
-        let rec = (m.shared.mgr.start(&opts)).map_err(|e| host::explain(e, missing.as_ref()))?;
+        let rec =
+            (m.shared.mgr.start_request(req)).map_err(|e| host::explain(e, missing.as_ref()))?;
         out_session.set(handles::new_session(as_session {
             shared: m.shared.clone(),
             id: rec.session_id,

@@ -169,7 +169,12 @@ impl FfiError {
 
 impl From<Error> for FfiError {
     fn from(e: Error) -> FfiError {
-        FfiError::new(code_for(e.kind()), e)
+        let code = match e {
+            // Its kind is InvalidArgument; C has a code of its own for a bad JSON argument.
+            Error::InvalidJson(_) => AS_INVALID_JSON,
+            _ => code_for(e.kind()),
+        };
+        FfiError::new(code, e)
     }
 }
 

@@ -10,9 +10,11 @@ use std::ffi::c_char;
 
 /// The session's token usage and cost as JSON, the CLI's `usage --json`:
 /// `{"session_id", "tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write",
-/// "total_tokens", "cost_usd", "cost_estimated", "source", "model", "skipped_lines"}`, in
-/// `*out_json` (free it with `as_string_free`). Token fields are null, not 0, when no token
-/// source was found; `cost_estimated` is true when the cost comes from the price table.
+/// "total_tokens", "cost_usd", "cost_estimated", "source", "model", "skipped_lines", "exact"}`,
+/// in `*out_json` (free it with `as_string_free`). Token fields are null, not 0, when no token
+/// source was found; `cost_estimated` is true when the cost comes from the price table;
+/// `exact` is true when every request the agent made is counted (its own OpenTelemetry
+/// export), false when the figures are a lower bound.
 ///
 /// The agent's own records are read again unless the figures were computed after the
 /// session ended, so this may take as long as parsing a transcript.

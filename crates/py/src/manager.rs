@@ -57,12 +57,13 @@ impl PySessionManager {
 
     /// Starts a session and returns it once the agent process runs. `max_log_bytes` caps the
     /// output log on disk (older output is rotated away); None keeps the default cap.
-    #[pyo3(signature = (agent, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None))]
+    /// `policy` is the path of an approval policy file (see the README).
+    #[pyo3(signature = (agent=None, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None, policy=None, template=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         py: Python<'_>,
-        agent: &str,
+        agent: Option<&str>,
         args: Option<&Bound<'_, PyAny>>,
         cwd: Option<PathBuf>,
         task_id: Option<String>,
@@ -72,9 +73,16 @@ impl PySessionManager {
         rows: Option<i64>,
         idle_after: Option<f64>,
         max_log_bytes: Option<i64>,
+        policy: Option<PathBuf>,
+        template: Option<String>,
     ) -> PyResult<PySession> {
+        if agent.is_none() && template.is_none() {
+            return Err(crate::errors::to_pyerr(agent_sessions::Error::InvalidArgument(
+                "start needs an agent type (claude, codex, gemini, opencode, custom, ...) or template=".into(),
+            )));
+        }
         let opts = StartOptions {
-            agent: agent.to_string(),
+            agent: agent.unwrap_or_default().to_string(),
             args: args::strings(args, "args")?,
             cwd,
             task_id,
@@ -86,10 +94,85 @@ impl PySessionManager {
             max_log_bytes: max_log_bytes
                 .map(|n| args::non_negative(n, "max_log_bytes"))
                 .transpose()?,
+            policy: policy
+                .as_deref()
+                .map(agent_sessions::policy::load)
+                .transpose()
+                .map_err(crate::errors::to_pyerr)?,
         };
         let mgr = &self.mgr;
-        let rec = call(py, || mgr.start(&opts))?;
+        let req = agent_sessions::requests::StartRequest {
+            template,
+            options: opts,
+        };
+        let rec = call(py, || mgr.start_request(req))?;
         Ok(PySession::new(mgr.clone(), rec))
+    }
+
+    /// Saves a new version of a launch template (a dict: agent, args, env names, cwd,
+    /// task_prefix, name, cols, rows, idle_after_secs, debounce_secs, no_hooks,
+    /// max_log_bytes, policy, description) and makes it current; returns the version as a
+    /// dict. Checked first (see `check_template`) unless `force`.
+    #[pyo3(signature = (name, template, force=false))]
+    fn save_template<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        template: &Bound<'py, PyAny>,
+        force: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let json = crate::convert::to_json(template)?.to_string();
+        let mgr = &self.mgr;
+        let v = call(py, || {
+            let t = agent_sessions::template::Template::from_json(&json, "template")?;
+            mgr.save_template(name, &t, force)
+        })?;
+        ser_to_py(py, &v)
+    }
+
+    /// A template version as a dict: `NAME` (current) or `NAME@VERSION`.
+    fn template<'py>(&self, py: Python<'py>, spec: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let v = call(py, || mgr.template(spec))?;
+        ser_to_py(py, &v)
+    }
+
+    /// The current version of every template, as dicts.
+    fn templates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let v = call(py, || mgr.templates())?;
+        ser_to_py(py, &v)
+    }
+
+    /// Every version of a template, oldest first.
+    fn template_history<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let v = call(py, || mgr.template_history(name))?;
+        ser_to_py(py, &v)
+    }
+
+    /// Makes an earlier version current again; returns it.
+    fn rollback_template<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        version: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let v = call(py, || mgr.rollback_template(name, version))?;
+        ser_to_py(py, &v)
+    }
+
+    /// Removes a template with every version.
+    fn remove_template(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let mgr = &self.mgr;
+        call(py, || mgr.remove_template(name))
+    }
+
+    /// What would stop a template from starting (empty: nothing).
+    fn check_template(&self, py: Python<'_>, spec: &str) -> PyResult<Vec<String>> {
+        let mgr = &self.mgr;
+        call(py, || mgr.check_saved_template(spec).map(|c| c.problems))
     }
 
     /// The session with this id.

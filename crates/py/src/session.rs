@@ -262,23 +262,45 @@ impl PySession {
         Self::update(slf, |mgr, id| mgr.suspend(id, timeout))
     }
 
-    /// Approves the permission dialog the session waits on (checked on screen first: its
-    /// options are shown and the first reads as a yes), then waits up to `timeout` seconds
-    /// (default 10) for it to close. Raises InvalidArgumentError when there is no such
-    /// dialog. Returns the session.
-    #[pyo3(signature = (timeout=None))]
-    fn approve<'py>(slf: Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, Self>> {
+    /// Approves the permission dialog the session waits on: Enter on its first option (a
+    /// yes), or with `always` on its "yes, and don't ask again" option, once the option is
+    /// checked on screen under the selection marker; then waits up to `timeout` seconds
+    /// (default 10) for the dialog to close. Raises InvalidArgumentError when there is no
+    /// such dialog or option. Returns the session.
+    #[pyo3(signature = (always=false, timeout=None))]
+    fn approve<'py>(
+        slf: Bound<'py, Self>,
+        always: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, Self>> {
         let timeout = args::optional_secs(timeout, "timeout")?;
-        Self::update(slf, |mgr, id| mgr.approve(id, timeout))
+        Self::update(slf, |mgr, id| mgr.approve(id, always, timeout))
     }
 
     /// Denies the permission dialog the session waits on (Esc, once it is checked on
-    /// screen), then waits up to `timeout` seconds (default 10) for it to close. Returns the
-    /// session.
-    #[pyo3(signature = (timeout=None))]
-    fn deny<'py>(slf: Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, Self>> {
+    /// screen) and waits up to `timeout` seconds (default 10) for it to close; with
+    /// `message`, sends it as the next prompt (what to do instead). Returns the session.
+    #[pyo3(signature = (message=None, timeout=None))]
+    fn deny<'py>(
+        slf: Bound<'py, Self>,
+        message: Option<String>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, Self>> {
         let timeout = args::optional_secs(timeout, "timeout")?;
-        Self::update(slf, |mgr, id| mgr.deny(id, timeout))
+        Self::update(slf, |mgr, id| mgr.deny(id, message.as_deref(), timeout))
+    }
+
+    /// Answers the question (or permission) dialog the session waits on: one choice per
+    /// question, each an option's label (case-insensitive) or number, selected and checked
+    /// on screen before Enter. Returns the session once the last dialog is gone.
+    #[pyo3(signature = (*choices, timeout=None))]
+    fn answer<'py>(
+        slf: Bound<'py, Self>,
+        choices: Vec<String>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let timeout = args::optional_secs(timeout, "timeout")?;
+        Self::update(slf, |mgr, id| mgr.answer(id, &choices, timeout))
     }
 
     /// Starts an ended (suspended, stopped, failed or unknown) session's agent again on the
@@ -382,8 +404,9 @@ impl PySession {
 
     /// Token usage and cost, the same dict as `agent-sessions usage --json`: tokens_input,
     /// tokens_output, tokens_cache_read, tokens_cache_write, total_tokens, cost_usd,
-    /// cost_estimated, source, model, skipped_lines, session_id. Figures read from the
-    /// agent's own records (re-read when older than `max_age` seconds; always by default).
+    /// cost_estimated, source, model, skipped_lines, exact, session_id. Figures from the
+    /// agent's own OpenTelemetry export (`exact` true: every request counted) or its own
+    /// records (a lower bound), re-read when older than `max_age` seconds (always by default).
     #[pyo3(signature = (max_age=0.0))]
     fn usage<'py>(&self, py: Python<'py>, max_age: f64) -> PyResult<Bound<'py, PyAny>> {
         let age = args::secs(max_age, "max_age")?;
