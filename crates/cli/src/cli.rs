@@ -69,6 +69,12 @@ pub struct Global {
 pub enum Command {
     /// Start a session and print its id.
     Start(StartArgs),
+    /// Serve the sessions as MCP tools on stdin/stdout (add it to an agent as an MCP server:
+    /// `claude mcp add agent-sessions -- agent-sessions mcp`).
+    Mcp,
+    /// Serve the sessions over HTTP: a JSON API and live event streams, behind the token in
+    /// <home>/server.token. Runs until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Show a session's live terminal; Ctrl-\ detaches.
     Attach {
         id: String,
@@ -224,6 +230,9 @@ pub enum Command {
     /// wait until it is gone.
     Approve {
         id: String,
+        /// Choose the dialog's "yes, and don't ask again" option instead of its first yes.
+        #[arg(long)]
+        always: bool,
         /// Seconds to wait for the dialog to close (default 10).
         #[arg(long)]
         timeout: Option<f64>,
@@ -232,7 +241,21 @@ pub enum Command {
     /// until it is gone.
     Deny {
         id: String,
+        /// Then send this as the next prompt: what the agent should do instead.
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
         /// Seconds to wait for the dialog to close (default 10).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Answer the question dialog the session waits on: one option per question, by label
+    /// or number, each checked on screen before it is chosen.
+    Answer {
+        id: String,
+        /// The options to choose, one per question, in order.
+        #[arg(required = true, value_name = "OPTION")]
+        options: Vec<String>,
+        /// Seconds to wait for the dialogs to close (default 10).
         #[arg(long)]
         timeout: Option<f64>,
     },
@@ -268,8 +291,22 @@ pub enum Command {
     Rm { id: String },
     /// List the agent types: built-in, and user-defined in <home>/agents.toml.
     Agents,
-    /// Tokens and cost of a session, with where each figure comes from.
-    Usage { id: String },
+    /// Named, versioned launch templates: add, ls, show, check, history, rollback, rm.
+    #[command(subcommand)]
+    Template(crate::template_cmds::TemplateCommand),
+    /// Tokens and cost of a session, with where each figure comes from; or, with --by, of
+    /// every session summed by day, agent or task.
+    Usage {
+        /// The session (leave out with --by).
+        #[arg(required_unless_present = "by", conflicts_with = "by")]
+        id: Option<String>,
+        /// Sum every session's usage by day, agent or task.
+        #[arg(long, value_name = "day|agent|task")]
+        by: Option<String>,
+        /// With --by: print the table as CSV.
+        #[arg(long, requires = "by")]
+        csv: bool,
+    },
     /// A live table of sessions: state, CPU, memory, tokens and cost.
     Top {
         /// Print one frame and exit.
@@ -289,11 +326,14 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct StartArgs {
     /// Agent type: claude, codex, gemini, opencode, custom, or one defined in
-    /// <home>/agents.toml (see `agent-sessions agents`).
-    pub agent: String,
-    /// Working folder [default: the current folder].
-    #[arg(long)]
-    pub cwd: Option<PathBuf>,
+    /// <home>/agents.toml (see `agent-sessions agents`); with --template, the template's
+    /// unless given.
+    #[arg(required_unless_present = "template")]
+    pub agent: Option<String>,
+    /// Start from a saved template (see `agent-sessions template`); every other option
+    /// given here overrides it.
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub template: Option<String>,
     /// Task id to link the session to.
     #[arg(long)]
     pub task: Option<String>,
@@ -303,6 +343,27 @@ pub struct StartArgs {
     /// Extra environment for the agent (its value is never stored).
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Options a template can also set.
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+    /// Seconds between resource samples of the agent's process tree, also while it is idle
+    /// [default: 2, slowing to 30 while the tree is idle].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub sample_interval: Option<f64>,
+    /// Seconds between workspace size measurements [default: 30].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub workspace_interval: Option<f64>,
+    /// Arguments for the agent; for custom, the command to run.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// The launch options `start` and `template add` share.
+#[derive(Args, Debug)]
+pub struct LaunchArgs {
+    /// Working folder [default: the current folder].
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
     /// Terminal width [default: 120].
     #[arg(long)]
     pub cols: Option<u16>,
@@ -317,21 +378,46 @@ pub struct StartArgs {
     /// [default: the agent type's, else 1].
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub debounce: Option<f64>,
-    /// claude: do not pass Claude Code the hooks that report its turns (screen only).
+    /// claude, codex: do not pass the agent the hooks that report its turns (screen and
+    /// status escapes only); a --policy then decides nothing.
     #[arg(long)]
     pub no_hooks: bool,
-    /// Seconds between resource samples of the agent's process tree, also while it is idle
-    /// [default: 2, slowing to 30 while the tree is idle].
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
-    pub sample_interval: Option<f64>,
-    /// Seconds between workspace size measurements [default: 30].
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
-    pub workspace_interval: Option<f64>,
+    /// Approval policy (TOML or JSON rules on tool, command and path → allow, deny or ask):
+    /// claude and codex get decided permission requests answered through their hooks,
+    /// without a dialog. See the README's "Approval policies".
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
     /// Output log cap, e.g. 50M or 1G [default: 50M]; the log rotates at half of it,
     /// keeping one older part (output.log.1).
     #[arg(long, value_name = "SIZE")]
     pub max_log_size: Option<String>,
-    /// Arguments for the agent; for custom, the command to run.
-    #[arg(last = true)]
-    pub args: Vec<String>,
+}
+
+/// `serve`'s options.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port, printed at start). Default
+    /// 127.0.0.1:7420, unless only --unix is given.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Also listen on a Unix socket at this path (made private to you); its clients need no
+    /// token: only your own processes get in, checked by their user id.
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Allow listening on an address other machines can reach (needs TLS, or
+    /// --insecure-no-tls).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// With --allow-remote: serve plain HTTP, the token crossing the network in the clear.
+    #[arg(long)]
+    pub insecure_no_tls: bool,
+    /// Connections open at once, per listener; one more is answered 503.
+    #[arg(long, value_name = "N", default_value_t = agent_sessions_server::listen::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }

@@ -3,7 +3,7 @@
 //! behaviour lives here or in the handlers: they parse, call the core and print.
 
 use crate::cli::{Cli, Command};
-use crate::{agents_cmd, history_cmds, session_cmds, telemetry_cmds};
+use crate::{agents_cmd, history_cmds, serve_cmd, session_cmds, telemetry_cmds};
 use agent_sessions::duration::{optional_secs, secs};
 use agent_sessions::{Result, SessionManager};
 use std::process::ExitCode;
@@ -14,10 +14,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // `start` forks the session host itself, which it may only do before this process has
     // opened the store (see `agent_sessions::host::fork`).
     let mgr = match cli.command {
-        Command::Start(_) => SessionManager::open_deferred(g.home.as_deref())?,
+        // serve opens its own manager; a deferred one opens nothing.
+        Command::Start(_) | Command::Serve(_) | Command::Mcp => {
+            SessionManager::open_deferred(g.home.as_deref())?
+        }
         _ => SessionManager::open(g.home.as_deref())?,
     };
     match cli.command {
+        Command::Mcp => return serve_cmd::mcp(g.home),
+        Command::Serve(a) => return serve_cmd::serve(g.home, a, json),
         Command::Start(a) => session_cmds::start(&mgr, a, json)?,
         Command::Attach {
             id,
@@ -41,17 +46,38 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => return session_cmds::stop(&mgr, ids, all, secs(timeout, "--timeout")?, force, json),
         Command::State { id } => session_cmds::state(&mgr, &id, json)?,
         Command::Pending { id } => session_cmds::pending(&mgr, &id, json)?,
-        Command::Approve { id, timeout } => {
-            let rec = mgr.approve(&id, optional_secs(timeout, "--timeout")?)?;
+        Command::Approve {
+            id,
+            always,
+            timeout,
+        } => {
+            let rec = mgr.approve(&id, always, optional_secs(timeout, "--timeout")?)?;
             crate::output::print_state(json, &rec);
         }
-        Command::Deny { id, timeout } => {
-            let rec = mgr.deny(&id, optional_secs(timeout, "--timeout")?)?;
+        Command::Deny {
+            id,
+            message,
+            timeout,
+        } => {
+            let timeout = optional_secs(timeout, "--timeout")?;
+            let rec = mgr.deny(&id, message.as_deref(), timeout)?;
+            crate::output::print_state(json, &rec);
+        }
+        Command::Answer {
+            id,
+            options,
+            timeout,
+        } => {
+            let rec = mgr.answer(&id, &options, optional_secs(timeout, "--timeout")?)?;
             crate::output::print_state(json, &rec);
         }
         Command::Ls { state, agent, task } => session_cmds::ls(&mgr, state, agent, task, json)?,
         Command::Show { id } => session_cmds::show(&mgr, &id, json)?,
-        Command::Usage { id } => telemetry_cmds::usage(&mgr, &id, json)?,
+        Command::Template(t) => crate::template_cmds::run(&mgr, t, json)?,
+        Command::Usage { id: Some(id), .. } => telemetry_cmds::usage(&mgr, &id, json)?,
+        Command::Usage { by, csv, .. } => {
+            telemetry_cmds::usage_report(&mgr, by.as_deref().unwrap_or("day"), csv, json)?
+        }
         Command::Top { once, interval } => {
             telemetry_cmds::top(&mgr, once, secs(interval, "--interval")?, json)?
         }

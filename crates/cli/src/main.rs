@@ -6,8 +6,10 @@ mod cli;
 mod commands;
 mod history_cmds;
 mod output;
+mod serve_cmd;
 mod session_cmds;
 mod telemetry_cmds;
+mod template_cmds;
 
 use agent_sessions::{Error, ErrorKind};
 use clap::Parser;
@@ -22,7 +24,7 @@ fn main() -> ExitCode {
     }
     if args
         .get(1)
-        .is_some_and(|a| a == agent_sessions::claude_hooks::HOOK_COMMAND)
+        .is_some_and(|a| a == agent_sessions::agent_hooks::HOOK_COMMAND)
     {
         return hook(&args[2..]);
     }
@@ -57,12 +59,16 @@ fn host(args: &[std::ffi::OsString]) -> ExitCode {
     }
 }
 
-/// `agent-sessions __hook <event>`, run by Claude Code's hooks: report the event to the
-/// session host. Prints nothing on stdout and always exits 0, so it can never block or
-/// change what Claude Code does.
+/// `agent-sessions __hook <event>`, run by Claude Code's and Codex's hooks: report the event
+/// to the session host. Prints only a decision the session's policy made, and always exits
+/// 0, so it can never block the agent.
 fn hook(args: &[std::ffi::OsString]) -> ExitCode {
     let event = args.first().and_then(|a| a.to_str()).unwrap_or("");
-    if let Err(e) = agent_sessions::claude_hooks::run_hook(event, std::io::stdin().lock()) {
+    if let Err(e) = agent_sessions::agent_hooks::run_hook(
+        event,
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+    ) {
         eprintln!("agent-sessions hook {event}: {e}");
     }
     ExitCode::SUCCESS

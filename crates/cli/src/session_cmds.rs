@@ -20,23 +20,37 @@ const LOG_CHUNK: usize = 1 << 20;
 /// `start`: prints the new session's id (or record with --json) once the agent runs.
 pub fn start(mgr: &SessionManager, a: StartArgs, json: bool) -> Result<()> {
     let detect = DetectOptions {
-        debounce: optional_secs(a.debounce, "--debounce")?,
-        no_agent_hooks: a.no_hooks,
+        debounce: optional_secs(a.launch.debounce, "--debounce")?,
+        no_agent_hooks: a.launch.no_hooks,
         telemetry: telemetry_config(a.sample_interval, a.workspace_interval)?,
     };
     let opts = StartOptions {
         env: env_pairs(&a.env)?,
-        idle_after: optional_secs(a.idle_after, "--idle-after")?,
-        max_log_bytes: a.max_log_size.as_deref().map(parse_size).transpose()?,
-        agent: a.agent,
+        idle_after: optional_secs(a.launch.idle_after, "--idle-after")?,
+        max_log_bytes: a
+            .launch
+            .max_log_size
+            .as_deref()
+            .map(parse_size)
+            .transpose()?,
+        agent: a.agent.unwrap_or_default(),
         args: a.args,
-        cwd: a.cwd,
+        cwd: a.launch.cwd,
         task_id: a.task,
         name: a.name,
-        cols: a.cols,
-        rows: a.rows,
+        cols: a.launch.cols,
+        rows: a.launch.rows,
+        policy: a
+            .launch
+            .policy
+            .as_deref()
+            .map(agent_sessions::policy::load)
+            .transpose()?,
     };
-    let rec = mgr.start_with(&opts, &detect)?;
+    let rec = match &a.template {
+        Some(spec) => mgr.start_template(spec, opts, detect)?,
+        None => mgr.start_with(&opts, &detect)?,
+    };
     if json {
         println!("{}", rec.to_json());
     } else {
@@ -83,7 +97,7 @@ pub fn env_pairs(env: &[String]) -> Result<Vec<(String, String)>> {
 }
 
 /// `50M`, `1G`, `512K`, or bytes.
-fn parse_size(text: &str) -> Result<u64> {
+pub(crate) fn parse_size(text: &str) -> Result<u64> {
     let t = text.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),

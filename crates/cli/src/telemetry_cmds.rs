@@ -22,6 +22,39 @@ pub fn usage(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `usage --by day|agent|task [--csv]`: every session's usage summed (the same table as the
+/// server's `/usage/report` and the dashboard's export).
+pub fn usage_report(mgr: &SessionManager, by: &str, csv: bool, json: bool) -> Result<()> {
+    let table = mgr.usage_report(by.parse()?)?;
+    if csv {
+        print!("{}", table.to_csv());
+    } else if json {
+        println!(
+            "{}",
+            serde_json::to_string(&table).expect("a usage table serializes")
+        );
+    } else {
+        println!(
+            "{:<24} {:>8} {:>14} {:>12}",
+            by.to_uppercase(),
+            "SESSIONS",
+            "TOKENS",
+            "COST_USD"
+        );
+        for r in table.rows.iter().chain(std::iter::once(&table.totals)) {
+            println!(
+                "{:<24} {:>8} {:>14} {:>12.4}{}",
+                r.key,
+                r.sessions,
+                r.total_tokens,
+                r.cost_usd,
+                if r.estimated { " (estimated)" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn usage_text(session_id: &str, u: &TokenUsage) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<19} {v}\n"));
@@ -35,6 +68,9 @@ fn usage_text(session_id: &str, u: &TokenUsage) -> String {
     }
     if let Some(m) = &u.model {
         line("model", m.clone());
+    }
+    if u.has_tokens() {
+        line("exact", exact_text(u.exact));
     }
     let n = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |x| x.to_string());
     line("tokens_input", n(u.tokens_input));
@@ -50,6 +86,13 @@ fn usage_text(session_id: &str, u: &TokenUsage) -> String {
         );
     }
     out
+}
+
+fn exact_text(exact: bool) -> String {
+    match exact {
+        true => "yes: every request the agent made, as it reported each".into(),
+        false => "no: a lower bound (the agent's records can miss requests)".into(),
+    }
 }
 
 fn cost_text(cost: Option<f64>, estimated: bool) -> String {

@@ -58,6 +58,7 @@ impl Tmux {
         assert!(self.cmd(&args).status.success());
     }
 
+    #[track_caller]
     fn wait_for(&self, window: &str, needle: &str) -> String {
         let mut last = String::new();
         let ok = poll(|| {

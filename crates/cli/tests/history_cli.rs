@@ -296,10 +296,14 @@ fn codex_suspends_with_the_thread_id_it_prints_at_quit_and_resumes() {
     assert_eq!(rec["state"], "waiting_input", "{rec}");
     assert_eq!(rec["agent_session_id"], asid.as_str());
     let args = resume_argv(&a, &id);
+    // Codex's own hooks come as a root option (`-c hooks={...}`), then the subcommand, as
+    // the real Codex 0.171 takes them (tests/real_agents/test_codex.py resumes one).
+    assert_eq!(args[1], "-c", "{args:?}");
+    assert!(args[2].starts_with("hooks={"), "{args:?}");
     assert_eq!(
-        args[1..3],
+        args[3..5],
         ["resume", asid.as_str()],
-        "subcommand first: {args:?}"
+        "the subcommand right after: {args:?}"
     );
     a.wait_screen(&id, "› hello codex");
 

@@ -242,3 +242,83 @@ fn the_agent_gets_the_starters_umask_default_signals_and_its_terminal_as_control
     let id = rec["session_id"].as_str().unwrap();
     env.ok(&["stop", id]);
 }
+
+/// The agent's environment, from `/proc`.
+/// The environment the agent process runs with: read once it runs its own program (before
+/// its exec, /proc shows the environment of the process that spawns it).
+fn environ(pid: i64) -> Vec<String> {
+    let execd = poll(|| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            c.split(|b| *b == 0)
+                .next()
+                .is_some_and(|p| p.ends_with(b"/sleep"))
+        })
+    });
+    assert!(
+        execd,
+        "the agent {pid} never ran sleep: {:?}",
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+    );
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    raw.split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+#[test]
+fn gemini_does_not_inherit_the_ci_variables_that_make_it_headless() {
+    // Gemini CLI reads CI=true as headless mode and exits without drawing its screen; a
+    // session started from a CI job must still get the interactive agent.
+    let env = Env::new();
+    let start = |extra: &[&str]| -> (String, i64) {
+        let mut args = vec!["start", "--json", "gemini"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "100000"]);
+        let out = env
+            .command()
+            .env("AGENT_SESSIONS_GEMINI_BIN", "/bin/sleep")
+            .env("CI", "true")
+            .env("GITHUB_ACTIONS", "true")
+            .env("KEPT_FROM_THE_STARTER", "yes")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (_, agent) = pids(&rec);
+        (rec["session_id"].as_str().unwrap().to_string(), agent)
+    };
+    let (id, agent) = start(&[]);
+    let vars = environ(agent);
+    assert!(
+        vars.iter().any(|v| v == "KEPT_FROM_THE_STARTER=yes"),
+        "{vars:?}"
+    );
+    assert!(
+        !vars
+            .iter()
+            .any(|v| v.starts_with("CI=") || v.starts_with("GITHUB_ACTIONS=")),
+        "{vars:?}"
+    );
+    env.ok(&["stop", id.as_str()]);
+    // Asked for by name, it is the caller's choice.
+    let (id, agent) = start(&["--env", "CI=true"]);
+    let vars = environ(agent);
+    assert!(vars.iter().any(|v| v == "CI=true"), "{vars:?}");
+    assert!(
+        !vars.iter().any(|v| v.starts_with("GITHUB_ACTIONS=")),
+        "{vars:?}"
+    );
+    env.ok(&["stop", id.as_str()]);
+    // Other agents inherit them as they are.
+    let out = env
+        .command()
+        .env("CI", "true")
+        .args(["start", "--json", "custom", "--", "sleep", "100000"])
+        .output()
+        .unwrap();
+    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, agent) = pids(&rec);
+    assert!(environ(agent).iter().any(|v| v == "CI=true"));
+    env.ok(&["stop", rec["session_id"].as_str().unwrap()]);
+}

@@ -2,6 +2,8 @@
 //! real `agent-sessions` binary against real processes.
 #![allow(dead_code)]
 
+pub mod http;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
