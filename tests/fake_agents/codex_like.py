@@ -131,6 +131,10 @@ class CodexLike(FakeAgent):
     def add_arguments(self, parser):
         # `codex resume ID`: the subcommand and its argument come first.
         parser.add_argument("command", nargs="*", metavar="resume ID")
+        # Codex's config overrides (`-c key=value`), as the real CLI takes them: sessions
+        # pass its hooks and its OpenTelemetry export so. Accepted and ignored; the fake
+        # reports through its status escape instead.
+        parser.add_argument("-c", "--config", action="append", default=[])
 
     def resume_arg(self):
         cmd = self.args.command
