@@ -362,7 +362,8 @@ as_result as_manager_home(const struct as_manager *manager,
  * `options_json` is an object:
  * `{"agent": "custom", "args": ["bash", "--norc"], "cwd": "/path", "task_id": "T-1",
  *   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2,
- *   "max_log_bytes": 52428800, "policy": "/path/policy.toml"}`.
+ *   "max_log_bytes": 52428800, "policy": "/path/policy.toml",
+ *   "budget": {"usd": 2, "tokens": 1000000, "on_budget": "stop"}, "template": "NAME[@V]"}`.
  * Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, `custom` (which runs
  * `args`), or a type defined in the home's `agents.toml`. `cwd` defaults to the current
  * folder; `task_id` defaults to `$AGENT_SESSIONS_TASK` (set inside every session, so a
@@ -372,7 +373,8 @@ as_result as_manager_home(const struct as_manager *manager,
  * raw output log on disk (default 50 MiB, at least 8 KiB): when the log reaches half the
  * cap it is set aside as one older part and a new log starts, which `as_session_output`
  * reads from offset 0 again. `policy` names an approval policy file (rules deciding claude's
- * and codex's permission requests through their hooks; see the README).
+ * and codex's permission requests through their hooks; see the README). `budget` caps what
+ * the agent spends (see `as_manager_set_budget`).
  *
  * Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
  * `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see
@@ -994,7 +996,7 @@ as_result as_manager_cleanup(const struct as_manager *manager,
  *
  * `template_json` is `{"agent", "args", "env": ["NAME", ...], "cwd", "task_prefix",
  * "name", "cols", "rows", "idle_after_secs", "debounce_secs", "no_hooks", "max_log_bytes",
- * "policy", "description"}` (only `agent` is required). `env` lists variable names only:
+ * "policy", "budget", "description"}` (only `agent` is required). `env` lists variable names only:
  * each start passes the value the starting process has. Unless `force`, the template is
  * checked first (see `as_manager_template_check`) and not saved when it fails.
  *
@@ -1098,6 +1100,74 @@ as_result as_manager_template_remove(const struct as_manager *manager,
 as_result as_manager_template_check(const struct as_manager *manager,
                                     const char *spec,
                                     char **out_json);
+
+/**
+ * A session's own budget with what it has spent, in `*out_json` (free it with
+ * `as_string_free`). Errors: `AS_INVALID_SESSION_ID`, `AS_SESSION_NOT_FOUND`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `session_id` is a NUL-terminated string; `out_json` is
+ * valid for a write.
+ */
+as_result as_manager_budget(const struct as_manager *manager,
+                            const char *session_id,
+                            char **out_json);
+
+/**
+ * Sets a session's own budget (`budget_json` NULL removes it); a live session's host
+ * looks at once, so a budget already exceeded acts now. The status goes to `*out_json`
+ * (free it with `as_string_free`).
+ *
+ * Errors: `AS_INVALID_JSON` (malformed, unknown field); `AS_INVALID_ARGUMENT` (a limit
+ * that is not a number above 0, NaN or infinite; an unknown action); the session errors
+ * of `as_manager_budget`.
+ *
+ * Thread safety: safe from any thread and alongside other processes.
+ *
+ * # Safety
+ * `manager` is a manager handle; `session_id` is a NUL-terminated string; `budget_json`
+ * is NULL or a NUL-terminated string; `out_json` is valid for a write.
+ */
+as_result as_manager_set_budget(const struct as_manager *manager,
+                                const char *session_id,
+                                const char *budget_json,
+                                char **out_json);
+
+/**
+ * A task's budget with what all of its sessions have spent, in `*out_json` (free it with
+ * `as_string_free`). Errors: `AS_INVALID_ARGUMENT` (a bad task id), `AS_TASK_NOT_FOUND`
+ * (neither a budget nor a session).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `task_id` is a NUL-terminated string; `out_json` is
+ * valid for a write.
+ */
+as_result as_manager_task_budget(const struct as_manager *manager,
+                                 const char *task_id,
+                                 char **out_json);
+
+/**
+ * Sets a task's budget (`budget_json` NULL removes it): all of its sessions together,
+ * also those started later; it may be set before the first. Every live host of the task
+ * looks at once. The status goes to `*out_json` (free it with `as_string_free`).
+ *
+ * Errors: as `as_manager_set_budget`, and `AS_TASK_NOT_FOUND` when removing the budget of
+ * a task that has neither.
+ *
+ * Thread safety: safe from any thread and alongside other processes.
+ *
+ * # Safety
+ * `manager` is a manager handle; `task_id` is a NUL-terminated string; `budget_json` is
+ * NULL or a NUL-terminated string; `out_json` is valid for a write.
+ */
+as_result as_manager_set_task_budget(const struct as_manager *manager,
+                                     const char *task_id,
+                                     const char *budget_json,
+                                     char **out_json);
 
 /**
  * Creates a lifecycle record (no process; phase initializing) and returns its id in

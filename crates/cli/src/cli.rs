@@ -50,7 +50,7 @@ impl StartCli {
         let StartOnly::Start(a) = command;
         Some(Cli {
             global,
-            command: Command::Start(a),
+            command: Command::Start(Box::new(a)),
         })
     }
 }
@@ -68,7 +68,7 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start a session and print its id.
-    Start(StartArgs),
+    Start(Box<StartArgs>),
     /// Serve the sessions as MCP tools on stdin/stdout (add it to an agent as an MCP server:
     /// `claude mcp add agent-sessions -- agent-sessions mcp`).
     Mcp,
@@ -203,8 +203,20 @@ pub enum Command {
         #[arg(long, conflicts_with = "follow")]
         limit: Option<usize>,
     },
-    /// List tasks with their sessions and totals, or show one task.
-    Tasks { task: Option<String> },
+    /// List tasks with their sessions and totals, or show one task; `tasks budget TASK`
+    /// sets or shows a task's budget.
+    Tasks {
+        task: Option<String>,
+        #[command(subcommand)]
+        action: Option<TasksAction>,
+    },
+    /// Set, clear or show a session's cost budget (checked by its host as the agent
+    /// spends).
+    Budget {
+        id: String,
+        #[command(flatten)]
+        set: crate::budget_cmds::BudgetSet,
+    },
     /// Remove old ended sessions and their files; report what was freed.
     Cleanup {
         /// Age, e.g. 7d, 12h, 30m: sessions that ended longer ago than this.
@@ -358,6 +370,18 @@ pub struct StartArgs {
     pub args: Vec<String>,
 }
 
+/// `tasks` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TasksAction {
+    /// Set, clear or show the budget of a task: all of its sessions together, also those
+    /// started later; may be set before the first.
+    Budget {
+        task: String,
+        #[command(flatten)]
+        set: crate::budget_cmds::BudgetSet,
+    },
+}
+
 /// The launch options `start` and `template add` share.
 #[derive(Args, Debug)]
 pub struct LaunchArgs {
@@ -391,6 +415,17 @@ pub struct LaunchArgs {
     /// keeping one older part (output.log.1).
     #[arg(long, value_name = "SIZE")]
     pub max_log_size: Option<String>,
+    /// Cost budget in dollars (the agent's own cost, else the price table's estimate); a
+    /// warning event at 80%, --on-budget at 100%.
+    #[arg(long, value_name = "USD", allow_negative_numbers = true)]
+    pub budget_usd: Option<f64>,
+    /// Token budget (prompt, cached prompt and output together).
+    #[arg(long, value_name = "N")]
+    pub budget_tokens: Option<u64>,
+    /// At the budget: warn, interrupt (every turn that spends more), suspend or stop
+    /// [default: stop].
+    #[arg(long, value_name = "ACTION")]
+    pub on_budget: Option<String>,
 }
 
 /// `serve`'s options.

@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Mcp => return serve_cmd::mcp(g.home),
         Command::Serve(a) => return serve_cmd::serve(g.home, a, json),
-        Command::Start(a) => session_cmds::start(&mgr, a, json)?,
+        Command::Start(a) => session_cmds::start(&mgr, *a, json)?,
         Command::Attach {
             id,
             read_only,
@@ -124,7 +124,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             since,
             limit,
         } => history_cmds::events(&mgr, &id, since, follow, limit, json)?,
-        Command::Tasks { task } => history_cmds::tasks(&mgr, task.as_deref(), json)?,
+        Command::Tasks {
+            action: Some(crate::cli::TasksAction::Budget { task, set }),
+            ..
+        } => crate::budget_cmds::task(&mgr, &task, &set, json)?,
+        Command::Tasks { task, action: None } => history_cmds::tasks(&mgr, task.as_deref(), json)?,
+        Command::Budget { id, set } => crate::budget_cmds::session(&mgr, &id, &set, json)?,
         Command::Cleanup {
             older_than,
             state,

@@ -2,6 +2,7 @@
 //! session host binary (hidden `__host` command), so one file serves both jobs.
 
 mod agents_cmd;
+mod budget_cmds;
 mod cli;
 mod commands;
 mod history_cmds;

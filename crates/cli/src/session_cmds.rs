@@ -46,6 +46,11 @@ pub fn start(mgr: &SessionManager, a: StartArgs, json: bool) -> Result<()> {
             .as_deref()
             .map(agent_sessions::policy::load)
             .transpose()?,
+        budget: agent_sessions::Budget::from_options(
+            a.launch.budget_usd,
+            a.launch.budget_tokens,
+            a.launch.on_budget.as_deref(),
+        )?,
     };
     let rec = match &a.template {
         Some(spec) => mgr.start_template(spec, opts, detect)?,

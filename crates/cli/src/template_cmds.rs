@@ -93,6 +93,11 @@ fn template_of(a: AddArgs) -> Result<(String, Template, bool)> {
         "no_hooks": a.launch.no_hooks,
         "max_log_bytes": a.launch.max_log_size.as_deref().map(crate::session_cmds::parse_size).transpose()?,
         "policy": a.launch.policy.map(absolute).transpose()?,
+        "budget": agent_sessions::Budget::from_options(
+            a.launch.budget_usd,
+            a.launch.budget_tokens,
+            a.launch.on_budget.as_deref(),
+        )?,
         "description": a.description,
     });
     let t = Template::from_json(&json.to_string(), "the template's options")?;

@@ -267,3 +267,57 @@ fn every_documented_route_exists_and_the_document_is_served() {
         );
     }
 }
+
+#[test]
+fn budgets_are_set_shown_and_removed_over_http_and_bad_ones_are_400() {
+    let env = Env::new();
+    let srv = Server::start(&env);
+    let mut body = start_body();
+    body["task_id"] = json!("T-HTTP");
+    body["budget"] = json!({"usd": 3, "on_budget": "interrupt"});
+    let (status, rec) = srv.post("/sessions", body);
+    assert_eq!(status, 201, "{rec}");
+    assert_eq!(rec["budget"], json!({"usd": 3.0, "on_budget": "interrupt"}));
+    let id = rec["session_id"].as_str().unwrap().to_string();
+
+    let (status, b) = srv.get(&format!("/sessions/{id}/budget"));
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["scope"], "session");
+    assert_eq!(b["assessment"]["level"], "under");
+    let (status, b) = srv.post(&format!("/sessions/{id}/budget"), json!({"tokens": 500}));
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["budget"], json!({"tokens": 500, "on_budget": "stop"}));
+    assert_eq!(env.record(&id)["budget"]["tokens"], 500, "the CLI sees it");
+    let (status, t) = srv.post("/tasks/T-HTTP/budget", json!({"usd": 10}));
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["scope"], "task");
+
+    for bad in [
+        r#"{"usd": -1}"#,
+        r#"{"usd": 1e999}"#,
+        r#"{"tokens": 0}"#,
+        r#"{"usd": 1, "on_budget": "explode"}"#,
+        r#"{"usd": 1, "extra": true}"#,
+        r#"{}"#,
+        "not json",
+    ] {
+        let (status, e) = srv.post_raw(&format!("/sessions/{id}/budget"), bad);
+        assert_eq!(status, 400, "{bad}: {e}");
+        kind(&e);
+    }
+    assert_eq!(env.record(&id)["budget"]["tokens"], 500, "nothing changed");
+    let (status, e) = srv.get("/tasks/T-NONE/budget");
+    assert_eq!(status, 404, "{e}");
+    let (status, e) = srv.get("/sessions/no-such/budget");
+    assert_eq!(status, 404, "{e}");
+
+    let r = srv
+        .http
+        .delete(format!("{}/sessions/{id}/budget", srv.url))
+        .header("Authorization", srv.auth())
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(env.record(&id)["budget"].is_null());
+    env.ok(&["stop", &id, "--force"]);
+}

@@ -78,6 +78,7 @@ pub use api::manager::{
 pub use config::agent_config::AgentDef;
 pub use config::agents::{AgentInfo, AgentOrigin, AgentSpec};
 pub use config::home::{Home, HOME_ENV};
+pub use model::budget::{Assessment, Budget, BudgetAction, BudgetStatus, Level, Spent};
 pub use model::error::{Error, ErrorKind, Result, StoreCode};
 pub use model::event::{Event, FeedEvent, FeedFilter, FeedPage};
 pub use model::message::{HistoryPage, Message};

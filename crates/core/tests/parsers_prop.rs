@@ -511,7 +511,11 @@ proptest! {
         std::fs::write(&file, &bytes).unwrap();
         match agent_sessions::status_hooks::load(home.path()) {
             Ok(hooks) => {
-                for h in hooks {
+                for h in &hooks.on_event {
+                    prop_assert!(h.command.first().is_some_and(|p| !p.is_empty()));
+                    prop_assert!(!h.kinds.is_empty());
+                }
+                for h in hooks.on_state {
                     prop_assert!(h.command.first().is_some_and(|p| !p.is_empty()));
                     for s in h.states.iter().flatten().chain(h.from.iter().flatten()) {
                         prop_assert!(s.parse::<State>().is_ok(), "{s}");

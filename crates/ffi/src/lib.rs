@@ -37,6 +37,8 @@ pub mod events;
 pub mod tasks;
 // Launch templates.
 pub mod templates;
+// Cost budgets.
+pub mod budgets;
 
 pub mod lifecycle;
 

@@ -113,7 +113,8 @@ pub unsafe extern "C" fn as_manager_home(
 /// `options_json` is an object:
 /// `{"agent": "custom", "args": ["bash", "--norc"], "cwd": "/path", "task_id": "T-1",
 ///   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2,
-///   "max_log_bytes": 52428800, "policy": "/path/policy.toml"}`.
+///   "max_log_bytes": 52428800, "policy": "/path/policy.toml",
+///   "budget": {"usd": 2, "tokens": 1000000, "on_budget": "stop"}, "template": "NAME[@V]"}`.
 /// Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, `custom` (which runs
 /// `args`), or a type defined in the home's `agents.toml`. `cwd` defaults to the current
 /// folder; `task_id` defaults to `$AGENT_SESSIONS_TASK` (set inside every session, so a
@@ -123,7 +124,8 @@ pub unsafe extern "C" fn as_manager_home(
 /// raw output log on disk (default 50 MiB, at least 8 KiB): when the log reaches half the
 /// cap it is set aside as one older part and a new log starts, which `as_session_output`
 /// reads from offset 0 again. `policy` names an approval policy file (rules deciding claude's
-/// and codex's permission requests through their hooks; see the README).
+/// and codex's permission requests through their hooks; see the README). `budget` caps what
+/// the agent spends (see `as_manager_set_budget`).
 ///
 /// Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
 /// `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see

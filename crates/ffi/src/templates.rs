@@ -20,7 +20,7 @@ fn json(v: &impl serde::Serialize) -> *mut c_char {
 ///
 /// `template_json` is `{"agent", "args", "env": ["NAME", ...], "cwd", "task_prefix",
 /// "name", "cols", "rows", "idle_after_secs", "debounce_secs", "no_hooks", "max_log_bytes",
-/// "policy", "description"}` (only `agent` is required). `env` lists variable names only:
+/// "policy", "budget", "description"}` (only `agent` is required). `env` lists variable names only:
 /// each start passes the value the starting process has. Unless `force`, the template is
 /// checked first (see `as_manager_template_check`) and not saved when it fails.
 ///

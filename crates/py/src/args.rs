@@ -161,3 +161,15 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
         .map(|n| n.to_string())
         .unwrap_or_default()
 }
+
+/// A budget from Python's keyword arguments (see `Budget::from_options`); `tokens_what`
+/// names the token argument in messages.
+pub fn budget(
+    usd: Option<f64>,
+    tokens: Option<i64>,
+    on_budget: Option<&str>,
+    tokens_what: &str,
+) -> PyResult<Option<agent_sessions::Budget>> {
+    let tokens = tokens.map(|t| non_negative(t, tokens_what)).transpose()?;
+    agent_sessions::Budget::from_options(usd, tokens, on_budget).map_err(crate::errors::to_pyerr)
+}

@@ -57,8 +57,10 @@ impl PySessionManager {
 
     /// Starts a session and returns it once the agent process runs. `max_log_bytes` caps the
     /// output log on disk (older output is rotated away); None keeps the default cap.
-    /// `policy` is the path of an approval policy file (see the README).
-    #[pyo3(signature = (agent=None, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None, policy=None, template=None))]
+    /// `policy` is the path of an approval policy file (see the README). `budget_usd` and
+    /// `budget_tokens` cap what the agent spends; at the cap `on_budget` happens ("warn",
+    /// "interrupt", "suspend" or "stop", the default), with a warning event at 80%.
+    #[pyo3(signature = (agent=None, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None, policy=None, template=None, budget_usd=None, budget_tokens=None, on_budget=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
@@ -75,7 +77,11 @@ impl PySessionManager {
         max_log_bytes: Option<i64>,
         policy: Option<PathBuf>,
         template: Option<String>,
+        budget_usd: Option<f64>,
+        budget_tokens: Option<i64>,
+        on_budget: Option<&str>,
     ) -> PyResult<PySession> {
+        let budget = crate::args::budget(budget_usd, budget_tokens, on_budget, "budget_tokens")?;
         if agent.is_none() && template.is_none() {
             return Err(crate::errors::to_pyerr(agent_sessions::Error::InvalidArgument(
                 "start needs an agent type (claude, codex, gemini, opencode, custom, ...) or template=".into(),
@@ -99,6 +105,7 @@ impl PySessionManager {
                 .map(agent_sessions::policy::load)
                 .transpose()
                 .map_err(crate::errors::to_pyerr)?,
+            budget,
         };
         let mgr = &self.mgr;
         let req = agent_sessions::requests::StartRequest {
@@ -262,6 +269,33 @@ impl PySessionManager {
         let mgr = &self.mgr;
         let task = call(py, || mgr.task(task_id))?;
         ser_to_py(py, &task)
+    }
+
+    /// A task's budget as a dict: scope, id, budget (usd, tokens, on_budget; None when
+    /// unset), spent (usd, tokens, estimated: all of its sessions) and assessment (level
+    /// "under", "warning" or "exceeded", share). TaskNotFoundError for a task with neither a
+    /// budget nor sessions.
+    fn task_budget<'py>(&self, py: Python<'py>, task_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let s = call(py, || mgr.task_budget(task_id))?;
+        ser_to_py(py, &s)
+    }
+
+    /// Sets a task's budget (all of its sessions, also later ones; may precede the first)
+    /// and returns it as `task_budget` does. With neither `usd` nor `tokens`, removes it.
+    #[pyo3(signature = (task_id, usd=None, tokens=None, on_budget=None))]
+    fn set_task_budget<'py>(
+        &self,
+        py: Python<'py>,
+        task_id: &str,
+        usd: Option<f64>,
+        tokens: Option<i64>,
+        on_budget: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let b = crate::args::budget(usd, tokens, on_budget, "tokens")?;
+        let mgr = &self.mgr;
+        let s = call(py, || mgr.set_task_budget(task_id, b))?;
+        ser_to_py(py, &s)
     }
 
     /// Removes ended sessions that ended longer than `older_than` ago (seconds, a

@@ -96,6 +96,28 @@ impl PySession {
         Ok(d)
     }
 
+    /// The session's own budget as a dict: scope, id, budget (None when unset), spent
+    /// (usd, tokens, estimated) and assessment (level, share).
+    fn budget<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = call(py, || self.mgr.budget(&self.id))?;
+        ser_to_py(py, &s)
+    }
+
+    /// Sets the session's budget; its host looks at once (an exceeded budget acts now).
+    /// With neither `usd` nor `tokens`, removes it. Returns it as `budget` does.
+    #[pyo3(signature = (usd=None, tokens=None, on_budget=None))]
+    fn set_budget<'py>(
+        &self,
+        py: Python<'py>,
+        usd: Option<f64>,
+        tokens: Option<i64>,
+        on_budget: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let b = crate::args::budget(usd, tokens, on_budget, "tokens")?;
+        let s = call(py, || self.mgr.set_budget(&self.id, b))?;
+        ser_to_py(py, &s)
+    }
+
     /// Types `text` into the agent, then Enter unless `enter` is False.
     #[pyo3(signature = (text, enter=true))]
     fn send(&self, py: Python<'_>, text: &str, enter: bool) -> PyResult<()> {

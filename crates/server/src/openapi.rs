@@ -41,12 +41,15 @@ const fn r(
 }
 
 const RECORD: &str = "the session's record (`show --json`)";
+const BUDGET: &str = "`{scope, id, budget, spent: {usd, tokens, estimated}, assessment: {level, share}}` (`budget --json`)";
+const BUDGET_BODY: &str =
+    "`{usd, tokens, on_budget: warn|interrupt|suspend|stop}` (a limit at least; `stop` by default)";
 
 /// Every route but `/openapi.json` itself.
 pub const ROUTES: &[RouteDoc] = &[
     r("get", "/health", "The server runs; needs no token.", None, "`{ok, version}`"),
     r("get", "/sessions", "Sessions; query `state`, `agent`, `task_id` filter.", None, "an array of records (`ls --json`)"),
-    r("post", "/sessions", "Start a session.", Some("start options: `{agent, template, args, cwd, task_id, name, env, cols, rows, idle_after_secs, max_log_bytes, policy}` (as `as_manager_start`; `template` is `NAME[@VERSION]`, and the other fields override it)"), "201 and the record once the agent runs"),
+    r("post", "/sessions", "Start a session.", Some("start options: `{agent, template, args, cwd, task_id, name, env, cols, rows, idle_after_secs, max_log_bytes, policy, budget}` (as `as_manager_start`; `template` is `NAME[@VERSION]`, and the other fields override it)"), "201 and the record once the agent runs"),
     r("get", "/sessions/{id}", "One session.", None, RECORD),
     r("delete", "/sessions/{id}", "Remove an ended session's record and files.", None, "`{ok, removed}`"),
     r("get", "/sessions/{id}/state", "State, reason and source.", None, "`{session_id, state, state_reason, state_source}`"),
@@ -82,9 +85,15 @@ pub const ROUTES: &[RouteDoc] = &[
     r("get", "/agents", "Agent types.", None, "an array (`agents --json`)"),
     r("get", "/sessions/{id}/samples", "Resource samples for charts; query `since_ms`, `limit`.", None, "an array of samples `{at_ms, cpu_percent, memory_rss_bytes, memory_vsz_bytes, io_read_bytes, io_write_bytes, process_count, workspace_bytes_used}`, oldest first"),
     r("get", "/usage/report", "Tokens and cost of every session summed; query `by` (`day`, `agent`, `task`), `format` (`json`, `csv`).", None, "`{by, rows: [{key, sessions, tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, total_tokens, cost_usd, estimated}], totals}`, or text/csv"),
+    r("get", "/sessions/{id}/budget", "A session's cost budget and what it has spent.", None, BUDGET),
+    r("post", "/sessions/{id}/budget", "Set a session's budget; its host looks at once (an exceeded budget acts now).", Some(BUDGET_BODY), BUDGET),
+    r("delete", "/sessions/{id}/budget", "Remove a session's budget.", None, BUDGET),
+    r("get", "/tasks/{id}/budget", "A task's budget and what all of its sessions have spent.", None, BUDGET),
+    r("post", "/tasks/{id}/budget", "Set a task's budget (all of its sessions, also later ones; may precede the first).", Some(BUDGET_BODY), BUDGET),
+    r("delete", "/tasks/{id}/budget", "Remove a task's budget.", None, BUDGET),
     r("get", "/templates", "Launch templates (their current versions).", None, "an array of `{name, version, created_at, current, template}` (`template ls --json`)"),
     r("get", "/templates/{id}", "One template: `NAME` or `NAME@VERSION`.", None, "`{name, version, created_at, current, template}`"),
-    r("post", "/templates/{id}", "Save a new version (checked first unless `?force=true`); start from it with `POST /sessions {template}`.", Some("the template: `{agent, args, env: [NAME...], cwd, task_prefix, name, cols, rows, idle_after_secs, debounce_secs, no_hooks, max_log_bytes, policy, description}`"), "201 and the version saved"),
+    r("post", "/templates/{id}", "Save a new version (checked first unless `?force=true`); start from it with `POST /sessions {template}`.", Some("the template: `{agent, args, env: [NAME...], cwd, task_prefix, name, cols, rows, idle_after_secs, debounce_secs, no_hooks, max_log_bytes, policy, budget, description}`"), "201 and the version saved"),
     r("delete", "/templates/{id}", "Remove a template with every version.", None, "`{ok, removed}`"),
     r("get", "/templates/{id}/history", "Every version of a template.", None, "an array, oldest first"),
     r("post", "/templates/{id}/rollback", "Make an earlier version current again.", Some("`{version}`"), "the version now current"),

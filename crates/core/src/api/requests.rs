@@ -49,6 +49,8 @@ struct StartJson {
     max_log_bytes: Option<u64>,
     /// Path of an approval policy file.
     policy: Option<PathBuf>,
+    /// `{"usd": 2, "tokens": 1000000, "on_budget": "stop"}` (see `model::budget`).
+    budget: Option<crate::model::budget::Budget>,
 }
 
 /// `env` is an object `{"NAME": "value"}` or a list of `"NAME=value"` strings.
@@ -114,6 +116,7 @@ pub fn start_request(json: &str, what: &str) -> Result<StartRequest> {
                 .as_deref()
                 .map(crate::config::policy_file::load)
                 .transpose()?,
+            budget: o.budget.map(|b| b.check().map(|()| b)).transpose()?,
         },
     })
 }

@@ -19,6 +19,7 @@
 //! - for Claude Code, Codex and Gemini CLI, an OpenTelemetry receiver (`otlp`): a thread
 //!   blocked in `accept` on 127.0.0.1, plus one per export while it is read.
 
+mod budget;
 mod detector;
 mod diag;
 pub mod fork;
@@ -296,6 +297,13 @@ fn run(
     .map_err(|e| eprintln!("agent-sessions host: no telemetry: {e}"))
     .ok();
     timer::spawn(shared.clone());
+    // After the report: not on the start's critical path.
+    let mut has_budget = false;
+    let _ = shared.with_store(&mut |s| {
+        has_budget = s.session_budget(&id)?.is_some();
+        Ok(())
+    });
+    budget::install(shared.clone(), home.clone(), usage_env.clone(), has_budget);
     let screen_shared = shared.clone();
     std::thread::Builder::new()
         .name("screen".into())

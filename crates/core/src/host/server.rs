@@ -240,6 +240,10 @@ fn one_shot(shared: &Arc<Shared>, tag: Tag, payload: &[u8]) -> serde_json::Value
             _ => json!({"ok": false, "error": "malformed decision"}),
         },
         Tag::Screen => ok(json!({"screen": shared.snapshot()})),
+        Tag::Budget => {
+            super::budget::poke();
+            ok(json!({}))
+        }
         Tag::Pause => match shared.pause() {
             Ok(()) => ok(json!({})),
             Err(e) => json!({"ok": false, "state": shared.state(), "error": e}),

@@ -29,6 +29,16 @@ fn in_turn_or_dialog(v: Option<ScreenVerdict>) -> bool {
 
 /// Handles a stop request and returns the final state once the agent has been reaped.
 pub fn request(shared: &Arc<Shared>, req: StopRequest) -> State {
+    let cause = if req.suspend {
+        "suspend requested"
+    } else {
+        "stop requested"
+    };
+    request_because(shared, req, cause)
+}
+
+/// [`request`] with the cause the history gives for the stopping (a budget's, say).
+pub fn request_because(shared: &Arc<Shared>, req: StopRequest, cause: &str) -> State {
     if let Some(state) = shared.ended() {
         return state; // stopping a stopped session is a no-op
     }
@@ -40,11 +50,6 @@ pub fn request(shared: &Arc<Shared>, req: StopRequest) -> State {
         shared.signal_all(Signal::SIGCONT);
     }
     shared.stop_requested.store(true, Ordering::SeqCst);
-    let cause = if req.suspend {
-        "suspend requested"
-    } else {
-        "stop requested"
-    };
     shared.set_state(&[], State::Stopping, cause, Source::User, vec![]);
     if !shared.escalation_started.swap(true, Ordering::SeqCst) {
         let s = shared.clone();

@@ -37,6 +37,12 @@ pub mod kind {
     /// A permission request the session's approval policy decided (`allow`, `deny` or
     /// `ask`), with the rule that decided it, the tool and its input.
     pub const DECISION: &str = "decision";
+    /// Usage reached 80% of a budget: `{"scope": "session"|"task", "owner", "budget",
+    /// "spent": {"usd", "tokens", "estimated"}, "share", "estimated"}`.
+    pub const BUDGET_WARNING: &str = "budget_warning";
+    /// Usage reached a budget's limit: the warning's fields, and `action`, `outcome` (what
+    /// the action did) and `repeat` (an `interrupt` acting again on a later turn).
+    pub const BUDGET_EXCEEDED: &str = "budget_exceeded";
 }
 
 /// Most events one read returns.

@@ -2,6 +2,7 @@
 //! events, messages, telemetry figures, the host protocol's messages). It depends on nothing
 //! else in the crate.
 
+pub mod budget;
 pub mod clock;
 pub mod duration;
 pub mod error;

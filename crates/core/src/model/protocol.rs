@@ -73,6 +73,9 @@ pub enum Tag {
     /// plugin waits for one). Payload `{"behavior": "allow"|"always"|"deny", "message"?}`.
     /// Reply `{"ok": true}` when a hook took it, `{"ok": false}` when none waits.
     Decide = 12,
+    /// Client → host: the session's or its task's budget changed; the host looks at its
+    /// budgets now (starting its watcher if none ran). No payload; reply `{"ok": true}`.
+    Budget = 13,
     /// Host → client: JSON answer to a one-shot request.
     Reply = 0x80,
     /// Host → attached client: the screen as it is now, as escape sequences.
@@ -102,7 +105,8 @@ impl Tag {
             | Tag::Pause
             | Tag::Continue
             | Tag::WaitEnd
-            | Tag::Decide => MAX_CONTROL_FRAME,
+            | Tag::Decide
+            | Tag::Budget => MAX_CONTROL_FRAME,
             Tag::Reply | Tag::Replay | Tag::Output | Tag::Exit => MAX_FRAME,
         }
     }
@@ -121,6 +125,7 @@ impl Tag {
             10 => Tag::Continue,
             11 => Tag::WaitEnd,
             12 => Tag::Decide,
+            13 => Tag::Budget,
             0x80 => Tag::Reply,
             0x81 => Tag::Replay,
             0x82 => Tag::Output,

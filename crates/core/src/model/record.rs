@@ -127,6 +127,10 @@ pub struct SessionRecord {
     /// The approval policy the session was started with (`start --policy`); `null` for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::model::policy::Policy>,
+    /// The session's cost budget (`start --budget-usd/--budget-tokens`, `budget ID`); `null`
+    /// for none. A task's budget is the task's (`tasks budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::model::budget::Budget>,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

@@ -52,6 +52,9 @@ pub struct Template {
     /// Path of an approval policy file (see `model::policy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Cost budget of each session started from it (see `model::budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::model::budget::Budget>,
     /// What the template is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -73,6 +76,9 @@ impl Template {
                     "template env names an odd variable {name:?}: use letters, digits and _"
                 )));
             }
+        }
+        if let Some(b) = &t.budget {
+            b.check()?;
         }
         Ok(t)
     }

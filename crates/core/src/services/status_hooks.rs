@@ -11,7 +11,21 @@
 //! command = ["notify-send", "agent needs you"]   # argv, never a shell
 //! ```
 //!
-//! The command gets the session in its environment: `AGENT_SESSIONS_ID`,
+//! Events other than state changes (so far the budgets' `budget_warning` and
+//! `budget_exceeded`) fire `[[on_event]]` entries:
+//!
+//! ```toml
+//! [[on_event]]
+//! kinds = ["budget_exceeded"]            # required
+//! task = "T-42"                          # agent and task filter as above (optional)
+//! command = ["notify-send", "over budget"]
+//! ```
+//!
+//! with `AGENT_SESSIONS_ID`, `AGENT_SESSIONS_EVENT` (the kind), `AGENT_SESSIONS_EVENT_DATA`
+//! (the event's JSON), `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
+//! `AGENT_SESSIONS_HOME`.
+//!
+//! A state hook's command gets the session in its environment: `AGENT_SESSIONS_ID`,
 //! `AGENT_SESSIONS_OLD_STATE`, `AGENT_SESSIONS_NEW_STATE`, `AGENT_SESSIONS_CAUSE`,
 //! `AGENT_SESSIONS_SOURCE`, `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
 //! `AGENT_SESSIONS_HOME` (`AGENT_SESSIONS_OLD_STATE` is `none` for a new session's first
@@ -42,6 +56,38 @@ pub const HOOKS_LOG: &str = "status-hooks.log";
 struct HooksFile {
     #[serde(default)]
     on_state: Vec<StateHook>,
+    #[serde(default)]
+    on_event: Vec<EventHook>,
+}
+
+/// One `[[on_event]]` entry.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EventHook {
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub task: Option<String>,
+    pub command: Vec<String>,
+}
+
+/// Everything a home's `hooks.toml` defines.
+#[derive(Debug, Default, Clone)]
+pub struct Hooks {
+    /// `[[on_state]]`
+    pub on_state: Vec<StateHook>,
+    /// `[[on_event]]`
+    pub on_event: Vec<EventHook>,
+}
+
+/// An event just recorded, as the event hooks get it.
+pub struct FiredEvent<'a> {
+    pub session_id: &'a str,
+    pub kind: &'a str,
+    pub agent: Option<&'a str>,
+    pub task: Option<&'a str>,
+    pub data: &'a serde_json::Value,
 }
 
 /// One `[[on_state]]` entry.
@@ -60,11 +106,11 @@ pub struct StateHook {
 }
 
 /// The hooks defined in `home`'s `hooks.toml`, or why they cannot be read. No file: none.
-pub fn load(home_root: &Path) -> std::result::Result<Vec<StateHook>, String> {
+pub fn load(home_root: &Path) -> std::result::Result<Hooks, String> {
     let path = home_root.join(HOOKS_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Hooks::default()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let file: HooksFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -84,7 +130,24 @@ pub fn load(home_root: &Path) -> std::result::Result<Vec<StateHook>, String> {
             }
         }
     }
-    Ok(file.on_state)
+    for (i, h) in file.on_event.iter().enumerate() {
+        if h.command.is_empty() || h.command[0].is_empty() {
+            return Err(format!(
+                "{}: on_event[{i}].command must name a program",
+                path.display()
+            ));
+        }
+        if h.kinds.is_empty() {
+            return Err(format!(
+                "{}: on_event[{i}].kinds must name the events (budget_warning, budget_exceeded)",
+                path.display()
+            ));
+        }
+    }
+    Ok(Hooks {
+        on_state: file.on_state,
+        on_event: file.on_event,
+    })
 }
 
 /// What identifies one version of `hooks.toml` without reading it.
@@ -98,11 +161,7 @@ struct FileKey {
 }
 
 /// The last `hooks.toml` this process read: its path, version and what `load` made of it.
-type Cached = (
-    PathBuf,
-    FileKey,
-    std::result::Result<Arc<Vec<StateHook>>, String>,
-);
+type Cached = (PathBuf, FileKey, std::result::Result<Arc<Hooks>, String>);
 
 static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
 
@@ -113,12 +172,14 @@ const SETTLED: Duration = Duration::from_secs(2);
 /// `load`, remembered per process by the file's identity, size and times: a process that
 /// records many transitions (a Python caller, a host) pays one `stat` per transition instead
 /// of a read and a TOML parse. No file costs one failed `stat`, as the open did before.
-fn load_cached(home_root: &Path) -> std::result::Result<Arc<Vec<StateHook>>, String> {
+fn load_cached(home_root: &Path) -> std::result::Result<Arc<Hooks>, String> {
     use std::os::unix::fs::MetadataExt;
     let path = home_root.join(HOOKS_FILE);
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::new(Vec::new())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Arc::new(Hooks::default()))
+        }
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
@@ -148,7 +209,7 @@ fn load_cached(home_root: &Path) -> std::result::Result<Arc<Vec<StateHook>>, Str
 /// `status-hooks.log`.
 pub fn fire(home_root: &Path, c: &Committed) {
     let hooks = match load_cached(home_root) {
-        Ok(h) if h.is_empty() => return,
+        Ok(h) if h.on_state.is_empty() => return,
         Ok(h) => h,
         Err(e) => {
             log(home_root, &format!("hooks not run: {e}"));
@@ -158,7 +219,7 @@ pub fn fire(home_root: &Path, c: &Committed) {
     let (agent, task) = (c.agent_type.as_ref(), c.task_id.as_ref());
     // A new session's first state comes from nothing; `from` filters match "none".
     let from_name = c.from.map_or("none", State::as_str);
-    for h in hooks.iter() {
+    for h in hooks.on_state.iter() {
         let wanted = |list: &Option<Vec<String>>, s: State| {
             list.as_ref()
                 .is_none_or(|l| l.iter().any(|x| x == s.as_str()))
@@ -184,6 +245,38 @@ pub fn fire(home_root: &Path, c: &Committed) {
                 ("AGENT_SESSIONS_SOURCE", c.source.as_str()),
                 ("AGENT_SESSIONS_AGENT", agent.map_or("", String::as_str)),
                 ("AGENT_SESSIONS_TASK", task.map_or("", String::as_str)),
+            ],
+        );
+    }
+}
+
+/// Runs the `[[on_event]]` hooks that match an event just recorded. Never fails.
+pub fn fire_event(home_root: &Path, e: &FiredEvent<'_>) {
+    let hooks = match load_cached(home_root) {
+        Ok(h) if h.on_event.is_empty() => return,
+        Ok(h) => h,
+        Err(err) => {
+            log(home_root, &format!("hooks not run: {err}"));
+            return;
+        }
+    };
+    let data = e.data.to_string();
+    for h in hooks.on_event.iter() {
+        if !h.kinds.iter().any(|k| k == e.kind)
+            || h.agent.as_deref().is_some_and(|a| Some(a) != e.agent)
+            || h.task.as_deref().is_some_and(|t| Some(t) != e.task)
+        {
+            continue;
+        }
+        run(
+            home_root,
+            &h.command,
+            &[
+                ("AGENT_SESSIONS_ID", e.session_id),
+                ("AGENT_SESSIONS_EVENT", e.kind),
+                ("AGENT_SESSIONS_EVENT_DATA", &data),
+                ("AGENT_SESSIONS_AGENT", e.agent.unwrap_or("")),
+                ("AGENT_SESSIONS_TASK", e.task.unwrap_or("")),
             ],
         );
     }
@@ -260,10 +353,10 @@ mod tests {
     fn the_cached_hooks_follow_every_change_of_the_file() {
         let home = tempfile::tempdir().unwrap();
         let path = home.path().join(HOOKS_FILE);
-        let first = |h: &std::result::Result<Arc<Vec<StateHook>>, String>| {
-            h.as_ref().unwrap()[0].command[0].clone()
+        let first = |h: &std::result::Result<Arc<Hooks>, String>| {
+            h.as_ref().unwrap().on_state[0].command[0].clone()
         };
-        assert!(load_cached(home.path()).unwrap().is_empty());
+        assert!(load_cached(home.path()).unwrap().on_state.is_empty());
 
         std::fs::write(&path, hook("aaa")).unwrap();
         // Fresh: read every time until it settles.
@@ -280,6 +373,6 @@ mod tests {
         std::fs::write(&path, "not toml [").unwrap();
         assert!(load_cached(home.path()).is_err());
         std::fs::remove_file(&path).unwrap();
-        assert!(load_cached(home.path()).unwrap().is_empty());
+        assert!(load_cached(home.path()).unwrap().on_state.is_empty());
     }
 }

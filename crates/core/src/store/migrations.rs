@@ -108,6 +108,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         version INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 11: cost budgets (JSON, see `model::budget`): a session's own, and a task's, which
+    // counts all of its sessions.
+    "ALTER TABLE sessions ADD COLUMN budget TEXT;
+    CREATE TABLE task_budgets (
+        task_id TEXT PRIMARY KEY,
+        budget TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Migration 9 of the store (see `store::MIGRATIONS`): `event_feed` numbers every event of

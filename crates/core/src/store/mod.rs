@@ -5,6 +5,7 @@
 //! on SQLite's lock (with a generous busy timeout) instead of failing or losing updates.
 
 use crate::config::home::Home;
+pub mod budgets;
 pub mod events;
 pub(crate) mod fallback;
 pub mod feed;

@@ -43,6 +43,8 @@ pub enum Column {
     Pending,
     /// The session's approval policy (JSON), or NULL.
     Policy,
+    /// The session's cost budget (JSON), or NULL.
+    Budget,
 }
 
 impl Column {
@@ -70,6 +72,7 @@ impl Column {
             Column::TaskId => "task_id",
             Column::Pending => "pending",
             Column::Policy => "policy",
+            Column::Budget => "budget",
         }
     }
 }
@@ -295,7 +298,7 @@ const SESSION_COLUMNS: &str =
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
     agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost,
-    pending, policy";
+    pending, policy, budget";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -340,6 +343,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
             .and_then(|j| serde_json::from_str(&j).ok()),
         policy: r
             .get::<_, Option<String>>(31)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
+        budget: r
+            .get::<_, Option<String>>(32)?
             .and_then(|j| serde_json::from_str(&j).ok()),
         resumable: false,
         transitions: Vec::new(),

@@ -3,6 +3,7 @@
 //! call on the blocking pool and answer with the same JSON as the CLI's `--json`.
 
 mod agentapi;
+mod budgets;
 mod dashboard;
 mod events;
 mod feed;
@@ -64,6 +65,18 @@ pub fn router(state: AppState) -> Router {
         .route("/events/stream", get(feed::stream))
         .route("/tasks", get(sessions::tasks))
         .route("/tasks/{id}", get(sessions::task))
+        .route(
+            "/tasks/{id}/budget",
+            get(budgets::task)
+                .post(budgets::set_task)
+                .delete(budgets::clear_task),
+        )
+        .route(
+            "/sessions/{id}/budget",
+            get(budgets::session)
+                .post(budgets::set_session)
+                .delete(budgets::clear_session),
+        )
         .route("/agents", get(sessions::agents))
         .route("/sessions/{id}/samples", get(reports::samples))
         .route("/usage/report", get(reports::usage_report))

@@ -12,6 +12,7 @@ use crate::services::launcher;
 use crate::store::pool::StorePool;
 use crate::store::Store;
 mod answer;
+mod budgets;
 pub mod changes;
 pub mod cleanup;
 mod control;

@@ -58,6 +58,10 @@ pub struct StartOptions {
     /// Approval policy for the agent's permission requests (Claude Code and Codex, through
     /// their hooks; see [`crate::model::policy`]). Kept in the record, used again on resume.
     pub policy: Option<crate::model::policy::Policy>,
+    /// Cost budget: a dollar and/or token limit and the action at it (see
+    /// [`crate::model::budget`]). Kept in the record; the host checks it while the agent
+    /// spends, also after a resume.
+    pub budget: Option<crate::model::budget::Budget>,
 }
 
 impl SessionManager {
@@ -97,6 +101,9 @@ impl SessionManager {
                 "{} is not a folder",
                 cwd.display()
             )));
+        }
+        if let Some(b) = &opts.budget {
+            b.check()?;
         }
         let task_id = match &opts.task_id {
             Some(t) => Some(crate::api::manager::tasks::validate_task_id(t)?.to_string()),
@@ -185,6 +192,10 @@ impl SessionManager {
         if let Some(policy) = &opts.policy {
             let json = serde_json::to_string(policy).expect("a policy serializes");
             extra.push((Column::Policy, store::text(json)));
+        }
+        if let Some(budget) = &opts.budget {
+            let json = serde_json::to_string(budget).expect("a budget serializes");
+            extra.push((Column::Budget, store::text(json)));
         }
         let launch = argv_result.map(|argv| LaunchSpec {
             session_id: session_id.clone(),

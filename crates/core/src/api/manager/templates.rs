@@ -250,6 +250,7 @@ pub fn merge(
                 .map(|p| crate::config::policy_file::load(Path::new(p)))
                 .transpose()?,
         },
+        budget: over.budget.or(t.budget),
     };
     if detect.debounce.is_none() {
         detect.debounce = crate::model::duration::optional_secs(t.debounce_secs, "debounce_secs")?;

@@ -88,7 +88,11 @@ impl SessionManager {
         Ok(TelemetryReport::new(rec.session_id.clone(), t))
     }
 
-    fn record_usage(&self, record: &SessionRecord, max_age: Duration) -> Result<TokenUsage> {
+    pub(super) fn record_usage(
+        &self,
+        record: &SessionRecord,
+        max_age: Duration,
+    ) -> Result<TokenUsage> {
         self.reader_usage(record, max_age).map(|(u, _)| u)
     }
 
