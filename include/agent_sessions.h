@@ -363,7 +363,8 @@ as_result as_manager_home(const struct as_manager *manager,
  * `{"agent": "custom", "args": ["bash", "--norc"], "cwd": "/path", "task_id": "T-1",
  *   "name": "n", "env": {"NAME": "value"}, "cols": 120, "rows": 35, "idle_after_secs": 2,
  *   "max_log_bytes": 52428800, "policy": "/path/policy.toml",
- *   "budget": {"usd": 2, "tokens": 1000000, "on_budget": "stop"}, "template": "NAME[@V]"}`.
+ *   "budget": {"usd": 2, "tokens": 1000000, "on_budget": "stop"}, "template": "NAME[@V]",
+ *   "worktree": true}`.
  * Only `agent` is required: `claude`, `codex`, `gemini`, `opencode`, `custom` (which runs
  * `args`), or a type defined in the home's `agents.toml`. `cwd` defaults to the current
  * folder; `task_id` defaults to `$AGENT_SESSIONS_TASK` (set inside every session, so a
@@ -374,7 +375,9 @@ as_result as_manager_home(const struct as_manager *manager,
  * cap it is set aside as one older part and a new log starts, which `as_session_output`
  * reads from offset 0 again. `policy` names an approval policy file (rules deciding claude's
  * and codex's permission requests through their hooks; see the README). `budget` caps what
- * the agent spends (see `as_manager_set_budget`).
+ * the agent spends (see `as_manager_set_budget`). `worktree` (`true`, a new branch's name,
+ * or `{"branch": ..., "root": ...}`) runs the agent in a new git worktree of the
+ * repository `cwd` is in (see the README's "Git worktrees").
  *
  * Errors: `AS_INVALID_JSON` for malformed JSON, unknown fields or wrong types;
  * `AS_UNSUPPORTED_AGENT`; `AS_INVALID_ARGUMENT` (zero size, bad cwd, no host binary: see
@@ -442,7 +445,10 @@ as_result as_manager_list(const struct as_manager *manager,
 
 /**
  * Deletes an ended session's record and files. A session that has not ended gives
- * `AS_SESSION_ACTIVE` (stop it first).
+ * `AS_SESSION_ACTIVE` (stop it first). A session started with `"worktree"` also loses its
+ * git worktree and branch, unless they hold uncommitted changes or commits on no other
+ * branch: then nothing is removed and the call gives `AS_INVALID_ARGUMENT` with the reason
+ * (commit and merge the work, or remove it with `agent-sessions rm ID --force`).
  *
  * Thread safety: safe from any thread. Session handles of a removed session stay valid
  * handles; calls on them return `AS_SESSION_NOT_FOUND`.

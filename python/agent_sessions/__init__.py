@@ -71,13 +71,23 @@ if TYPE_CHECKING:
         CleanupReport,
         Event,
         HistoryPage,
+        KeptSession,
         Message,
         TaskSession,
         TaskSummary,
     )
 
 _TYPED_DICTS = frozenset(
-    {"CleanedSession", "CleanupReport", "Event", "HistoryPage", "Message", "TaskSession", "TaskSummary"}
+    {
+        "CleanedSession",
+        "CleanupReport",
+        "Event",
+        "HistoryPage",
+        "KeptSession",
+        "Message",
+        "TaskSession",
+        "TaskSummary",
+    }
 )
 
 
@@ -125,6 +135,7 @@ __all__ = [
     "TaskSummary",
     "CleanedSession",
     "CleanupReport",
+    "KeptSession",
     "AgentSession",
     "create_session",
     "update_state",

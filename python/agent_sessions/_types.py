@@ -14,6 +14,7 @@ __all__ = [
     "TaskSummary",
     "CleanedSession",
     "CleanupReport",
+    "KeptSession",
 ]
 
 
@@ -99,6 +100,14 @@ class CleanedSession(TypedDict):
     bytes: int
 
 
+class KeptSession(TypedDict):
+    """A session a cleanup kept because its git worktree holds work."""
+
+    session_id: str
+    #: What the worktree holds and what to do about it.
+    reason: str
+
+
 class CleanupReport(TypedDict):
     """What ``SessionManager.cleanup`` did."""
 
@@ -107,3 +116,6 @@ class CleanupReport(TypedDict):
     bytes_freed: int
     #: Candidates that changed state while cleaning (resumed, say) and were kept.
     skipped: int
+    #: Candidates kept because their worktree has uncommitted changes or unmerged commits
+    #: (``force=True`` removes them anyway).
+    kept: List[KeptSession]

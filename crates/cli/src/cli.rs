@@ -232,6 +232,10 @@ pub enum Command {
         /// Report what would be removed; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete git worktrees holding uncommitted changes or commits no other branch
+        /// has (without it their sessions are kept, and listed with why).
+        #[arg(long)]
+        force: bool,
     },
     /// Print a session's state.
     State { id: String },
@@ -299,8 +303,15 @@ pub enum Command {
         #[arg(long, allow_negative_numbers = true, value_name = "SECS")]
         timeout: Option<f64>,
     },
-    /// Remove an ended session and its files.
-    Rm { id: String },
+    /// Remove an ended session and its files, and its git worktree with the branch made for
+    /// it; a worktree holding uncommitted changes or commits no other branch has is kept
+    /// (with the session) unless --force.
+    Rm {
+        id: String,
+        /// Delete the worktree even if that loses changes or commits.
+        #[arg(long)]
+        force: bool,
+    },
     /// List the agent types: built-in, and user-defined in <home>/agents.toml.
     Agents,
     /// Named, versioned launch templates: add, ls, show, check, history, rollback, rm.
@@ -426,6 +437,27 @@ pub struct LaunchArgs {
     /// [default: stop].
     #[arg(long, value_name = "ACTION")]
     pub on_budget: Option<String>,
+    /// Run the agent in a new git worktree of the repository the folder is in, on a new
+    /// branch from HEAD (BRANCH, else agent-sessions/ID); gitignored files listed in
+    /// .worktreeinclude are copied in. Give a branch as --worktree=BRANCH.
+    #[arg(long, value_name = "BRANCH", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub worktree: Option<String>,
+    /// Folder new worktrees go under [default: $AGENT_SESSIONS_WORKTREE_ROOT, else
+    /// .worktrees in the sessions home].
+    #[arg(long, value_name = "DIR", requires = "worktree")]
+    pub worktree_root: Option<PathBuf>,
+}
+
+impl LaunchArgs {
+    /// The worktree asked for with --worktree[=BRANCH] and --worktree-root.
+    pub fn worktree_request(&self) -> Option<agent_sessions::worktree::WorktreeRequest> {
+        self.worktree
+            .as_ref()
+            .map(|b| agent_sessions::worktree::WorktreeRequest {
+                branch: (!b.is_empty()).then(|| b.clone()),
+                root: self.worktree_root.clone(),
+            })
+    }
 }
 
 /// `serve`'s options.

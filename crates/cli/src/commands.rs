@@ -85,7 +85,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let timeout = optional_secs(timeout, "--timeout")?;
             session_cmds::wait(&mgr, &id, &state, timeout, json)?
         }
-        Command::Rm { id } => session_cmds::rm(&mgr, &id, json)?,
+        Command::Rm { id, force } => session_cmds::rm(&mgr, &id, force, json)?,
         Command::Agents => agents_cmd::agents(&mgr, json)?,
         Command::Pause { id } => history_cmds::pause(&mgr, &id, json)?,
         Command::Continue { id } => history_cmds::continue_session(&mgr, &id, json)?,
@@ -135,7 +135,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             state,
             keep_logs,
             dry_run,
-        } => history_cmds::cleanup(&mgr, &older_than, &state, keep_logs, dry_run, json)?,
+            force,
+        } => history_cmds::cleanup(&mgr, &older_than, &state, (keep_logs, dry_run, force), json)?,
     }
     Ok(ExitCode::SUCCESS)
 }

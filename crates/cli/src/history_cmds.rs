@@ -247,8 +247,7 @@ pub fn cleanup(
     mgr: &SessionManager,
     older_than: &str,
     states: &[String],
-    keep_logs: bool,
-    dry_run: bool,
+    (keep_logs, dry_run, force): (bool, bool, bool),
     json: bool,
 ) -> Result<()> {
     let opts = CleanupOptions {
@@ -260,6 +259,7 @@ pub fn cleanup(
             .collect::<Result<Vec<State>>>()?,
         keep_logs,
         dry_run,
+        force,
     };
     let report = mgr.cleanup(&opts)?;
     if json {
@@ -275,6 +275,9 @@ pub fn cleanup(
             s.ended_at.as_deref().unwrap_or("-"),
             human_bytes(s.bytes)
         );
+    }
+    for k in &report.kept {
+        println!("kept {}: {}", k.session_id, k.reason);
     }
     println!(
         "{} {} session(s), {} freed{}{}",

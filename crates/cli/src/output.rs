@@ -19,22 +19,48 @@ pub fn print_state(json: bool, rec: &SessionRecord) {
 
 /// One line per session.
 pub fn table(records: &[SessionRecord]) -> String {
+    // The worktree column only when a session has one: most listings have none.
+    let worktrees = records.iter().any(|r| r.worktree.is_some());
     let mut out = format!(
-        "{:<30} {:<9} {:<14} {:<12} {:<16} {}\n",
+        "{:<30} {:<9} {:<14} {:<12} {:<16} {:<24}",
         "ID", "AGENT", "STATE", "TASK", "NAME", "STARTED"
     );
+    if worktrees {
+        out.push_str(" WORKTREE");
+    }
+    out = out.trim_end().to_string() + "\n";
     for r in records {
-        out.push_str(&format!(
-            "{:<30} {:<9} {:<14} {:<12} {:<16} {}\n",
+        let mut line = format!(
+            "{:<30} {:<9} {:<14} {:<12} {:<16} {:<24}",
             r.session_id,
             r.agent_type.as_deref().unwrap_or("-"),
             r.state.as_str(),
             r.task_id.as_deref().unwrap_or("-"),
             r.name.as_deref().unwrap_or("-"),
             r.started_at.as_deref().unwrap_or(&r.created_at),
-        ));
+        );
+        if worktrees {
+            line.push(' ');
+            line.push_str(&r.worktree.as_ref().map(worktree).unwrap_or("-".into()));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
+}
+
+/// A worktree in a few words: its branch, then what it holds (`3 changed, 2 ahead`).
+fn worktree(w: &agent_sessions::worktree::Worktree) -> String {
+    match &w.status {
+        Some(s) if !s.exists => format!("{} (folder gone)", w.branch),
+        Some(s) => format!(
+            "{} ({} changed, {} ahead)",
+            s.branch.as_deref().unwrap_or(&w.branch),
+            s.changed_files,
+            s.ahead
+        ),
+        None => w.branch.clone(),
+    }
 }
 
 /// A readable view of one record.
@@ -64,6 +90,16 @@ pub fn details(r: &SessionRecord) -> String {
     }
     line("command", agent_sessions::agents::shell_words(&r.command));
     line("workspace_path", opt(&r.workspace_path));
+    if let Some(w) = &r.worktree {
+        line("worktree", format!("{} in {}", worktree(w), w.path));
+        line("worktree_of", format!("{} at {}", w.repo, short(&w.base)));
+        if let Some(why) = w.status.as_ref().and_then(|s| s.keep_reason()) {
+            line(
+                "worktree_keeps",
+                format!("{why} (rm keeps it without --force)"),
+            );
+        }
+    }
     line("started_at", opt(&r.started_at));
     line("ended_at", opt(&r.ended_at));
     if let Some(c) = r.exit_code {
@@ -95,4 +131,9 @@ pub fn details(r: &SessionRecord) -> String {
         ));
     }
     out
+}
+
+/// A commit id as git shows it short.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }

@@ -25,6 +25,7 @@ pub fn start(mgr: &SessionManager, a: StartArgs, json: bool) -> Result<()> {
         telemetry: telemetry_config(a.sample_interval, a.workspace_interval)?,
     };
     let opts = StartOptions {
+        worktree: a.launch.worktree_request(),
         env: env_pairs(&a.env)?,
         idle_after: optional_secs(a.launch.idle_after, "--idle-after")?,
         max_log_bytes: a
@@ -377,8 +378,8 @@ pub fn wait(
     Ok(())
 }
 
-pub fn rm(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
-    mgr.remove(id)?;
+pub fn rm(mgr: &SessionManager, id: &str, force: bool, json: bool) -> Result<()> {
+    mgr.remove_with(id, force)?;
     if json {
         print_json(&serde_json::json!({"ok": true, "removed": id}));
     }

@@ -79,7 +79,9 @@ fn template_of(a: AddArgs) -> Result<(String, Template, bool)> {
         let t = Template::from_json(&text, &file.display().to_string())?;
         return Ok((a.name, t, a.force));
     }
+    let worktree = a.launch.worktree_request();
     let json = serde_json::json!({
+        "worktree": worktree,
         "agent": a.agent.unwrap_or_default(),
         "args": a.args,
         "env": a.env,

@@ -57,7 +57,9 @@ pub use api::{attach, manager, requests};
 #[doc(hidden)]
 pub use config::{agent_config, agents, detect, home, keys};
 #[doc(hidden)]
-pub use model::{clock, error, id, pending, protocol, record, state, template, usage_table};
+pub use model::{
+    clock, error, id, pending, protocol, record, state, template, usage_table, worktree,
+};
 #[doc(hidden)]
 pub use services::{agent_hooks, client, resources, status_hooks, telemetry, usage};
 
@@ -68,7 +70,7 @@ pub mod policy {
 }
 
 pub use api::lifecycle::Lifecycle;
-pub use api::manager::cleanup::{CleanedSession, CleanupOptions, CleanupReport};
+pub use api::manager::cleanup::{CleanedSession, CleanupOptions, CleanupReport, KeptSession};
 pub use api::manager::events::{EventCursor, Followed};
 pub use api::manager::resume::ResumeOptions;
 pub use api::manager::{

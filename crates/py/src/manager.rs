@@ -60,7 +60,9 @@ impl PySessionManager {
     /// `policy` is the path of an approval policy file (see the README). `budget_usd` and
     /// `budget_tokens` cap what the agent spends; at the cap `on_budget` happens ("warn",
     /// "interrupt", "suspend" or "stop", the default), with a warning event at 80%.
-    #[pyo3(signature = (agent=None, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None, policy=None, template=None, budget_usd=None, budget_tokens=None, on_budget=None))]
+    /// `worktree` runs the agent in a new git worktree: True (branch agent-sessions/ID), a
+    /// branch name, or a dict {"branch": ..., "root": ...}.
+    #[pyo3(signature = (agent=None, args=None, cwd=None, task_id=None, name=None, env=None, cols=None, rows=None, idle_after=None, max_log_bytes=None, policy=None, template=None, budget_usd=None, budget_tokens=None, on_budget=None, worktree=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
@@ -80,8 +82,12 @@ impl PySessionManager {
         budget_usd: Option<f64>,
         budget_tokens: Option<i64>,
         on_budget: Option<&str>,
+        worktree: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PySession> {
         let budget = crate::args::budget(budget_usd, budget_tokens, on_budget, "budget_tokens")?;
+        let worktree = worktree.map(crate::convert::to_json).transpose()?;
+        let worktree = agent_sessions::requests::worktree_request(worktree)
+            .map_err(crate::errors::to_pyerr)?;
         if agent.is_none() && template.is_none() {
             return Err(crate::errors::to_pyerr(agent_sessions::Error::InvalidArgument(
                 "start needs an agent type (claude, codex, gemini, opencode, custom, ...) or template=".into(),
@@ -106,6 +112,7 @@ impl PySessionManager {
                 .transpose()
                 .map_err(crate::errors::to_pyerr)?,
             budget,
+            worktree,
         };
         let mgr = &self.mgr;
         let req = agent_sessions::requests::StartRequest {
@@ -213,11 +220,14 @@ impl PySessionManager {
             .collect())
     }
 
-    /// Removes an ended session's record and files. Raises SessionActiveError (a
-    /// SessionNotRunningError) while the session is live.
-    fn remove(&self, py: Python<'_>, session_id: &str) -> PyResult<()> {
+    /// Removes an ended session's record and files, and its git worktree. Raises
+    /// SessionActiveError (a SessionNotRunningError) while the session is live, and
+    /// InvalidArgumentError (keeping everything) when the worktree holds uncommitted changes
+    /// or commits no other branch has, unless `force`.
+    #[pyo3(signature = (session_id, force=false))]
+    fn remove(&self, py: Python<'_>, session_id: &str, force: bool) -> PyResult<()> {
         let mgr = &self.mgr;
-        call(py, || mgr.remove(session_id))
+        call(py, || mgr.remove_with(session_id, force))
     }
 
     /// Up to `limit` events of a session with seq greater than `since`, oldest first, as
@@ -305,7 +315,7 @@ impl PySessionManager {
     /// never removed. `keep_logs` leaves the output logs on disk; `dry_run` removes nothing.
     /// Returns the report as a dict: dry_run, sessions (session_id, state, ended_at,
     /// bytes), bytes_freed, skipped.
-    #[pyo3(signature = (older_than, states=None, *, keep_logs=false, dry_run=false))]
+    #[pyo3(signature = (older_than, states=None, *, keep_logs=false, dry_run=false, force=false))]
     fn cleanup<'py>(
         &self,
         py: Python<'py>,
@@ -313,12 +323,14 @@ impl PySessionManager {
         states: Option<&Bound<'py, PyAny>>,
         keep_logs: bool,
         dry_run: bool,
+        force: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = CleanupOptions {
             older_than: args::age(older_than, "older_than")?,
             states: args::state_list(states)?,
             keep_logs,
             dry_run,
+            force,
         };
         let mgr = &self.mgr;
         let report = call(py, || mgr.cleanup(&opts))?;

@@ -21,7 +21,8 @@ pub enum Op {
     Start,
     /// One session's record.
     Get,
-    /// An ended session's record and files removed.
+    /// An ended session's record and files removed; `{force}` also removes a worktree
+    /// that holds work.
     Remove,
     /// State, reason and source.
     State,
@@ -80,7 +81,8 @@ pub fn run(m: &SessionManager, op: Op, id: &str, args: &Value) -> Result<Value> 
         Op::Start => to_value(m.start_request(requests::start_request(&text, WHAT)?)?),
         Op::Get => to_value(m.get(id)?),
         Op::Remove => {
-            m.remove(id)?;
+            let b: RemoveArgs = parse(&text)?;
+            m.remove_with(id, b.force)?;
             json!({"ok": true, "removed": id})
         }
         Op::State => {
@@ -198,6 +200,13 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct KeysArgs {
     keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveArgs {
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize)]

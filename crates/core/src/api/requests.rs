@@ -51,6 +51,9 @@ struct StartJson {
     policy: Option<PathBuf>,
     /// `{"usd": 2, "tokens": 1000000, "on_budget": "stop"}` (see `model::budget`).
     budget: Option<crate::model::budget::Budget>,
+    /// `true` (a branch named for the session), a branch name, or
+    /// `{"branch": ..., "root": ...}` (see `model::worktree`).
+    worktree: Option<Value>,
 }
 
 /// `env` is an object `{"NAME": "value"}` or a list of `"NAME=value"` strings.
@@ -77,6 +80,27 @@ fn env_pairs(env: Option<Value>) -> Result<Vec<(String, String)>> {
             .collect(),
         Some(other) => Err(bad_json(format!(
             "options.env is {other}; use an object {{\"NAME\": \"value\"}} or a list of \"NAME=value\" strings"
+        ))),
+    }
+}
+
+/// A start's `worktree`: `true`/`false`, a branch name, or `{"branch": ..., "root": ...}`.
+pub fn worktree_request(
+    v: Option<Value>,
+) -> Result<Option<crate::model::worktree::WorktreeRequest>> {
+    use crate::model::worktree::WorktreeRequest;
+    match v {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Bool(true)) => Ok(Some(WorktreeRequest::default())),
+        Some(Value::String(branch)) => Ok(Some(WorktreeRequest {
+            branch: Some(branch),
+            root: None,
+        })),
+        Some(v @ Value::Object(_)) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| bad_json(format!("options.worktree is not valid: {e}"))),
+        Some(other) => Err(bad_json(format!(
+            "options.worktree is {other}; use true, a branch name or {{\"branch\": \"...\", \"root\": \"...\"}}"
         ))),
     }
 }
@@ -117,6 +141,7 @@ pub fn start_request(json: &str, what: &str) -> Result<StartRequest> {
                 .map(crate::config::policy_file::load)
                 .transpose()?,
             budget: o.budget.map(|b| b.check().map(|()| b)).transpose()?,
+            worktree: worktree_request(o.worktree)?,
         },
     })
 }
@@ -229,6 +254,8 @@ struct CleanupJson {
     keep_logs: bool,
     #[serde(default)]
     dry_run: bool,
+    #[serde(default)]
+    force: bool,
 }
 
 /// Parses `as_manager_cleanup`'s options. The age is required, as `older_than` (`"7d"`,
@@ -258,6 +285,7 @@ pub fn cleanup_options(json: &str, what: &str) -> Result<CleanupOptions> {
             .collect::<Result<Vec<State>>>()?,
         keep_logs: c.keep_logs,
         dry_run: c.dry_run,
+        force: c.force,
     })
 }
 

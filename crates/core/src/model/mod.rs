@@ -18,3 +18,4 @@ pub mod task;
 pub mod telemetry;
 pub mod template;
 pub mod usage_table;
+pub mod worktree;

@@ -131,6 +131,10 @@ pub struct SessionRecord {
     /// for none. A task's budget is the task's (`tasks budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::model::budget::Budget>,
+    /// The session's git worktree (`start --worktree`): repository, branch, base commit,
+    /// path, and what it holds now; absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<crate::model::worktree::Worktree>,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

@@ -55,6 +55,10 @@ pub struct Template {
     /// Cost budget of each session started from it (see `model::budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::model::budget::Budget>,
+    /// Each session gets its own git worktree (a branch named for it unless one is given;
+    /// see `model::worktree`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<crate::model::worktree::WorktreeRequest>,
     /// What the template is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -14,3 +14,4 @@ pub mod status_hooks;
 pub mod telemetry;
 pub mod trim;
 pub mod usage;
+pub mod worktree;

@@ -116,6 +116,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         budget TEXT NOT NULL,
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 12: a session's git worktree (JSON, see `model::worktree`), made by `start --worktree`.
+    "ALTER TABLE sessions ADD COLUMN worktree TEXT;",
 ];
 
 /// Migration 9 of the store (see `store::MIGRATIONS`): `event_feed` numbers every event of

@@ -45,6 +45,8 @@ pub enum Column {
     Policy,
     /// The session's cost budget (JSON), or NULL.
     Budget,
+    /// The session's git worktree (JSON), or NULL.
+    Worktree,
 }
 
 impl Column {
@@ -73,6 +75,7 @@ impl Column {
             Column::Pending => "pending",
             Column::Policy => "policy",
             Column::Budget => "budget",
+            Column::Worktree => "worktree",
         }
     }
 }
@@ -298,7 +301,7 @@ const SESSION_COLUMNS: &str =
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
     agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost,
-    pending, policy, budget";
+    pending, policy, budget, worktree";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -346,6 +349,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
             .and_then(|j| serde_json::from_str(&j).ok()),
         budget: r
             .get::<_, Option<String>>(32)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
+        worktree: r
+            .get::<_, Option<String>>(33)?
             .and_then(|j| serde_json::from_str(&j).ok()),
         resumable: false,
         transitions: Vec::new(),

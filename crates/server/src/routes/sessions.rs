@@ -47,6 +47,24 @@ pub(crate) async fn list(State(st): State<AppState>, q: Q<ListQuery>) -> Result<
     Ok(Json(st.op(Op::List, String::new(), filter).await?))
 }
 
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemoveQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+/// `DELETE /sessions/{id}[?force=true]` (`rm [--force] --json`): an ended session's record
+/// and files, and its git worktree unless that holds work (`force` removes it anyway).
+pub(crate) async fn remove(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Q<RemoveQuery>,
+) -> Result<Json<Value>> {
+    let args = serde_json::to_value(query(q)?).expect("the options serialize");
+    Ok(Json(st.op(Op::Remove, id, args).await?))
+}
+
 /// `POST /sessions` with the start options (as the C ABI's `as_manager_start` takes them):
 /// 201 and the record once the agent runs (`start --json`).
 pub(crate) async fn start(State(st): State<AppState>, body: Body) -> Result<Response> {
@@ -76,8 +94,6 @@ macro_rules! body_routes {
 plain_routes! {
     /// `GET /sessions/{id}` (`show --json`).
     get => Op::Get;
-    /// `DELETE /sessions/{id}` (`rm --json`): an ended session's record and files.
-    remove => Op::Remove;
     /// `GET /sessions/{id}/state` (`state --json`).
     state => Op::State;
     /// `GET /sessions/{id}/screen` (`screen --json`).

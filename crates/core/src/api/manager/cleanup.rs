@@ -36,6 +36,9 @@ pub struct CleanupOptions {
     pub keep_logs: bool,
     /// Report what would be removed, remove nothing.
     pub dry_run: bool,
+    /// Also delete git worktrees that hold uncommitted changes or commits no other branch
+    /// has (without it such sessions are kept, and listed in `kept`).
+    pub force: bool,
 }
 
 impl Default for CleanupOptions {
@@ -45,6 +48,7 @@ impl Default for CleanupOptions {
             states: Vec::new(),
             keep_logs: false,
             dry_run: false,
+            force: false,
         }
     }
 }
@@ -73,6 +77,18 @@ pub struct CleanupReport {
     pub bytes_freed: u64,
     /// Candidates that changed state while cleaning (resumed, say) and were kept.
     pub skipped: u64,
+    /// Candidates kept because their git worktree holds work (see `force`), with why.
+    #[serde(default)]
+    pub kept: Vec<KeptSession>,
+}
+
+/// A session `cleanup` kept, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptSession {
+    /// The session's id.
+    pub session_id: String,
+    /// Why, for a person: what its worktree holds and what to do about it.
+    pub reason: String,
 }
 
 impl CleanupReport {
@@ -87,8 +103,15 @@ impl CleanupReport {
 pub use crate::model::duration::parse as parse_duration;
 
 impl SessionManager {
-    /// Deletes an ended session's record and files.
+    /// Deletes an ended session's record and files, and its git worktree (with the branch
+    /// made for it) when that holds nothing that would be lost; see [`Self::remove_with`].
     pub fn remove(&self, session_id: &str) -> Result<()> {
+        self.remove_with(session_id, false)
+    }
+
+    /// [`Self::remove`]; `force` also deletes a worktree with uncommitted changes or commits
+    /// no other branch has (without it such a session is kept, and the error says why).
+    pub fn remove_with(&self, session_id: &str, force: bool) -> Result<()> {
         let rec = self.get(session_id)?;
         if !rec.state.is_ended() {
             return Err(Error::SessionActive {
@@ -102,6 +125,16 @@ impl SessionManager {
         // the folder while it is removed). An ended session's host may still hold it for a
         // moment while it finishes (replies, final figures): wait for it, a little.
         let _lock = self.lock_ended(session_id, rec.state)?;
+        // The worktree before the row: a refusal keeps everything, and a worktree is never
+        // left without the record that names it.
+        if let Some(wt) = &rec.worktree {
+            crate::services::worktree::remove(wt, force).map_err(|e| match e {
+                Error::InvalidArgument(why) => {
+                    Error::InvalidArgument(format!("session {session_id} was kept: {why}"))
+                }
+                other => other,
+            })?;
+        }
         // Compare-and-set on the state just read: a resume that moved the session meanwhile
         // keeps it, with its folder.
         if !self.store.get()?.delete_if(session_id, rec.state)? {
@@ -170,33 +203,15 @@ impl SessionManager {
                 })?,
         );
         self.settle_dead_hosts(&cutoff)?;
-        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-        let candidates: Vec<(String, String, Option<String>)> = self.with_store(|store| {
-            let mut st = store
-                .connection()
-                .prepare(
-                    "SELECT id, state, ended_at FROM sessions
-                     WHERE state IN (SELECT value FROM json_each(?1))
-                       AND COALESCE(ended_at, updated_at) <= ?2
-                     ORDER BY created_at",
-                )
-                .map_err(|e| store.err(e))?;
-            let names_json = serde_json::to_string(&names).expect("strings serialize");
-            let rows = st
-                .query_map(rusqlite::params![names_json, cutoff], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .map_err(|e| store.err(e))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(|e| store.err(e))
-        })?;
-
+        let (candidates, with_worktrees) = self.candidates(&states, &cutoff)?;
         let mut report = CleanupReport {
             dry_run: opts.dry_run,
             sessions: Vec::new(),
             bytes_freed: 0,
             skipped: 0,
+            kept: Vec::new(),
         };
+        self.clean_worktree_sessions(with_worktrees, opts, &mut report)?;
         for chunk in candidates.chunks(BATCH) {
             let deleted: Vec<bool> = if opts.dry_run {
                 vec![true; chunk.len()]
@@ -237,6 +252,101 @@ impl SessionManager {
             self.with_store(|store| store.purge_feed())?;
         }
         Ok(report)
+    }
+
+    /// Ended sessions in `states` older than `cutoff`, oldest first: those without a
+    /// worktree (id, state, ended_at), and the ids of those with one.
+    #[allow(clippy::type_complexity)]
+    fn candidates(
+        &self,
+        states: &[State],
+        cutoff: &str,
+    ) -> Result<(Vec<(String, String, Option<String>)>, Vec<String>)> {
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let rows: Vec<(String, String, Option<String>, bool)> = self.with_store(|store| {
+            let mut st = store
+                .connection()
+                .prepare(
+                    "SELECT id, state, ended_at, worktree IS NOT NULL FROM sessions
+                     WHERE state IN (SELECT value FROM json_each(?1))
+                       AND COALESCE(ended_at, updated_at) <= ?2
+                     ORDER BY created_at",
+                )
+                .map_err(|e| store.err(e))?;
+            let names_json = serde_json::to_string(&names).expect("strings serialize");
+            let rows = st
+                .query_map(rusqlite::params![names_json, cutoff], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(|e| store.err(e))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| store.err(e))
+        })?;
+        let (worktrees, plain): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.3);
+        Ok((
+            plain.into_iter().map(|(i, s, e, _)| (i, s, e)).collect(),
+            worktrees.into_iter().map(|r| r.0).collect(),
+        ))
+    }
+
+    /// Sessions with a worktree go one by one through [`Self::remove_with`], which keeps
+    /// (and says why) those whose worktree holds work, unless `opts.force`.
+    fn clean_worktree_sessions(
+        &self,
+        ids: Vec<String>,
+        opts: &CleanupOptions,
+        report: &mut CleanupReport,
+    ) -> Result<()> {
+        for id in ids {
+            let rec = match self.get(&id) {
+                Ok(rec) => rec,
+                Err(Error::SessionNotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let why = rec
+                .worktree
+                .as_ref()
+                .and_then(|wt| wt.status.as_ref())
+                .and_then(|s| s.keep_reason());
+            if let (Some(why), false) = (&why, opts.force) {
+                report.kept.push(KeptSession {
+                    session_id: id,
+                    reason: format!(
+                        "its worktree {} has {why}; commit and merge or push them, or clean \
+                         with --force",
+                        rec.worktree.as_ref().map_or("", |w| w.path.as_str())
+                    ),
+                });
+                continue;
+            }
+            let dir = self.home.session_dir(&id)?;
+            let bytes = folder_bytes(&dir, false);
+            if !opts.dry_run {
+                match self.remove_with(&id, opts.force) {
+                    Ok(()) => {}
+                    Err(Error::SessionActive { .. }) => {
+                        report.skipped += 1;
+                        continue;
+                    }
+                    Err(Error::InvalidArgument(reason)) => {
+                        report.kept.push(KeptSession {
+                            session_id: id,
+                            reason,
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            report.bytes_freed += bytes;
+            report.sessions.push(CleanedSession {
+                session_id: id,
+                state: rec.state,
+                ended_at: rec.ended_at,
+                bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Old sessions that still read as live are checked against their host's lock, so one

@@ -23,7 +23,7 @@ impl SessionManager {
             .get(session_id)?
             .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
         let rec = self.checked(rec)?;
-        self.with_telemetry(rec)
+        self.with_telemetry(with_worktree_status(rec))
     }
 
     /// Adds the stored telemetry summary (a store read; agents' files are not touched).
@@ -129,7 +129,7 @@ impl SessionManager {
                 let row = telemetry.remove(&rec.session_id);
                 rec.telemetry = Some(crate::services::telemetry::telemetry_joined(&rec, row));
                 rec.resumable = self.resume_blocker_cached(&rec, &mut specs).is_none();
-                out.push(rec);
+                out.push(with_worktree_status(rec));
             }
         }
         Ok(out)
@@ -166,6 +166,15 @@ impl SessionManager {
     pub fn socket_path(&self, session_id: &str) -> Result<PathBuf> {
         self.home.socket_path(session_id)
     }
+}
+
+/// Reads what the session's worktree holds now from git (a few git calls, only for
+/// sessions that have one); left out when git cannot say.
+fn with_worktree_status(mut rec: SessionRecord) -> SessionRecord {
+    if let Some(wt) = &mut rec.worktree {
+        wt.status = crate::services::worktree::status(wt).ok();
+    }
+    rec
 }
 
 /// `rec` as the liveness check would have stored it: its host is gone, so it reads as

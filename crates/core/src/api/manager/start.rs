@@ -62,6 +62,9 @@ pub struct StartOptions {
     /// [`crate::model::budget`]). Kept in the record; the host checks it while the agent
     /// spends, also after a resume.
     pub budget: Option<crate::model::budget::Budget>,
+    /// Run the agent in a new git worktree of the repository `cwd` is in (see
+    /// [`crate::model::worktree`]); removed again if the start fails.
+    pub worktree: Option<crate::model::worktree::WorktreeRequest>,
 }
 
 impl SessionManager {
@@ -73,6 +76,68 @@ impl SessionManager {
 
     /// [`SessionManager::start`] with detection settings.
     pub fn start_with(&self, opts: &StartOptions, detect: &DetectOptions) -> Result<SessionRecord> {
+        let Some(req) = &opts.worktree else {
+            return self.start_in(opts, detect, None);
+        };
+        // Everything that can be checked without a worktree is, before one is made.
+        self.agent(&opts.agent)?;
+        if let Some(b) = &opts.budget {
+            b.check()?;
+        }
+        let cwd = self.start_folder(opts)?;
+        let session_id = id::new_id();
+        let made =
+            crate::services::worktree::create(&cwd, req, &self.worktree_root(), &session_id)?;
+        let worktree = made.worktree.clone();
+        let started = self.start_in(opts, detect, Some((session_id.clone(), made)));
+        if started.is_err() {
+            // No worktree is left behind by a failed start (it holds nothing yet); a record
+            // kept in state failed no longer claims it.
+            let _ = crate::services::worktree::remove(&worktree, true);
+            if let Ok(store) = self.store.get() {
+                let none = vec![(Column::Worktree, rusqlite::types::Value::Null)];
+                let _ = store.update(&session_id, &none);
+            }
+        }
+        started
+    }
+
+    /// Where new worktrees go: `$AGENT_SESSIONS_WORKTREE_ROOT`, else `.worktrees` in the
+    /// home (a name no session id can take).
+    fn worktree_root(&self) -> PathBuf {
+        match std::env::var_os(crate::model::worktree::WORKTREE_ROOT_ENV) {
+            Some(r) if !r.is_empty() => PathBuf::from(r),
+            _ => self.home.root().join(".worktrees"),
+        }
+    }
+
+    /// The start's working folder, canonical.
+    fn start_folder(&self, opts: &StartOptions) -> Result<PathBuf> {
+        let cwd = match &opts.cwd {
+            Some(p) => p.clone(),
+            None => {
+                std::env::current_dir().map_err(|e| Error::io("reading the current folder", e))?
+            }
+        };
+        let cwd = std::fs::canonicalize(&cwd)
+            .map_err(|e| Error::io(format!("working folder {}", cwd.display()), e))?;
+        if !cwd.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a folder",
+                cwd.display()
+            )));
+        }
+        Ok(cwd)
+    }
+
+    /// A start in the caller's folder, or (`worktree`: the session id it was made for and
+    /// the worktree) in a worktree made for it.
+    fn start_in(
+        &self,
+        opts: &StartOptions,
+        detect: &DetectOptions,
+        worktree: Option<(String, crate::services::worktree::Made)>,
+    ) -> Result<SessionRecord> {
         let spec = self.agent(&opts.agent)?;
         let cols = opts.cols.unwrap_or(DEFAULT_COLS);
         let rows = opts.rows.unwrap_or(DEFAULT_ROWS);
@@ -88,20 +153,10 @@ impl SessionManager {
                 )));
             }
         }
-        let cwd = match &opts.cwd {
-            Some(p) => p.clone(),
-            None => {
-                std::env::current_dir().map_err(|e| Error::io("reading the current folder", e))?
-            }
+        let cwd = match &worktree {
+            Some((_, made)) => made.cwd.clone(),
+            None => self.start_folder(opts)?,
         };
-        let cwd = std::fs::canonicalize(&cwd)
-            .map_err(|e| Error::io(format!("working folder {}", cwd.display()), e))?;
-        if !cwd.is_dir() {
-            return Err(Error::InvalidArgument(format!(
-                "{} is not a folder",
-                cwd.display()
-            )));
-        }
         if let Some(b) = &opts.budget {
             b.check()?;
         }
@@ -171,7 +226,10 @@ impl SessionManager {
             false => None,
         };
 
-        let session_id = id::new_id();
+        let session_id = match &worktree {
+            Some((id, _)) => id.clone(),
+            None => id::new_id(),
+        };
         let lock = launcher::lock_new_session(&self.home, &session_id)?;
         let shown_command = match &argv_result {
             Ok(argv) => argv.clone(),
@@ -196,6 +254,10 @@ impl SessionManager {
         if let Some(budget) = &opts.budget {
             let json = serde_json::to_string(budget).expect("a budget serializes");
             extra.push((Column::Budget, store::text(json)));
+        }
+        if let Some((_, made)) = &worktree {
+            let json = serde_json::to_string(&made.worktree).expect("a worktree serializes");
+            extra.push((Column::Worktree, store::text(json)));
         }
         let launch = argv_result.map(|argv| LaunchSpec {
             session_id: session_id.clone(),

@@ -251,6 +251,7 @@ pub fn merge(
                 .transpose()?,
         },
         budget: over.budget.or(t.budget),
+        worktree: over.worktree.or_else(|| t.worktree.clone()),
     };
     if detect.debounce.is_none() {
         detect.debounce = crate::model::duration::optional_secs(t.debounce_secs, "debounce_secs")?;
