@@ -172,6 +172,10 @@ enum as_result
      * The session cannot be resumed (no resume command, no agent session id, still live).
      */
     AS_NOT_RESUMABLE = 7025,
+    /**
+     * No snapshot has this id or name.
+     */
+    AS_SNAPSHOT_NOT_FOUND = 7026,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1106,6 +1110,109 @@ as_result as_manager_template_remove(const struct as_manager *manager,
 as_result as_manager_template_check(const struct as_manager *manager,
                                     const char *spec,
                                     char **out_json);
+
+/**
+ * Takes a snapshot of the session `session_id` (live or ended): its record, events,
+ * history, the agent's own conversation file and an archive of its workspace (tracked
+ * and untracked files, `.gitignore` honoured, `.git` left out). The snapshot goes to
+ * `*out_snapshot_json` (free it with `as_string_free`).
+ *
+ * `options_json` may be NULL, or `{"name", "workspace" (default true),
+ * "max_workspace_bytes" (default 512 MiB), "keep" (snapshots of the session kept, default
+ * 20, 0 for all)}`.
+ *
+ * Errors: `AS_INVALID_SESSION_ID`, `AS_SESSION_NOT_FOUND`; `AS_INVALID_JSON`;
+ * `AS_INVALID_ARGUMENT` (a bad or taken name, a workspace over the cap or gone: nothing is
+ * written); `AS_IO` (a full disk: nothing is left half written).
+ *
+ * Thread safety: safe from any thread and alongside other processes.
+ *
+ * # Safety
+ * `manager` is a manager handle; `session_id` is a NUL-terminated string; `options_json`
+ * is NULL or a NUL-terminated string; `out_snapshot_json` is valid for a write.
+ */
+as_result as_manager_snapshot(const struct as_manager *manager,
+                              const char *session_id,
+                              const char *options_json,
+                              char **out_snapshot_json);
+
+/**
+ * Every snapshot (of the session `session_id` when it is not NULL), oldest first, as a
+ * JSON array in `*out_json` (free it with `as_string_free`).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `session_id` is NULL or a NUL-terminated string;
+ * `out_json` is valid for a write.
+ */
+as_result as_manager_snapshots(const struct as_manager *manager,
+                               const char *session_id,
+                               char **out_json);
+
+/**
+ * One snapshot, by id or name, in `*out_snapshot_json` (free it with `as_string_free`).
+ * Errors: `AS_INVALID_ARGUMENT` for a malformed reference, `AS_SNAPSHOT_NOT_FOUND`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `snapshot` is a NUL-terminated string;
+ * `out_snapshot_json` is valid for a write.
+ */
+as_result as_manager_snapshot_get(const struct as_manager *manager,
+                                  const char *snapshot,
+                                  char **out_snapshot_json);
+
+/**
+ * Removes a snapshot (by id or name) and its files. Errors as `as_manager_snapshot_get`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `snapshot` is a NUL-terminated string.
+ */
+as_result as_manager_snapshot_remove(const struct as_manager *manager,
+                                     const char *snapshot);
+
+/**
+ * Removes the snapshots `retention_json` selects, `{"keep": N (per session, the newest
+ * kept), "older_than_secs": S, "session_id": ID}` (`keep` or `older_than_secs` required),
+ * and puts those removed in `*out_json` as a JSON array (free it with `as_string_free`).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `manager` is a manager handle; `retention_json` is a NUL-terminated string; `out_json`
+ * is valid for a write.
+ */
+as_result as_manager_snapshot_prune(const struct as_manager *manager,
+                                    const char *retention_json,
+                                    char **out_json);
+
+/**
+ * Starts a new session from a snapshot (by id or name) and returns its handle in
+ * `*out_session` (free it with `as_session_free`): the workspace unpacked into `cwd` (a
+ * new or empty folder; default a new folder in the home) and the agent resumed on the
+ * copied conversation where the agent allows it (the record's `restored_from` says
+ * whether, and why not).
+ *
+ * `options_json` may be NULL, or `{"cwd", "name", "env"}` (`env` as `as_manager_start`
+ * takes it; values reach only the agent).
+ *
+ * Errors: `AS_SNAPSHOT_NOT_FOUND`; `AS_INVALID_JSON`; `AS_INVALID_ARGUMENT` (a target that
+ * is not empty, a damaged archive: nothing is unpacked or started); `AS_LAUNCH`.
+ *
+ * Thread safety: safe from any thread; blocks until the agent runs.
+ *
+ * # Safety
+ * `manager` is a manager handle; `snapshot` is a NUL-terminated string; `options_json` is
+ * NULL or a NUL-terminated string; `out_session` is valid for a write.
+ */
+as_result as_manager_restore(const struct as_manager *manager,
+                             const char *snapshot,
+                             const char *options_json,
+                             struct as_session **out_session);
 
 /**
  * A session's own budget with what it has spent, in `*out_json` (free it with

@@ -171,6 +171,7 @@ for kind in shared static; do
     run "$kind/test_lifecycle" "$B/test_lifecycle"
     run "$kind/test_history" env -u AGENT_SESSIONS_HOST_BIN "$B/test_history"
     run "$kind/test_templates" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_templates"
+    run "$kind/test_snapshots" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_snapshots"
     run "$kind/test_budgets" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_budgets"
     run "$kind/test_cpp" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "$B/test_cpp"
     run "$kind/quickstart" quickstart "$B/quickstart"
@@ -188,6 +189,7 @@ if [[ ${AS_SKIP_VALGRIND:-0} != 1 ]]; then
     run "valgrind static/test_session" env -u AGENT_SESSIONS_HOST_BIN "${VG[@]}" "$BUILD/static/test_session"
     run "valgrind shared/test_history" env -u AGENT_SESSIONS_HOST_BIN "${VG[@]}" "$BUILD/shared/test_history"
     run "valgrind shared/test_templates" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "${VG[@]}" "$BUILD/shared/test_templates"
+    run "valgrind shared/test_snapshots" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "${VG[@]}" "$BUILD/shared/test_snapshots"
     run "valgrind shared/test_budgets" env AGENT_SESSIONS_HOST_BIN="$HOST_BIN" "${VG[@]}" "$BUILD/shared/test_budgets"
 fi
 

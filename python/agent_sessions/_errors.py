@@ -17,6 +17,7 @@ __all__ = [
     "SessionNotFoundError",
     "SessionNotRunningError",
     "TaskNotFoundError",
+    "SnapshotNotFoundError",
     "SessionActiveError",
     "NoProcessError",
     "NotResumableError",
@@ -61,6 +62,12 @@ class TaskNotFoundError(SessionNotFoundError):
     """No session carries this task id. A ``SessionNotFoundError`` too."""
 
     kind = "TaskNotFound"
+
+
+class SnapshotNotFoundError(AgentSessionsError, LookupError):
+    """No snapshot has this id or name."""
+
+    kind = "SnapshotNotFound"
 
 
 class SessionActiveError(SessionNotRunningError):
@@ -146,6 +153,7 @@ _BY_KIND: dict[str, type[AgentSessionsError]] = {
         SessionNotFoundError,
         SessionNotRunningError,
         TaskNotFoundError,
+        SnapshotNotFoundError,
         SessionActiveError,
         NoProcessError,
         NotResumableError,

@@ -4,7 +4,14 @@ from datetime import timedelta
 from os import PathLike
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, final
 
-from agent_sessions._types import CleanupReport, Event, HistoryPage, Message, TaskSummary
+from agent_sessions._types import (
+    CleanupReport,
+    Event,
+    HistoryPage,
+    Message,
+    Snapshot,
+    TaskSummary,
+)
 
 __all__ = [
     "ENDED_STATES",
@@ -139,6 +146,34 @@ class SessionManager:
         on_budget: Optional[str] = None,
     ) -> dict[str, Any]: ...
     def watch(self) -> WatchLease: ...
+    def snapshot(
+        self,
+        session_id: str,
+        *,
+        name: Optional[str] = None,
+        workspace: bool = True,
+        max_workspace_bytes: Optional[int] = None,
+        keep: Optional[int] = None,
+    ) -> Snapshot: ...
+    def snapshots(self, session_id: Optional[str] = None) -> List[Snapshot]: ...
+    def snapshot_info(self, snapshot: str) -> Snapshot: ...
+    def remove_snapshot(self, snapshot: str) -> Snapshot: ...
+    def prune_snapshots(
+        self,
+        *,
+        keep: Optional[int] = None,
+        older_than: Union[float, str, timedelta, None] = None,
+        session_id: Optional[str] = None,
+        dry_run: bool = False,
+    ) -> List[Snapshot]: ...
+    def restore(
+        self,
+        snapshot: str,
+        *,
+        cwd: Optional[_Path] = None,
+        name: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> Session: ...
     def cleanup(
         self,
         older_than: Union[float, str, timedelta],

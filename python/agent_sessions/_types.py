@@ -15,6 +15,7 @@ __all__ = [
     "CleanedSession",
     "CleanupReport",
     "KeptSession",
+    "Snapshot",
 ]
 
 
@@ -119,3 +120,31 @@ class CleanupReport(TypedDict):
     #: Candidates kept because their worktree has uncommitted changes or unmerged commits
     #: (``force=True`` removes them anyway).
     kept: List[KeptSession]
+
+
+class Snapshot(TypedDict):
+    """A snapshot (``SessionManager.snapshot``, ``snapshots``, ``snapshot_info``)."""
+
+    #: snap-YYYYMMDD-HHMMSS-<8 hex>.
+    snapshot_id: str
+    name: Optional[str]
+    #: The session it was taken of (which may since have been removed).
+    session_id: str
+    agent_type: Optional[str]
+    #: RFC 3339.
+    created_at: str
+    #: The session's state then.
+    state: str
+    workspace_path: Optional[str]
+    #: files, bytes, archive_bytes, sha256, git_head; None for workspace=False.
+    workspace: Optional[dict[str, Any]]
+    #: agent, agent_session_id, original_path, file, bytes; None when none was copied.
+    conversation: Optional[dict[str, Any]]
+    #: Why no conversation was copied.
+    conversation_note: Optional[str]
+    events: int
+    messages: int
+    #: Bytes on disk.
+    bytes: int
+    #: The snapshot's folder.
+    path: str

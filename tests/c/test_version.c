@@ -34,12 +34,13 @@ int main(void) {
           "AS_SESSION_NOT_FOUND name");
     CHECK(AS_NULL_ARGUMENT == 7001 && AS_PROTOCOL == 7021, "documented code values");
     CHECK(AS_TASK_NOT_FOUND == 7022 && AS_SESSION_ACTIVE == 7023 && AS_NO_PROCESS == 7024 &&
-              AS_NOT_RESUMABLE == 7025,
+              AS_NOT_RESUMABLE == 7025 && AS_SNAPSHOT_NOT_FOUND == 7026,
           "the codes of the newer error kinds");
     CHECK(strcmp(as_result_name(AS_TASK_NOT_FOUND), "AS_TASK_NOT_FOUND") == 0 &&
               strcmp(as_result_name(AS_SESSION_ACTIVE), "AS_SESSION_ACTIVE") == 0 &&
               strcmp(as_result_name(AS_NO_PROCESS), "AS_NO_PROCESS") == 0 &&
-              strcmp(as_result_name(AS_NOT_RESUMABLE), "AS_NOT_RESUMABLE") == 0,
+              strcmp(as_result_name(AS_NOT_RESUMABLE), "AS_NOT_RESUMABLE") == 0 &&
+              strcmp(as_result_name(AS_SNAPSHOT_NOT_FOUND), "AS_SNAPSHOT_NOT_FOUND") == 0,
           "their names");
 
     /* as_result is a signed 32-bit type: comparing a result with a negative number means what

@@ -288,9 +288,11 @@ def test_untrusted_folder_waits_for_trust(place: Path, standin: StandIn,
     s = start_codex(place, standin, executables, monkeypatch,
                     codex_agent.args(place / "work", standin.url, trusted=False))
     wait(s, lambda: "Trust this folder?" in s.screen(), "the trust dialog", timeout=60)
-    wait(s, lambda: state_of(s)[0] == "waiting_input", "waiting_input")
-    assert state_of(s) == ("waiting_input", "trust"), fail_with(s, "reason")
-    assert (s.pending() or {}).get("kind") == "trust"
+    # Codex may draw its composer for a moment before the dialog: the reason follows the
+    # screen once the dialog has held for the debounce, so wait for it rather than read the
+    # first waiting state.
+    wait(s, lambda: state_of(s) == ("waiting_input", "trust"), "waiting_input for trust")
+    assert (s.pending() or {}).get("kind") == "trust", fail_with(s, "pending")
     s.send_keys("Enter")
     wait(s, lambda: at(s, "waiting_input", "prompt", "Ask Codex to do anything"), "the prompt")
 

@@ -314,6 +314,13 @@ pub enum Command {
     },
     /// List the agent types: built-in, and user-defined in <home>/agents.toml.
     Agents,
+    /// Keep a point to come back to: `snapshot ID` saves the session's record, events,
+    /// history, the agent's conversation and an archive of its workspace; `snapshot
+    /// ls|show|rm|prune` manage them.
+    Snapshot(Box<crate::snapshot_cmds::SnapshotArgs>),
+    /// Start a new session from a snapshot: the workspace unpacked (into --cwd, new or
+    /// empty) and the agent resumed on the copied conversation where it allows.
+    Restore(crate::snapshot_cmds::RestoreArgs),
     /// Named, versioned launch templates: add, ls, show, check, history, rollback, rm.
     #[command(subcommand)]
     Template(crate::template_cmds::TemplateCommand),

@@ -74,6 +74,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ls { state, agent, task } => session_cmds::ls(&mgr, state, agent, task, json)?,
         Command::Show { id } => session_cmds::show(&mgr, &id, json)?,
         Command::Template(t) => crate::template_cmds::run(&mgr, t, json)?,
+        Command::Snapshot(a) => crate::snapshot_cmds::snapshot(&mgr, *a, json)?,
+        Command::Restore(a) => crate::snapshot_cmds::restore(&mgr, a, json)?,
         Command::Usage { id: Some(id), .. } => telemetry_cmds::usage(&mgr, &id, json)?,
         Command::Usage { by, csv, .. } => {
             telemetry_cmds::usage_report(&mgr, by.as_deref().unwrap_or("day"), csv, json)?

@@ -9,6 +9,7 @@ mod history_cmds;
 mod output;
 mod serve_cmd;
 mod session_cmds;
+mod snapshot_cmds;
 mod telemetry_cmds;
 mod template_cmds;
 
@@ -83,7 +84,7 @@ pub fn exit_code(e: &Error) -> u8 {
         | ErrorKind::InvalidSessionId
         | ErrorKind::InvalidArgument
         | ErrorKind::InvalidPhase => 2,
-        ErrorKind::SessionNotFound | ErrorKind::TaskNotFound => 3,
+        ErrorKind::SessionNotFound | ErrorKind::TaskNotFound | ErrorKind::SnapshotNotFound => 3,
         ErrorKind::SessionNotRunning
         | ErrorKind::SessionActive
         | ErrorKind::NoProcess

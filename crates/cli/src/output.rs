@@ -100,6 +100,17 @@ pub fn details(r: &SessionRecord) -> String {
             );
         }
     }
+    if let Some(f) = &r.restored_from {
+        let how = match (&f.note, f.resumed) {
+            (_, true) => "conversation resumed".to_string(),
+            (Some(note), false) => note.clone(),
+            (None, false) => "started fresh".to_string(),
+        };
+        line(
+            "restored_from",
+            format!("{} (of session {}): {how}", f.snapshot_id, f.session_id),
+        );
+    }
     line("started_at", opt(&r.started_at));
     line("ended_at", opt(&r.ended_at));
     if let Some(c) = r.exit_code {

@@ -58,7 +58,7 @@ pub use api::{attach, manager, requests};
 pub use config::{agent_config, agents, detect, home, keys};
 #[doc(hidden)]
 pub use model::{
-    clock, error, id, pending, protocol, record, state, template, usage_table, worktree,
+    clock, error, id, pending, protocol, record, snapshot, state, template, usage_table, worktree,
 };
 #[doc(hidden)]
 pub use services::{agent_hooks, client, resources, status_hooks, telemetry, usage};
@@ -87,6 +87,10 @@ pub use model::message::{HistoryPage, Message};
 pub use model::pending::PendingRequest;
 pub use model::protocol::ScreenReply;
 pub use model::record::{SessionKind, SessionRecord, Transition};
+pub use model::snapshot::{
+    Conversation, RestoreOptions, RestoredFrom, Retention, Snapshot, SnapshotOptions,
+    WorkspaceArchive,
+};
 pub use model::state::{Source, State, States};
 pub use model::task::{TaskSession, TaskSummary};
 pub use model::telemetry::{

@@ -37,6 +37,8 @@ pub mod events;
 pub mod tasks;
 // Launch templates.
 pub mod templates;
+// Snapshots and restore.
+pub mod snapshots;
 // Cost budgets.
 pub mod budgets;
 

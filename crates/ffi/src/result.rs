@@ -65,12 +65,14 @@ pub enum as_result {
     AS_NO_PROCESS = 7024,
     /// The session cannot be resumed (no resume command, no agent session id, still live).
     AS_NOT_RESUMABLE = 7025,
+    /// No snapshot has this id or name.
+    AS_SNAPSHOT_NOT_FOUND = 7026,
 }
 
 use as_result::*;
 
 /// Every value, for `as_result_name` and the tests (private, so cbindgen leaves it out).
-const ALL: [as_result; 22] = [
+const ALL: [as_result; 23] = [
     AS_OK,
     AS_NULL_ARGUMENT,
     AS_INVALID_UTF8,
@@ -93,6 +95,7 @@ const ALL: [as_result; 22] = [
     AS_SESSION_ACTIVE,
     AS_NO_PROCESS,
     AS_NOT_RESUMABLE,
+    AS_SNAPSHOT_NOT_FOUND,
 ];
 
 impl as_result {
@@ -121,6 +124,7 @@ impl as_result {
             AS_SESSION_ACTIVE => c"AS_SESSION_ACTIVE",
             AS_NO_PROCESS => c"AS_NO_PROCESS",
             AS_NOT_RESUMABLE => c"AS_NOT_RESUMABLE",
+            AS_SNAPSHOT_NOT_FOUND => c"AS_SNAPSHOT_NOT_FOUND",
         }
     }
 }
@@ -133,6 +137,7 @@ pub fn code_for(kind: ErrorKind) -> as_result {
         ErrorKind::SessionNotFound => AS_SESSION_NOT_FOUND,
         ErrorKind::SessionNotRunning => AS_SESSION_NOT_RUNNING,
         ErrorKind::TaskNotFound => AS_TASK_NOT_FOUND,
+        ErrorKind::SnapshotNotFound => AS_SNAPSHOT_NOT_FOUND,
         ErrorKind::SessionActive => AS_SESSION_ACTIVE,
         ErrorKind::NoProcess => AS_NO_PROCESS,
         ErrorKind::NotResumable => AS_NOT_RESUMABLE,

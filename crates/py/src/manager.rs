@@ -337,6 +337,113 @@ impl PySessionManager {
         ser_to_py(py, &report)
     }
 
+    /// Takes a snapshot of a session (see the README's "Snapshots"): its record, events,
+    /// history, the agent's own conversation file and (unless `workspace=False`) an archive
+    /// of its workspace, refused past `max_workspace_bytes` (default 512 MiB). `keep`
+    /// snapshots of the session are kept (default 20, 0 for all). Returns it as a dict.
+    #[pyo3(signature = (session_id, *, name=None, workspace=true, max_workspace_bytes=None, keep=None))]
+    fn snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &str,
+        name: Option<String>,
+        workspace: bool,
+        max_workspace_bytes: Option<i64>,
+        keep: Option<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = agent_sessions::SnapshotOptions {
+            name,
+            workspace,
+            max_workspace_bytes: max_workspace_bytes
+                .map(|n| args::non_negative(n, "max_workspace_bytes"))
+                .transpose()?,
+            keep: keep
+                .map(|n| args::non_negative(n, "keep").map(|n| n as usize))
+                .transpose()?,
+        };
+        let mgr = &self.mgr;
+        let snap = call(py, || mgr.snapshot(session_id, &opts))?;
+        ser_to_py(py, &snap)
+    }
+
+    /// Every snapshot (of one session with `session_id`), oldest first, as dicts.
+    #[pyo3(signature = (session_id=None))]
+    fn snapshots<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let all = call(py, || mgr.snapshots(session_id))?;
+        ser_to_py(py, &all)
+    }
+
+    /// One snapshot by id or name. Raises SnapshotNotFoundError (a LookupError).
+    fn snapshot_info<'py>(&self, py: Python<'py>, snapshot: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let s = call(py, || mgr.snapshot_info(snapshot))?;
+        ser_to_py(py, &s)
+    }
+
+    /// Removes a snapshot and its files; returns what it was.
+    fn remove_snapshot<'py>(&self, py: Python<'py>, snapshot: &str) -> PyResult<Bound<'py, PyAny>> {
+        let mgr = &self.mgr;
+        let s = call(py, || mgr.remove_snapshot(snapshot))?;
+        ser_to_py(py, &s)
+    }
+
+    /// Removes snapshots: all but the newest `keep` of each session, and those older than
+    /// `older_than` (seconds, a timedelta, or text such as "7d"). `dry_run` removes nothing.
+    /// Returns those (that would be) removed.
+    #[pyo3(signature = (*, keep=None, older_than=None, session_id=None, dry_run=false))]
+    fn prune_snapshots<'py>(
+        &self,
+        py: Python<'py>,
+        keep: Option<i64>,
+        older_than: Option<&Bound<'py, PyAny>>,
+        session_id: Option<String>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let retention = agent_sessions::Retention {
+            keep: keep
+                .map(|n| args::non_negative(n, "keep").map(|n| n as usize))
+                .transpose()?,
+            older_than_secs: older_than
+                .map(|v| args::age(v, "older_than").map(|d| d.as_secs()))
+                .transpose()?,
+            session_id,
+        };
+        let mgr = &self.mgr;
+        let gone = call(py, || match dry_run {
+            true => mgr.snapshots_to_prune(&retention),
+            false => mgr.prune_snapshots(&retention),
+        })?;
+        ser_to_py(py, &gone)
+    }
+
+    /// Starts a new session from a snapshot: the workspace unpacked into `cwd` (new or
+    /// empty; default a new folder in the home) and the agent resumed on the copied
+    /// conversation where it allows (`restored_from` in the record says whether, and why
+    /// not). `env` is passed to the agent and never stored.
+    #[pyo3(signature = (snapshot, *, cwd=None, name=None, env=None))]
+    fn restore(
+        &self,
+        py: Python<'_>,
+        snapshot: &str,
+        cwd: Option<PathBuf>,
+        name: Option<String>,
+        env: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySession> {
+        let opts = agent_sessions::RestoreOptions {
+            cwd,
+            name,
+            env: args::env_pairs(env)?,
+        };
+        let mgr = &self.mgr;
+        let rec = call(py, || mgr.restore(snapshot, &opts))?;
+        Ok(PySession::new(mgr.clone(), rec))
+    }
+
     /// Starts watching this home's sessions (see `WatchLease`): while the returned lease is
     /// open, every live host samples each second and writes at once; it returns once they
     /// have answered (at most 2.5 s). Use as a context manager: `with mgr.watch(): ...`.

@@ -94,7 +94,9 @@ fn core_status(e: &agent_sessions::Error) -> StatusCode {
         | ErrorKind::InvalidSessionId
         | ErrorKind::InvalidPhase
         | ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
-        ErrorKind::SessionNotFound | ErrorKind::TaskNotFound => StatusCode::NOT_FOUND,
+        ErrorKind::SessionNotFound | ErrorKind::TaskNotFound | ErrorKind::SnapshotNotFound => {
+            StatusCode::NOT_FOUND
+        }
         ErrorKind::SessionNotRunning
         | ErrorKind::SessionActive
         | ErrorKind::NoProcess

@@ -441,3 +441,44 @@ mod tests {
         }
     }
 }
+
+/// Parses a snapshot's options (`{name, workspace, max_workspace_bytes, keep}`, all
+/// optional; `None` for the defaults).
+pub fn snapshot_options(
+    json: Option<&str>,
+    what: &str,
+) -> Result<crate::model::snapshot::SnapshotOptions> {
+    match json {
+        None => Ok(Default::default()),
+        Some(j) => parse(j, what),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreJson {
+    cwd: Option<std::path::PathBuf>,
+    name: Option<String>,
+    env: Option<Value>,
+}
+
+/// Parses a restore's options (`{cwd, name, env}`, all optional; `env` as `start` takes it).
+pub fn restore_options(
+    json: Option<&str>,
+    what: &str,
+) -> Result<crate::model::snapshot::RestoreOptions> {
+    let Some(json) = json else {
+        return Ok(Default::default());
+    };
+    let r: RestoreJson = parse(json, what)?;
+    Ok(crate::model::snapshot::RestoreOptions {
+        cwd: r.cwd,
+        name: r.name,
+        env: env_pairs(r.env)?,
+    })
+}
+
+/// Parses snapshot retention (`{keep, older_than_secs, session_id}`).
+pub fn retention(json: &str, what: &str) -> Result<crate::model::snapshot::Retention> {
+    parse(json, what)
+}

@@ -31,6 +31,10 @@ pub enum Error {
     #[error("no session with id '{0}'; run `agent-sessions ls` to list sessions")]
     SessionNotFound(String),
 
+    /// No snapshot has this id or name. Holds what was asked for.
+    #[error("no snapshot '{0}'; run `agent-sessions snapshot ls` to list snapshots")]
+    SnapshotNotFound(String),
+
     /// The operation needs a live agent but the session is in another state.
     #[error("session {id} is {state}, not running, so it cannot {action}")]
     SessionNotRunning {
@@ -190,6 +194,7 @@ impl Error {
             Error::InvalidSessionId { .. } => ErrorKind::InvalidSessionId,
             Error::SessionNotFound(_) => ErrorKind::SessionNotFound,
             Error::TaskNotFound(_) => ErrorKind::TaskNotFound,
+            Error::SnapshotNotFound(_) => ErrorKind::SnapshotNotFound,
             Error::SessionNotRunning { .. } => ErrorKind::SessionNotRunning,
             Error::SessionActive { .. } => ErrorKind::SessionActive,
             Error::NoProcess { .. } => ErrorKind::NoProcess,
@@ -296,6 +301,8 @@ pub enum ErrorKind {
     SessionNotFound,
     /// A task id no session carries.
     TaskNotFound,
+    /// No snapshot has the id or name.
+    SnapshotNotFound,
     /// The session is not running (ended, paused, stopping) for an action that needs it.
     SessionNotRunning,
     /// The session still runs, for an action that needs it ended (rm, cleanup).
@@ -325,11 +332,12 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::UnsupportedAgent,
         ErrorKind::InvalidSessionId,
         ErrorKind::SessionNotFound,
         ErrorKind::TaskNotFound,
+        ErrorKind::SnapshotNotFound,
         ErrorKind::SessionNotRunning,
         ErrorKind::SessionActive,
         ErrorKind::NoProcess,
@@ -352,6 +360,7 @@ impl ErrorKind {
             ErrorKind::InvalidSessionId => "InvalidSessionId",
             ErrorKind::SessionNotFound => "SessionNotFound",
             ErrorKind::TaskNotFound => "TaskNotFound",
+            ErrorKind::SnapshotNotFound => "SnapshotNotFound",
             ErrorKind::SessionNotRunning => "SessionNotRunning",
             ErrorKind::SessionActive => "SessionActive",
             ErrorKind::NoProcess => "NoProcess",

@@ -13,6 +13,7 @@ pub mod pending;
 pub mod policy;
 pub mod protocol;
 pub mod record;
+pub mod snapshot;
 pub mod state;
 pub mod task;
 pub mod telemetry;

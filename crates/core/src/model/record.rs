@@ -135,6 +135,10 @@ pub struct SessionRecord {
     /// path, and what it holds now; absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<crate::model::worktree::Worktree>,
+    /// The snapshot this session was restored from (`restore`), and whether the agent was
+    /// resumed on its conversation; absent for a session started afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<crate::model::snapshot::RestoredFrom>,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

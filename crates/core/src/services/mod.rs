@@ -9,6 +9,7 @@ pub mod launch_spec;
 pub mod launcher;
 pub mod otel_launch;
 pub mod resources;
+pub mod snapshot;
 pub mod state_machine;
 pub mod status_hooks;
 pub mod telemetry;

@@ -118,6 +118,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 12: a session's git worktree (JSON, see `model::worktree`), made by `start --worktree`.
     "ALTER TABLE sessions ADD COLUMN worktree TEXT;",
+    // 13: snapshots (see `model::snapshot`; the files are in the home's `.snapshots`), kept
+    // apart from `sessions` so that removing a session leaves its snapshots; and where a
+    // restored session came from.
+    "CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        name TEXT UNIQUE,
+        session_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX snapshots_by_session ON snapshots(session_id, created_at);
+    ALTER TABLE sessions ADD COLUMN restored_from TEXT;",
 ];
 
 /// Migration 9 of the store (see `store::MIGRATIONS`): `event_feed` numbers every event of

@@ -14,6 +14,7 @@ pub mod messages;
 mod migrations;
 pub mod pool;
 pub mod sessions;
+pub mod snapshots;
 pub mod tasks;
 pub mod telemetry;
 pub mod templates;

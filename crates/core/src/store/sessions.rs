@@ -47,6 +47,8 @@ pub enum Column {
     Budget,
     /// The session's git worktree (JSON), or NULL.
     Worktree,
+    /// The snapshot a restored session came from (JSON), or NULL.
+    RestoredFrom,
 }
 
 impl Column {
@@ -76,6 +78,7 @@ impl Column {
             Column::Policy => "policy",
             Column::Budget => "budget",
             Column::Worktree => "worktree",
+            Column::RestoredFrom => "restored_from",
         }
     }
 }
@@ -301,7 +304,7 @@ const SESSION_COLUMNS: &str =
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
     agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost,
-    pending, policy, budget, worktree";
+    pending, policy, budget, worktree, restored_from";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -352,6 +355,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
             .and_then(|j| serde_json::from_str(&j).ok()),
         worktree: r
             .get::<_, Option<String>>(33)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
+        restored_from: r
+            .get::<_, Option<String>>(34)?
             .and_then(|j| serde_json::from_str(&j).ok()),
         resumable: false,
         transitions: Vec::new(),

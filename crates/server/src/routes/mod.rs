@@ -9,6 +9,7 @@ mod events;
 mod feed;
 mod reports;
 mod sessions;
+mod snapshots;
 mod templates;
 mod terminal;
 
@@ -80,6 +81,14 @@ pub fn router(state: AppState) -> Router {
         .route("/agents", get(sessions::agents))
         .route("/sessions/{id}/samples", get(reports::samples))
         .route("/usage/report", get(reports::usage_report))
+        .route("/sessions/{id}/snapshots", post(snapshots::take))
+        .route("/snapshots", get(snapshots::list))
+        .route("/snapshots/prune", post(snapshots::prune))
+        .route(
+            "/snapshots/{id}",
+            get(snapshots::show).delete(snapshots::remove),
+        )
+        .route("/snapshots/{id}/restore", post(snapshots::restore))
         .route("/templates", get(templates::list))
         .route(
             "/templates/{name}",

@@ -92,7 +92,12 @@ fn blocker_with(
 
 /// The arguments of a resumed agent: its resume arguments with the id filled in, then the
 /// user's arguments without any that would pick another conversation.
-fn resume_args(spec: &AgentSpec, template: &[String], asid: &str, user: &[String]) -> Vec<String> {
+pub(super) fn resume_args(
+    spec: &AgentSpec,
+    template: &[String],
+    asid: &str,
+    user: &[String],
+) -> Vec<String> {
     let filled: Vec<String> = template.iter().map(|a| a.replace("{id}", asid)).collect();
     let user = if spec.name == "claude" && spec.origin == AgentOrigin::Builtin {
         strip_claude_session_flags(user)
@@ -111,7 +116,7 @@ fn resume_args(spec: &AgentSpec, template: &[String], asid: &str, user: &[String
     }
 }
 
-fn strip_claude_session_flags(args: &[String]) -> Vec<String> {
+pub(super) fn strip_claude_session_flags(args: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {

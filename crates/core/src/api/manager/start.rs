@@ -77,7 +77,7 @@ impl SessionManager {
     /// [`SessionManager::start`] with detection settings.
     pub fn start_with(&self, opts: &StartOptions, detect: &DetectOptions) -> Result<SessionRecord> {
         let Some(req) = &opts.worktree else {
-            return self.start_in(opts, detect, None);
+            return self.start_in(opts, detect, None, None);
         };
         // Everything that can be checked without a worktree is, before one is made.
         self.agent(&opts.agent)?;
@@ -89,7 +89,7 @@ impl SessionManager {
         let made =
             crate::services::worktree::create(&cwd, req, &self.worktree_root(), &session_id)?;
         let worktree = made.worktree.clone();
-        let started = self.start_in(opts, detect, Some((session_id.clone(), made)));
+        let started = self.start_in(opts, detect, Some((session_id.clone(), made)), None);
         if started.is_err() {
             // No worktree is left behind by a failed start (it holds nothing yet); a record
             // kept in state failed no longer claims it.
@@ -131,12 +131,13 @@ impl SessionManager {
     }
 
     /// A start in the caller's folder, or (`worktree`: the session id it was made for and
-    /// the worktree) in a worktree made for it.
-    fn start_in(
+    /// the worktree) in a worktree made for it, or (`restoring`) of a snapshot.
+    pub(super) fn start_in(
         &self,
         opts: &StartOptions,
         detect: &DetectOptions,
         worktree: Option<(String, crate::services::worktree::Made)>,
+        restoring: Option<&Restoring>,
     ) -> Result<SessionRecord> {
         let spec = self.agent(&opts.agent)?;
         let cols = opts.cols.unwrap_or(DEFAULT_COLS);
@@ -211,6 +212,10 @@ impl SessionManager {
             args.extend(template.iter().map(|a| a.replace("{id}", &id)));
             agent_session_id = Some(id);
         }
+        if let Some(r) = restoring {
+            // A resumed conversation keeps the agent's own session id.
+            agent_session_id = agent_session_id.or_else(|| r.agent_session_id.clone());
+        }
         args.extend(opts.args.iter().cloned());
         let argv_result = spec.argv(&args);
         if let Err(Error::InvalidArgument(m)) = &argv_result {
@@ -226,9 +231,10 @@ impl SessionManager {
             false => None,
         };
 
-        let session_id = match &worktree {
-            Some((id, _)) => id.clone(),
-            None => id::new_id(),
+        let session_id = match (&worktree, restoring) {
+            (Some((id, _)), _) => id.clone(),
+            (None, Some(r)) => r.session_id.clone(),
+            (None, None) => id::new_id(),
         };
         let lock = launcher::lock_new_session(&self.home, &session_id)?;
         let shown_command = match &argv_result {
@@ -258,6 +264,10 @@ impl SessionManager {
         if let Some((_, made)) = &worktree {
             let json = serde_json::to_string(&made.worktree).expect("a worktree serializes");
             extra.push((Column::Worktree, store::text(json)));
+        }
+        if let Some(r) = restoring {
+            let json = serde_json::to_string(&r.from).expect("an origin serializes");
+            extra.push((Column::RestoredFrom, store::text(json)));
         }
         let launch = argv_result.map(|argv| LaunchSpec {
             session_id: session_id.clone(),
@@ -413,6 +423,15 @@ impl SessionManager {
             Err(e) => Err(record_failure(&store, session_id, e)),
         }
     }
+}
+
+/// What a start from a snapshot (`restore`) adds: the new session's id (chosen first, to
+/// name its folder), the origin its record keeps, and the agent's own session id of a
+/// resumed conversation.
+pub(super) struct Restoring {
+    pub session_id: String,
+    pub from: crate::model::snapshot::RestoredFrom,
+    pub agent_session_id: Option<String>,
 }
 
 /// The move to running once the host reported the agent's pid.

@@ -428,7 +428,7 @@ fn from_agent_records(record: &SessionRecord, env: &UsageEnv) -> Option<TokenUsa
 /// The session's own record file of a Claude Code, Codex or Gemini CLI session (transcript,
 /// rollout, chat): by the agent's session id when known, else by working folder and time
 /// window. `None` for opencode (a database) and when none is found.
-pub(super) fn record_file(record: &SessionRecord, env: &UsageEnv) -> Option<PathBuf> {
+pub fn record_file(record: &SessionRecord, env: &UsageEnv) -> Option<PathBuf> {
     let agent = usage_agent(record)?;
     let cwd = PathBuf::from(record.workspace_path.as_deref()?);
     let sid = record.agent_session_id.as_deref().filter(|s| !s.is_empty());

@@ -1,0 +1,130 @@
+//! Snapshots over HTTP (`snapshot ...` and `restore` of the CLI): take one of a session,
+//! list, show, remove, prune, and restore one as a new session.
+
+use super::{json_body, query};
+use crate::error::Result;
+use crate::state::AppState;
+use agent_sessions::{RestoreOptions, Retention, SnapshotOptions};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+type Body = std::result::Result<Bytes, BytesRejection>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    session: Option<String>,
+}
+
+/// `GET /snapshots[?session=ID]`: every snapshot (of one session), oldest first.
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    q: std::result::Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>> {
+    let session = query(q)?.session;
+    let all = st.core(move |m| m.snapshots(session.as_deref())).await?;
+    Ok(Json(json!(all)))
+}
+
+/// `POST /sessions/{id}/snapshots {name?, workspace?, max_workspace_bytes?, keep?}`: 201
+/// and the snapshot.
+pub(crate) async fn take(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let opts: SnapshotOptions = json_body(body)?;
+    let snap = st.core(move |m| m.snapshot(&id, &opts)).await?;
+    Ok((StatusCode::CREATED, Json(json!(snap))).into_response())
+}
+
+/// `GET /snapshots/{ref}`: one snapshot, by id or name.
+pub(crate) async fn show(
+    State(st): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<Value>> {
+    let snap = st.core(move |m| m.snapshot_info(&reference)).await?;
+    Ok(Json(json!(snap)))
+}
+
+/// `DELETE /snapshots/{ref}`: the snapshot and its files; returns what it was.
+pub(crate) async fn remove(
+    State(st): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<Value>> {
+    let snap = st.core(move |m| m.remove_snapshot(&reference)).await?;
+    Ok(Json(json!(snap)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Prune {
+    #[serde(default)]
+    keep: Option<usize>,
+    #[serde(default)]
+    older_than_secs: Option<u64>,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /snapshots/prune {keep?, older_than_secs?, session_id?, dry_run?}`: the snapshots
+/// removed (or, with `dry_run`, that would be).
+pub(crate) async fn prune(State(st): State<AppState>, body: Body) -> Result<Json<Value>> {
+    let Prune {
+        keep,
+        older_than_secs,
+        session_id,
+        dry_run,
+    } = json_body(body)?;
+    let retention = Retention {
+        keep,
+        older_than_secs,
+        session_id,
+    };
+    let gone = st
+        .core(move |m| match dry_run {
+            true => m.snapshots_to_prune(&retention),
+            false => m.prune_snapshots(&retention),
+        })
+        .await?;
+    Ok(Json(json!(gone)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Restore {
+    #[serde(default)]
+    cwd: Option<PathBuf>,
+    #[serde(default)]
+    name: Option<String>,
+    /// Values reach the agent only.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+/// `POST /snapshots/{ref}/restore {cwd?, name?, env?}`: 201 and the new session's record.
+pub(crate) async fn restore(
+    State(st): State<AppState>,
+    Path(reference): Path<String>,
+    body: Body,
+) -> Result<Response> {
+    let Restore { cwd, name, env } = json_body(body)?;
+    let opts = RestoreOptions {
+        cwd,
+        name,
+        env: env.into_iter().collect(),
+    };
+    let rec = st.core(move |m| m.restore(&reference, &opts)).await?;
+    Ok((StatusCode::CREATED, Json(json!(rec))).into_response())
+}
