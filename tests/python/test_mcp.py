@@ -30,7 +30,7 @@ FAKE = Path(__file__).resolve().parents[1] / "fake_agents" / "fake_agent.py"
 
 WANTED_TOOLS = {"start_session", "send", "wait_for_state", "get_screen", "get_session",
                 "list_sessions", "get_usage", "interrupt", "stop", "approve", "deny",
-                "get_pending", "send_keys"}
+                "get_pending", "send_keys", "snapshot", "restore"}
 
 
 async def call(session: ClientSession, tool: str, /, **args: Any) -> tuple[bool, Any]:
@@ -103,6 +103,15 @@ async def drive(home: Path, transport: str) -> dict[str, Any]:
         seen["usage"] = await call(session, "get_usage", session_id=sid)
         seen["pending"] = await call(session, "get_pending", session_id=sid)
         seen["stopped"] = await call(session, "stop", session_id=sid, timeout_secs=10)
+        # A point to come back to, and a new session from it (in the same folder: no
+        # workspace archived, so none is unpacked).
+        seen["snapshot"] = await call(session, "snapshot", session_id=sid, name="mcp-snap",
+                                      workspace=False)
+        seen["restored"] = await call(session, "restore", snapshot="mcp-snap")
+        if not seen["restored"][0]:
+            await call(session, "stop", session_id=seen["restored"][1]["session_id"],
+                       timeout_secs=10, force=True)
+        seen["no_snapshot"] = await call(session, "restore", snapshot="nothing-here")
 
         # Refusals: tool errors that say what is wrong.
         seen["late_send"] = await call(session, "send", session_id=sid, text="late")
@@ -133,6 +142,12 @@ def test_an_orchestrator_runs_a_sub_agent_through_the_mcp_tools(home: Path, tran
     assert seen["usage"][0] is False and seen["usage"][1]["session_id"] == sid
     assert seen["pending"] == (False, None)
     assert seen["stopped"][0] is False and seen["stopped"][1]["state"] == "stopped"
+    err, snap = seen["snapshot"]
+    assert not err and snap["name"] == "mcp-snap" and snap["workspace"] is None, snap
+    err, rec = seen["restored"]
+    assert not err, rec
+    assert rec["restored_from"]["snapshot_id"] == snap["snapshot_id"], rec
+    assert rec["restored_from"]["session_id"] == sid, rec
 
     # The same session, as the library sees it.
     s = agent_sessions.SessionManager(home).get(sid)
@@ -141,7 +156,7 @@ def test_an_orchestrator_runs_a_sub_agent_through_the_mcp_tools(home: Path, tran
     for key, kind in [("late_send", "session_not_running"), ("unknown", "session_not_found"),
                       ("bad_id", "invalid_session_id"), ("no_id", "bad_request"),
                       ("bad_arg", "invalid_argument"), ("extra", "invalid_json"),
-                      ("no_tool", "bad_request")]:
+                      ("no_tool", "bad_request"), ("no_snapshot", "snapshot_not_found")]:
         err, text = seen[key]
         assert err is True, (key, text)
         assert text.startswith(f"{kind}: "), (key, text)

@@ -171,6 +171,36 @@ const TOOLS: &[ToolDef] = &[
         },
         required: &[],
     },
+    ToolDef {
+        name: "snapshot",
+        op: Op::Snapshot,
+        on_session: true,
+        description: "Keep a point to come back to: the session's record, events, history, the agent's own conversation file and an archive of its workspace (.gitignore honoured); returns the snapshot with its snapshot_id.",
+        properties: || {
+            json!({
+                "name": {"type": "string", "description": "a unique name to find it by"},
+                "workspace": {"type": "boolean", "default": true, "description": "archive the workspace"},
+                "max_workspace_bytes": {"type": "integer", "description": "refuse a bigger workspace (default 512 MiB)"},
+                "keep": {"type": "integer", "description": "snapshots of this session kept (default 20; 0 keeps all)"}
+            })
+        },
+        required: &[],
+    },
+    ToolDef {
+        name: "restore",
+        op: Op::Restore,
+        on_session: false,
+        description: "Start a new session from a snapshot: its workspace unpacked into cwd (a new or empty folder; default a new folder in the sessions home) and the agent resumed on the copied conversation where it allows; returns the new session's record (restored_from says whether it resumed, and why not).",
+        properties: || {
+            json!({
+                "snapshot": {"type": "string", "description": "the snapshot's id or name"},
+                "cwd": {"type": "string", "description": "where to unpack the workspace (absolute)"},
+                "name": {"type": "string"},
+                "env": {"type": "object", "additionalProperties": {"type": "string"}}
+            })
+        },
+        required: &["snapshot"],
+    },
 ];
 
 fn schema(t: &ToolDef) -> JsonObject {

@@ -58,6 +58,11 @@ pub enum Op {
     Deny,
     /// `{choices: [...], timeout_secs}`.
     Answer,
+    /// A snapshot of the session: `{name, workspace, max_workspace_bytes, keep}`.
+    Snapshot,
+    /// A new session from a snapshot: `{snapshot, cwd, name, env}` (`snapshot` is the id or
+    /// name; HTTP takes it from the path).
+    Restore,
 }
 
 /// A wait without a timeout gives up after this long, so no request waits forever.
@@ -159,6 +164,18 @@ pub fn run(m: &SessionManager, op: Op, id: &str, args: &Value) -> Result<Value> 
         Op::Answer => {
             let b: AnswerArgs = parse(&text)?;
             to_value(m.answer(id, &b.choices, secs(b.timeout_secs)?)?)
+        }
+        Op::Snapshot => to_value(m.snapshot(id, &requests::snapshot_options(Some(&text), WHAT)?)?),
+        Op::Restore => {
+            let mut args = requests::object(&text, WHAT)?;
+            let snapshot = match args.remove("snapshot") {
+                Some(Value::String(s)) => s,
+                _ => return Err(ServerError::bad_request(
+                    "say which snapshot: {\"snapshot\": \"ID or name\"} (snapshot ls lists them)",
+                )),
+            };
+            let rest = Value::Object(args).to_string();
+            to_value(m.restore(&snapshot, &requests::restore_options(Some(&rest), WHAT)?)?)
         }
     };
     Ok(v)

@@ -2,9 +2,10 @@
 //! list, show, remove, prune, and restore one as a new session.
 
 use super::{json_body, query};
-use crate::error::Result;
+use crate::error::{Result, ServerError};
+use crate::ops::Op;
 use crate::state::AppState;
-use agent_sessions::{RestoreOptions, Retention, SnapshotOptions};
+use agent_sessions::Retention;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -13,8 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 type Body = std::result::Result<Bytes, BytesRejection>;
 
@@ -42,9 +41,9 @@ pub(crate) async fn take(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let opts: SnapshotOptions = json_body(body)?;
-    let snap = st.core(move |m| m.snapshot(&id, &opts)).await?;
-    Ok((StatusCode::CREATED, Json(json!(snap))).into_response())
+    let args: Value = json_body(body)?;
+    let snap = st.op(Op::Snapshot, id, args).await?;
+    Ok((StatusCode::CREATED, Json(snap)).into_response())
 }
 
 /// `GET /snapshots/{ref}`: one snapshot, by id or name.
@@ -101,30 +100,23 @@ pub(crate) async fn prune(State(st): State<AppState>, body: Body) -> Result<Json
     Ok(Json(json!(gone)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Restore {
-    #[serde(default)]
-    cwd: Option<PathBuf>,
-    #[serde(default)]
-    name: Option<String>,
-    /// Values reach the agent only.
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-}
-
 /// `POST /snapshots/{ref}/restore {cwd?, name?, env?}`: 201 and the new session's record.
 pub(crate) async fn restore(
     State(st): State<AppState>,
     Path(reference): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let Restore { cwd, name, env } = json_body(body)?;
-    let opts = RestoreOptions {
-        cwd,
-        name,
-        env: env.into_iter().collect(),
-    };
-    let rec = st.core(move |m| m.restore(&reference, &opts)).await?;
-    Ok((StatusCode::CREATED, Json(json!(rec))).into_response())
+    let mut args: Value = json_body(body)?;
+    match args.as_object_mut() {
+        Some(o) if !o.contains_key("snapshot") => {
+            o.insert("snapshot".into(), Value::String(reference));
+        }
+        _ => {
+            return Err(ServerError::bad_request(
+                "the body is {cwd?, name?, env?}; the snapshot is named in the path",
+            ))
+        }
+    }
+    let rec = st.op(Op::Restore, String::new(), args).await?;
+    Ok((StatusCode::CREATED, Json(rec)).into_response())
 }
