@@ -144,6 +144,10 @@ fn a_claude_snapshot_restores_the_workspace_and_resumes_the_copied_conversation(
     let saved = std::fs::read(&original_transcript).unwrap();
     std::fs::remove_file(&original_transcript).unwrap();
 
+    // The agent's own folders keep their modes (a restore adds a file, nothing else).
+    use std::os::unix::fs::PermissionsExt;
+    let projects = a.claude_config_dir().join("projects");
+    std::fs::set_permissions(&projects, std::fs::Permissions::from_mode(0o755)).unwrap();
     let target = a.dir.path().join("restored-here");
     let out = a.run(&[
         "restore",
@@ -167,7 +171,12 @@ fn a_claude_snapshot_restores_the_workspace_and_resumes_the_copied_conversation(
         .filter(|(p, _)| !p.starts_with("target/") && !p.ends_with(".log"))
         .collect();
     assert_eq!(files_of(&target), expected);
-    use std::os::unix::fs::PermissionsExt;
+    let projects_mode = std::fs::metadata(&projects).unwrap().permissions().mode();
+    assert_eq!(
+        projects_mode & 0o777,
+        0o755,
+        "the agent's folder is left as it was"
+    );
     let mode = std::fs::metadata(target.join("run.sh"))
         .unwrap()
         .permissions()

@@ -148,12 +148,19 @@ pub fn unpack_archive(archive: &Path, sha256: &str, dest: &Path) -> Result<u64> 
     Ok(n)
 }
 
-/// Copies `src` to `dst` (creating `dst`'s folder, private) and syncs it; returns the size.
+/// Copies `src` to `dst` and syncs it; returns the size. Missing folders above `dst` are
+/// made (0700); existing ones are left as they are, since they may be an agent's own
+/// (`~/.claude/projects/...`), whose modes are the user's business.
 pub fn copy_file(src: &Path, dst: &Path) -> Result<u64> {
-    if let Some(parent) = dst.parent() {
-        crate::config::home::make_private_dir(parent)?;
-    }
     let ctx = |e| Error::io(format!("copying {} to {}", src.display(), dst.display()), e);
+    if let Some(parent) = dst.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(ctx)?;
+    }
     let mut from = File::open(src).map_err(ctx)?;
     let mut to = File::create(dst).map_err(ctx)?;
     let n = std::io::copy(&mut from, &mut to).map_err(ctx)?;
