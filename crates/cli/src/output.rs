@@ -100,6 +100,9 @@ pub fn details(r: &SessionRecord) -> String {
             );
         }
     }
+    if let Some(t) = &r.template {
+        line("template", t.clone());
+    }
     if let Some(f) = &r.restored_from {
         let how = match (&f.note, f.resumed) {
             (_, true) => "conversation resumed".to_string(),

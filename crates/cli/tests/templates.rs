@@ -305,3 +305,54 @@ fn templates_over_http_and_a_start_from_one() {
     let (_, hist) = srv.get("/templates/web/history");
     assert_eq!(hist.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_template_has_its_own_status_hooks_and_its_sessions_name_it() {
+    let env = Env::new();
+    let fake = fake_agent();
+    let fake = fake.to_str().unwrap();
+    let log = env.home().join("hooked.txt");
+    // One hook for the template's sessions (any version), one for version 2 only.
+    let script = "import os, sys\n\
+                  open(sys.argv[1], 'a').write(os.environ['AGENT_SESSIONS_ID'] + ' ' + os.environ['AGENT_SESSIONS_TEMPLATE'] + ' ' + sys.argv[2] + '\\n')\n";
+    let q = |s: &str| serde_json::to_string(s).unwrap();
+    let toml = format!(
+        "[[on_state]]\nstates = [\"stopped\"]\ntemplate = \"rev\"\ncommand = [\"python3\", \"-c\", {s}, {l}, \"any\"]\n\n\
+         [[on_state]]\nstates = [\"stopped\"]\ntemplate = \"rev@2\"\ncommand = [\"python3\", \"-c\", {s}, {l}, \"v2\"]\n",
+        s = q(script),
+        l = q(log.to_str().unwrap())
+    );
+    std::fs::write(env.home().join("hooks.toml"), toml).unwrap();
+    for _ in 0..2 {
+        env.ok(&["template", "add", "rev", "custom", "--", "python3", fake]);
+    }
+    let v1 = env.ok(&["start", "--template", "rev@1"]).trim().to_string();
+    let v2 = env.ok(&["start", "--template", "rev"]).trim().to_string();
+    let plain = env.start_fake(&[]);
+    assert_eq!(env.record(&v1)["template"], "rev@1");
+    assert_eq!(env.record(&v2)["template"], "rev@2");
+    assert!(env.record(&plain).get("template").is_none());
+    assert!(env.ok(&["show", &v2]).contains("rev@2"));
+    // The plain session stops first: a hook it wrongly fired would be in before the others.
+    for id in [&plain, &v1, &v2] {
+        env.wait_state(id, "waiting_input");
+        env.ok(&["stop", id]);
+    }
+    let lines = || {
+        let mut l: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        l.sort();
+        l
+    };
+    assert!(poll(|| lines().len() >= 3), "hooks ran: {:?}", lines());
+    let mut want = vec![
+        format!("{v1} rev@1 any"),
+        format!("{v2} rev@2 any"),
+        format!("{v2} rev@2 v2"),
+    ];
+    want.sort();
+    assert_eq!(lines(), want, "the plain session fires no template hook");
+}

@@ -166,6 +166,7 @@ fn new_session(home: &Home, script: &str) -> LaunchSpec {
         policy: None,
         reports_status: false,
         env_unset: vec![],
+        template: None,
     }
 }
 

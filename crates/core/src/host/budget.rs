@@ -369,6 +369,7 @@ fn record(
             kind: event,
             agent: Some(shared.spec.agent_type.as_str()),
             task: shared.spec.task_id.as_deref(),
+            template: shared.spec.template.as_deref(),
             data: &data,
         },
     );

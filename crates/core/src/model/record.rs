@@ -139,6 +139,9 @@ pub struct SessionRecord {
     /// resumed on its conversation; absent for a session started afresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<crate::model::snapshot::RestoredFrom>,
+    /// The launch template the session was started from (`NAME@VERSION`); absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// True when `resume` can start this session again now: it has ended (suspended,
     /// stopped, failed or unknown), the agent's own session id is known and its agent type
     /// knows how to resume.

@@ -270,6 +270,8 @@ pub struct Committed {
     pub agent_type: Option<String>,
     /// The session's task; `None` when it has none.
     pub task_id: Option<String>,
+    /// The template it was started from (`NAME@VERSION`); `None` for none.
+    pub template: Option<String>,
 }
 
 /// One or more states a wait is for, shown as "running or waiting_input".

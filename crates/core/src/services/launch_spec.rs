@@ -69,6 +69,9 @@ pub struct LaunchSpec {
     /// `AgentControls::headless_env`); `env` may still set them.
     #[serde(default)]
     pub env_unset: Vec<String>,
+    /// The template the session came from (`NAME@VERSION`), for event hooks' filter.
+    #[serde(default)]
+    pub template: Option<String>,
 }
 
 pub use crate::config::defaults::DEFAULT_MAX_LOG_BYTES;
@@ -116,6 +119,7 @@ impl LaunchSpec {
             env_unset: crate::config::detect::builtin_controls(&spec.name)
                 .map(|c| c.headless_env.iter().map(|n| n.to_string()).collect())
                 .unwrap_or_default(),
+            template: None,
         }
     }
 

@@ -136,6 +136,7 @@ pub fn commit_in(tx: &Connection, change: &Change<'_>) -> rusqlite::Result<Optio
         source: change.source,
         agent_type: row.agent_type,
         task_id: row.task_id,
+        template: row.template,
     })))
 }
 
@@ -173,6 +174,11 @@ pub fn insert_in(
         source,
         agent_type: new.agent_type.clone(),
         task_id: new.task_id.clone(),
+        // A start from a template sets it with the first row.
+        template: more.iter().find_map(|(c, v)| match (c, v) {
+            (crate::store::Column::Template, rusqlite::types::Value::Text(t)) => Some(t.clone()),
+            _ => None,
+        }),
     }))
 }
 

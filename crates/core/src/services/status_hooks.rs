@@ -8,6 +8,8 @@
 //! from = ["running"]                     # old states; any when absent
 //! agent = "claude"                       # only sessions of this agent type (optional)
 //! task = "T-42"                          # only sessions of this task (optional)
+//! template = "reviewer"                  # only sessions started from this template, any
+//!                                        # version ("reviewer@2": that one) (optional)
 //! command = ["notify-send", "agent needs you"]   # argv, never a shell
 //! ```
 //!
@@ -17,19 +19,19 @@
 //! ```toml
 //! [[on_event]]
 //! kinds = ["budget_exceeded"]            # required
-//! task = "T-42"                          # agent and task filter as above (optional)
+//! task = "T-42"                          # agent, task and template filters as above
 //! command = ["notify-send", "over budget"]
 //! ```
 //!
 //! with `AGENT_SESSIONS_ID`, `AGENT_SESSIONS_EVENT` (the kind), `AGENT_SESSIONS_EVENT_DATA`
-//! (the event's JSON), `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
-//! `AGENT_SESSIONS_HOME`.
+//! (the event's JSON), `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK`,
+//! `AGENT_SESSIONS_TEMPLATE` and `AGENT_SESSIONS_HOME`.
 //!
 //! A state hook's command gets the session in its environment: `AGENT_SESSIONS_ID`,
 //! `AGENT_SESSIONS_OLD_STATE`, `AGENT_SESSIONS_NEW_STATE`, `AGENT_SESSIONS_CAUSE`,
-//! `AGENT_SESSIONS_SOURCE`, `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK` and
-//! `AGENT_SESSIONS_HOME` (`AGENT_SESSIONS_OLD_STATE` is `none` for a new session's first
-//! state); its output goes to `status-hooks.log` in the home.
+//! `AGENT_SESSIONS_SOURCE`, `AGENT_SESSIONS_AGENT`, `AGENT_SESSIONS_TASK`,
+//! `AGENT_SESSIONS_TEMPLATE` (`NAME@VERSION`, empty for none) and `AGENT_SESSIONS_HOME`
+//! (`AGENT_SESSIONS_OLD_STATE` is `none` for a new session's first state); its output goes to `status-hooks.log` in the home.
 //!
 //! Whichever process records a transition (a session host, the CLI, a Python or C caller)
 //! runs the hooks right after the commit, detached: a slow hook never delays a session,
@@ -69,6 +71,8 @@ pub struct EventHook {
     pub agent: Option<String>,
     #[serde(default)]
     pub task: Option<String>,
+    #[serde(default)]
+    pub template: Option<String>,
     pub command: Vec<String>,
 }
 
@@ -87,6 +91,8 @@ pub struct FiredEvent<'a> {
     pub kind: &'a str,
     pub agent: Option<&'a str>,
     pub task: Option<&'a str>,
+    /// The template the session came from (`NAME@VERSION`).
+    pub template: Option<&'a str>,
     pub data: &'a serde_json::Value,
 }
 
@@ -102,7 +108,21 @@ pub struct StateHook {
     pub agent: Option<String>,
     #[serde(default)]
     pub task: Option<String>,
+    #[serde(default)]
+    pub template: Option<String>,
     pub command: Vec<String>,
+}
+
+/// Whether a hook's `template` filter (`NAME` for any version, or `NAME@VERSION`) takes a
+/// session started from `session` (`NAME@VERSION`, or `None`).
+fn template_matches(filter: Option<&str>, session: Option<&str>) -> bool {
+    let Some(f) = filter else {
+        return true;
+    };
+    let Some(s) = session else {
+        return false;
+    };
+    s == f || s.split_once('@').is_some_and(|(name, _)| name == f)
 }
 
 /// The hooks defined in `home`'s `hooks.toml`, or why they cannot be read. No file: none.
@@ -231,6 +251,7 @@ pub fn fire(home_root: &Path, c: &Committed) {
                 .is_none_or(|l| l.iter().any(|x| x == from_name))
             || h.agent.as_ref().is_some_and(|a| Some(a) != agent)
             || h.task.as_ref().is_some_and(|t| Some(t) != task)
+            || !template_matches(h.template.as_deref(), c.template.as_deref())
         {
             continue;
         }
@@ -245,6 +266,10 @@ pub fn fire(home_root: &Path, c: &Committed) {
                 ("AGENT_SESSIONS_SOURCE", c.source.as_str()),
                 ("AGENT_SESSIONS_AGENT", agent.map_or("", String::as_str)),
                 ("AGENT_SESSIONS_TASK", task.map_or("", String::as_str)),
+                (
+                    "AGENT_SESSIONS_TEMPLATE",
+                    c.template.as_deref().unwrap_or(""),
+                ),
             ],
         );
     }
@@ -265,6 +290,7 @@ pub fn fire_event(home_root: &Path, e: &FiredEvent<'_>) {
         if !h.kinds.iter().any(|k| k == e.kind)
             || h.agent.as_deref().is_some_and(|a| Some(a) != e.agent)
             || h.task.as_deref().is_some_and(|t| Some(t) != e.task)
+            || !template_matches(h.template.as_deref(), e.template)
         {
             continue;
         }
@@ -277,6 +303,7 @@ pub fn fire_event(home_root: &Path, e: &FiredEvent<'_>) {
                 ("AGENT_SESSIONS_EVENT_DATA", &data),
                 ("AGENT_SESSIONS_AGENT", e.agent.unwrap_or("")),
                 ("AGENT_SESSIONS_TASK", e.task.unwrap_or("")),
+                ("AGENT_SESSIONS_TEMPLATE", e.template.unwrap_or("")),
             ],
         );
     }

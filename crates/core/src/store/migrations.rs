@@ -130,6 +130,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX snapshots_by_session ON snapshots(session_id, created_at);
     ALTER TABLE sessions ADD COLUMN restored_from TEXT;",
+    // 14: the template a session was started from (`NAME@VERSION`), which status hooks
+    // can filter on.
+    "ALTER TABLE sessions ADD COLUMN template TEXT;",
 ];
 
 /// Migration 9 of the store (see `store::MIGRATIONS`): `event_feed` numbers every event of

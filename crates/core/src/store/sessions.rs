@@ -49,6 +49,8 @@ pub enum Column {
     Worktree,
     /// The snapshot a restored session came from (JSON), or NULL.
     RestoredFrom,
+    /// The template the session was started from (`NAME@VERSION`), or NULL.
+    Template,
 }
 
 impl Column {
@@ -79,6 +81,7 @@ impl Column {
             Column::Budget => "budget",
             Column::Worktree => "worktree",
             Column::RestoredFrom => "restored_from",
+            Column::Template => "template",
         }
     }
 }
@@ -304,7 +307,7 @@ const SESSION_COLUMNS: &str =
     created_at, updated_at, started_at, ended_at, exit_code, exit_signal, workspace_path,
     attached_clients, last_input_at, last_output_at, command, env_keys, cols, rows, host_pid,
     agent_pid, agent_session_id, idle_after_secs, agent_args, max_log_bytes, output_bytes_lost,
-    pending, policy, budget, worktree, restored_from";
+    pending, policy, budget, worktree, restored_from, template";
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = r.get(1)?;
@@ -359,6 +362,7 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         restored_from: r
             .get::<_, Option<String>>(34)?
             .and_then(|j| serde_json::from_str(&j).ok()),
+        template: r.get(35)?,
         resumable: false,
         transitions: Vec::new(),
         telemetry: None,
@@ -422,12 +426,14 @@ pub struct StateRow {
     pub agent_type: Option<String>,
     pub task_id: Option<String>,
     pub reason: Option<String>,
+    /// The template it was started from (`NAME@VERSION`), for status hooks.
+    pub template: Option<String>,
 }
 
 /// Reads the state row of `id` inside a transaction.
 pub(crate) fn state_row_in(tx: &Connection, id: &str) -> rusqlite::Result<Option<StateRow>> {
     tx.prepare_cached(
-        "SELECT state, kind, agent_type, task_id, state_reason FROM sessions WHERE id = ?1",
+        "SELECT state, kind, agent_type, task_id, state_reason, template FROM sessions WHERE id = ?1",
     )?
     .query_row([id], |r| {
         let state: String = r.get(0)?;
@@ -438,6 +444,7 @@ pub(crate) fn state_row_in(tx: &Connection, id: &str) -> rusqlite::Result<Option
             agent_type: r.get(2)?,
             task_id: r.get(3)?,
             reason: r.get(4)?,
+            template: r.get(5)?,
         })
     })
     .optional()

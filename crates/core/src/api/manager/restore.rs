@@ -16,7 +16,7 @@
 //! restore (`HOME`, `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`), which the agent
 //! then runs with.
 
-use super::start::{DetectOptions, Restoring, StartOptions};
+use super::start::{DetectOptions, Origin, StartOptions};
 use super::SessionManager;
 use crate::config::agents::{AgentOrigin, AgentSpec};
 use crate::model::error::{Error, Result};
@@ -88,12 +88,14 @@ impl SessionManager {
             resumed: plan.agent_session_id.is_some(),
             note: plan.note,
         };
-        let restoring = Restoring {
-            session_id: session_id.clone(),
-            from: from.clone(),
+        let origin = Origin {
+            session_id: Some(session_id.clone()),
+            restored_from: Some(from.clone()),
             agent_session_id: plan.agent_session_id,
+            // The template's hooks keep applying to what came from it.
+            template: rec.template.clone(),
         };
-        let started = self.start_in(&start, &DetectOptions::default(), None, Some(&restoring));
+        let started = self.start_in(&start, &DetectOptions::default(), None, &origin);
         let rec = match started {
             Ok(r) => r,
             Err(e) => {

@@ -434,6 +434,7 @@ impl SessionManager {
                 .max_log_bytes
                 .unwrap_or(crate::config::defaults::DEFAULT_MAX_LOG_BYTES),
             task_id: rec.task_id.clone(),
+            template: rec.template.clone(),
             policy: rec.policy.clone(),
             reports_status,
             ..LaunchSpec::for_agent(&spec, debounce)

@@ -76,8 +76,18 @@ impl SessionManager {
 
     /// [`SessionManager::start`] with detection settings.
     pub fn start_with(&self, opts: &StartOptions, detect: &DetectOptions) -> Result<SessionRecord> {
+        self.start_with_origin(opts, detect, &Origin::default())
+    }
+
+    /// [`SessionManager::start_with`] of a start that came from somewhere (a template).
+    pub(super) fn start_with_origin(
+        &self,
+        opts: &StartOptions,
+        detect: &DetectOptions,
+        origin: &Origin,
+    ) -> Result<SessionRecord> {
         let Some(req) = &opts.worktree else {
-            return self.start_in(opts, detect, None, None);
+            return self.start_in(opts, detect, None, origin);
         };
         // Everything that can be checked without a worktree is, before one is made.
         self.agent(&opts.agent)?;
@@ -85,11 +95,11 @@ impl SessionManager {
             b.check()?;
         }
         let cwd = self.start_folder(opts)?;
-        let session_id = id::new_id();
+        let session_id = origin.session_id.clone().unwrap_or_else(id::new_id);
         let made =
             crate::services::worktree::create(&cwd, req, &self.worktree_root(), &session_id)?;
         let worktree = made.worktree.clone();
-        let started = self.start_in(opts, detect, Some((session_id.clone(), made)), None);
+        let started = self.start_in(opts, detect, Some((session_id.clone(), made)), origin);
         if started.is_err() {
             // No worktree is left behind by a failed start (it holds nothing yet); a record
             // kept in state failed no longer claims it.
@@ -131,13 +141,13 @@ impl SessionManager {
     }
 
     /// A start in the caller's folder, or (`worktree`: the session id it was made for and
-    /// the worktree) in a worktree made for it, or (`restoring`) of a snapshot.
+    /// the worktree) in a worktree made for it; `origin` says where the start came from.
     pub(super) fn start_in(
         &self,
         opts: &StartOptions,
         detect: &DetectOptions,
         worktree: Option<(String, crate::services::worktree::Made)>,
-        restoring: Option<&Restoring>,
+        origin: &Origin,
     ) -> Result<SessionRecord> {
         let spec = self.agent(&opts.agent)?;
         let cols = opts.cols.unwrap_or(DEFAULT_COLS);
@@ -212,10 +222,8 @@ impl SessionManager {
             args.extend(template.iter().map(|a| a.replace("{id}", &id)));
             agent_session_id = Some(id);
         }
-        if let Some(r) = restoring {
-            // A resumed conversation keeps the agent's own session id.
-            agent_session_id = agent_session_id.or_else(|| r.agent_session_id.clone());
-        }
+        // A resumed conversation keeps the agent's own session id.
+        agent_session_id = agent_session_id.or_else(|| origin.agent_session_id.clone());
         args.extend(opts.args.iter().cloned());
         let argv_result = spec.argv(&args);
         if let Err(Error::InvalidArgument(m)) = &argv_result {
@@ -231,9 +239,9 @@ impl SessionManager {
             false => None,
         };
 
-        let session_id = match (&worktree, restoring) {
+        let session_id = match (&worktree, &origin.session_id) {
             (Some((id, _)), _) => id.clone(),
-            (None, Some(r)) => r.session_id.clone(),
+            (None, Some(id)) => id.clone(),
             (None, None) => id::new_id(),
         };
         let lock = launcher::lock_new_session(&self.home, &session_id)?;
@@ -265,9 +273,12 @@ impl SessionManager {
             let json = serde_json::to_string(&made.worktree).expect("a worktree serializes");
             extra.push((Column::Worktree, store::text(json)));
         }
-        if let Some(r) = restoring {
-            let json = serde_json::to_string(&r.from).expect("an origin serializes");
+        if let Some(from) = &origin.restored_from {
+            let json = serde_json::to_string(from).expect("an origin serializes");
             extra.push((Column::RestoredFrom, store::text(json)));
+        }
+        if let Some(t) = &origin.template {
+            extra.push((Column::Template, store::text(t.clone())));
         }
         let launch = argv_result.map(|argv| LaunchSpec {
             session_id: session_id.clone(),
@@ -291,6 +302,7 @@ impl SessionManager {
             task_id: task_id.clone(),
             policy: opts.policy.clone(),
             reports_status,
+            template: origin.template.clone(),
             ..LaunchSpec::for_agent(&spec, debounce)
         });
         let new = NewSession {
@@ -425,13 +437,15 @@ impl SessionManager {
     }
 }
 
-/// What a start from a snapshot (`restore`) adds: the new session's id (chosen first, to
-/// name its folder), the origin its record keeps, and the agent's own session id of a
-/// resumed conversation.
-pub(super) struct Restoring {
-    pub session_id: String,
-    pub from: crate::model::snapshot::RestoredFrom,
+/// Where a start came from, for its record: the template (`NAME@VERSION`) it was made
+/// from; for a restore, the new session's id (chosen first, to name its folder), the
+/// snapshot, and the agent's own session id of a resumed conversation.
+#[derive(Debug, Default)]
+pub(super) struct Origin {
+    pub session_id: Option<String>,
+    pub restored_from: Option<crate::model::snapshot::RestoredFrom>,
     pub agent_session_id: Option<String>,
+    pub template: Option<String>,
 }
 
 /// The move to running once the host reported the agent's pid.

@@ -172,7 +172,11 @@ impl SessionManager {
     ) -> Result<SessionRecord> {
         let tv = self.template(spec)?;
         let (opts, detect) = merge(&tv, over, detect, |k| std::env::var(k).ok())?;
-        self.start_with(&opts, &detect)
+        let origin = super::start::Origin {
+            template: Some(format!("{}@{}", tv.name, tv.version)),
+            ..Default::default()
+        };
+        self.start_with_origin(&opts, &detect, &origin)
     }
 }
 
