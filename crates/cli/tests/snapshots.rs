@@ -198,7 +198,10 @@ fn a_claude_snapshot_restores_the_workspace_and_resumes_the_copied_conversation(
     );
     assert_eq!(rec["restored_from"]["session_id"], id.as_str(), "{rec}");
     assert_eq!(rec["restored_from"]["resumed"], true, "{rec}");
-    assert_eq!(rec["agent_session_id"], asid.as_str(), "{rec}");
+    // A conversation of its own, forked from the snapshot's: the origin's is never resumed
+    // (it may have gone on since) nor touched.
+    let fork = rec["agent_session_id"].as_str().unwrap().to_string();
+    assert_ne!(fork, asid, "{rec}");
     assert_eq!(
         rec["workspace_path"].as_str().map(PathBuf::from),
         Some(target.canonicalize().unwrap())
@@ -210,17 +213,36 @@ fn a_claude_snapshot_restores_the_workspace_and_resumes_the_copied_conversation(
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     let at = argv.iter().position(|a| a == "--resume").expect("--resume");
-    assert_eq!(argv[at + 1], asid);
-    // The copy was put where Claude looks for the restored folder's project.
-    let placed: Vec<PathBuf> = walk(&a.claude_config_dir())
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n == format!("{asid}.jsonl").as_str())
-        })
-        .collect();
+    assert_eq!(argv[at + 1], fork);
+    // The copy was put where Claude looks for the restored folder's project, under the new
+    // id, with the new id in its lines; the deleted original was not recreated.
+    let named = |id: &str| -> Vec<PathBuf> {
+        walk(&a.claude_config_dir())
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n == format!("{id}.jsonl").as_str())
+            })
+            .collect()
+    };
+    assert!(named(&asid).is_empty(), "{:?}", named(&asid));
+    let placed = named(&fork);
     assert_eq!(placed.len(), 1, "{placed:?}");
-    assert!(std::fs::read(&placed[0]).unwrap().starts_with(&saved));
+    let text = std::fs::read_to_string(&placed[0]).unwrap();
+    let saved = String::from_utf8(saved).unwrap();
+    let saved_lines = saved.lines().count();
+    assert!(text.lines().count() >= saved_lines, "{text}");
+    for (line, old) in text.lines().zip(saved.lines()) {
+        let (v, o): (Value, Value) = (json(line), json(old));
+        if o.get("sessionId").is_some() {
+            assert_eq!(v["sessionId"], fork.as_str(), "{line}");
+        }
+        assert_eq!(
+            v.get("message"),
+            o.get("message"),
+            "the messages are the same"
+        );
+    }
     let shown = a.ok(&["show", &new_id]);
     assert!(
         shown.contains("restored_from") && shown.contains("conversation resumed"),
@@ -486,4 +508,70 @@ fn over_http_a_snapshot_is_taken_listed_restored_and_removed() {
     assert_eq!(list, serde_json::json!([]));
     env.stop_all();
     let _ = std::fs::remove_dir_all(&target);
+}
+
+#[test]
+fn codex_resumes_on_its_thread_unless_the_thread_went_on_after_the_snapshot() {
+    let a = AgentEnv::new(FAKE_ARGS);
+    std::fs::write(a.workspace().join("f.txt"), "x").unwrap();
+    let id = a.start("codex", &[]);
+    a.wait_state(&id, "waiting_input");
+    a.ok(&["send", &id, "hello codex"]);
+    a.wait_screen(&id, "MOCK-REPLY from responses api");
+    a.wait_state(&id, "waiting_input");
+    // Codex shows its thread id when it quits.
+    assert_eq!(a.ok(&["suspend", &id]).trim(), "suspended");
+    let asid = a.record(&id)["agent_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let snap = json(&a.ok(&["snapshot", &id, "--json"]));
+    assert_eq!(snap["conversation"]["agent"], "codex", "{snap}");
+    let rollout = PathBuf::from(snap["conversation"]["original_path"].as_str().unwrap());
+
+    // Codex's own rollout is as the snapshot has it: resumed on the same thread.
+    let out = a.run(&["restore", snap["snapshot_id"].as_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    a.wait_screen(&first, "› hello codex");
+    let rec = a.record(&first);
+    assert_eq!(rec["restored_from"]["resumed"], true, "{rec}");
+    assert_eq!(rec["agent_session_id"], asid.as_str(), "{rec}");
+    a.ok(&["stop", &first]);
+
+    // The thread went on after the snapshot: a resume would not go back to it.
+    let mut grown = std::fs::read(&rollout).unwrap();
+    grown.extend_from_slice(
+        b"{\"type\":\"event_msg\",\"payload\":{\"type\":\"user_message\",\"message\":\"later\"}}\n",
+    );
+    std::fs::write(&rollout, grown).unwrap();
+    let out = a.run(&["restore", snap["snapshot_id"].as_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let note = String::from_utf8(out.stderr).unwrap();
+    assert!(note.contains("went on after the snapshot"), "{note}");
+    let rec = a.record(&second);
+    assert_eq!(rec["restored_from"]["resumed"], false, "{rec}");
+    a.wait_state(&second, "waiting_input");
+
+    // Codex's own record gone: the copy is put back and resumed.
+    std::fs::remove_file(&rollout).unwrap();
+    let out = a.run(&["restore", snap["snapshot_id"].as_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let third = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    a.wait_screen(&third, "› hello codex");
+    assert_eq!(a.record(&third)["restored_from"]["resumed"], true);
+    a.stop_all();
 }

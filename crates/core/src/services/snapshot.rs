@@ -169,6 +169,39 @@ pub fn copy_file(src: &Path, dst: &Path) -> Result<u64> {
     Ok(n)
 }
 
+/// Copies a JSONL conversation file, giving it another session id: every line whose
+/// `sessionId` is `old` gets `new` (as Claude Code's own `--fork-session` does); other lines,
+/// and lines that are not JSON, are kept as they are. Missing folders are made as in
+/// [`copy_file`].
+pub fn copy_with_session_id(src: &Path, dst: &Path, old: &str, new: &str) -> Result<u64> {
+    let ctx = |e| Error::io(format!("copying {} to {}", src.display(), dst.display()), e);
+    let text = std::fs::read_to_string(src).map_err(ctx)?;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(mut v) if v.get("sessionId").and_then(|s| s.as_str()) == Some(old) => {
+                v["sessionId"] = serde_json::Value::String(new.to_string());
+                out.push_str(&v.to_string());
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    if let Some(parent) = dst.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(ctx)?;
+    }
+    let mut to = File::create(dst).map_err(ctx)?;
+    to.write_all(out.as_bytes()).map_err(ctx)?;
+    to.sync_all().map_err(ctx)?;
+    Ok(out.len() as u64)
+}
+
 /// Writes `value` as pretty JSON to `path`.
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_vec_pretty(value).expect("snapshot documents serialize");
@@ -269,6 +302,28 @@ mod tests {
             .to_string();
         assert!(err.contains("damaged"), "{err}");
         assert_eq!(std::fs::read_dir(&dest2).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_forked_conversation_gets_the_new_id_in_its_lines_and_keeps_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("old.jsonl");
+        std::fs::write(
+            &src,
+            "{\"sessionId\":\"old\",\"n\":1}\nnot json\n{\"sessionId\":\"other\"}\n{\"x\":2}",
+        )
+        .unwrap();
+        let dst = tmp.path().join("a/b/new.jsonl");
+        copy_with_session_id(&src, &dst, "old", "new").unwrap();
+        let text = std::fs::read_to_string(&dst).unwrap();
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(first, serde_json::json!({"sessionId": "new", "n": 1}));
+        assert_eq!(
+            lines[1..],
+            ["not json", "{\"sessionId\":\"other\"}", "{\"x\":2}"]
+        );
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //! with the agent resumed on the copied conversation where the agent allows it.
 //!
 //! Per agent:
-//! * Claude Code finds a conversation by project folder: the transcript is put under the
-//!   restored folder's project (`<config>/projects/<slug>/<id>.jsonl`) and the agent started
-//!   with `--resume <id>`.
+//! * Claude Code finds a conversation by project folder and id: the copy becomes a new
+//!   conversation (a new id in its lines, as Claude's own `--fork-session` does) under the
+//!   restored folder's project (`<config>/projects/<slug>/<new id>.jsonl`), and the agent is
+//!   started with `--resume <new id>`. So the restore goes on from the snapshot's point even
+//!   if the original conversation went on since, and never touches the original.
 //! * Codex finds a rollout by thread id anywhere under `$CODEX_HOME/sessions`: the copy is put
-//!   back when the agent's own is gone, and the agent started with `resume <id>`.
+//!   back when Codex's own is gone, and the agent started with `resume <id>`. When Codex's
+//!   own rollout of the thread went on past the snapshot, a resume would continue from there,
+//!   not from the snapshot, so it starts fresh and says so.
 //! * Gemini CLI keeps chats per project folder: it is resumed only when restored into its
 //!   original folder (a `--no-workspace` snapshot), else started fresh, saying why.
 //! * opencode keeps conversations in its database, which a snapshot does not copy: started
@@ -250,15 +254,20 @@ fn plan(
     let copy = |c: &crate::model::snapshot::Conversation| dir.join("conversation").join(&c.file);
     match (spec.name.as_str(), builtin, conv) {
         ("claude", true, Some(c)) => {
+            let fork = crate::services::agent_hooks::new_uuid();
             let at = crate::services::usage::claude_transcript_path(
                 env.claude_config_dir.as_deref(),
                 &env.user_home,
                 cwd,
-                &asid,
+                &fork,
             );
-            if !at.exists() {
-                files::copy_file(&copy(c), &at)?;
-            }
+            files::copy_with_session_id(&copy(c), &at, &asid, &fork)?;
+            let args = super::resume::resume_args(spec, &template, &fork, &rec.agent_args);
+            return Ok(Plan {
+                args,
+                agent_session_id: Some(fork),
+                note: None,
+            });
         }
         ("codex", true, Some(c)) => {
             let home = env.codex_home();
@@ -268,7 +277,11 @@ fn plan(
                 cwd,
                 std::time::UNIX_EPOCH,
             );
-            if found.is_none() {
+            if let Some(own) = &found {
+                if !same_file(own, &copy(c)) {
+                    return fresh("Codex's own record of this thread went on after the snapshot, and Codex resumes a thread only as it has it; started fresh in the restored folder".into());
+                }
+            } else {
                 let original = PathBuf::from(&c.original_path);
                 let at = match original.strip_prefix(&home) {
                     Ok(rel) if rel.starts_with("sessions") => home.join(rel),
@@ -312,6 +325,14 @@ fn plan(
         agent_session_id: Some(asid),
         note: None,
     })
+}
+
+/// Whether two files hold the same bytes.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::read(a), std::fs::read(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Where the agents' own records are for the restored agent: this process' environment
