@@ -232,6 +232,41 @@ def test_suspend_and_resume_keep_the_conversation(claude: agent_sessions.Session
     assert "suspend" in kinds and "resume" in kinds
 
 
+def test_restore_goes_on_from_the_snapshot_not_from_later(claude: agent_sessions.Session,
+                                                         standin: StandIn, place: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    s = claude
+    # The snapshot reads the transcript with this process' environment.
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(place / "home" / ".claude"))
+    s.send("PING before the snapshot")
+    wait(s, lambda: at(s, "waiting_input", "prompt", "PONG"), "PONG at the prompt")
+    mgr = agent_sessions.SessionManager(place / "s")
+    snap = mgr.snapshot(s.id, workspace=False)
+    assert snap["conversation"]["agent_session_id"] == s.record()["agent_session_id"], snap
+    s.send("PING after the snapshot")
+    wait(s, lambda: at(s, "waiting_input", "prompt") and s.screen().count("PONG") == 2,
+         "the second PONG")
+    s.stop(timeout=T)
+
+    # In the same (trusted) folder: a conversation of its own, from the snapshot's point.
+    r = mgr.restore(snap["snapshot_id"], env=claude_agent.env(place / "home", standin.url))
+    rec = r.record()
+    assert rec["restored_from"]["resumed"] is True, rec
+    assert rec["agent_session_id"] != s.record()["agent_session_id"], rec
+    wait(r, lambda: "PING before the snapshot" in r.screen(), "the old prompt after the restore")
+    wait(r, lambda: at(r, "waiting_input", "prompt"), "the restored prompt")
+    assert "PING after the snapshot" not in r.screen(), fail_with(r, "a later exchange")
+    r.send("PING on the restored one")
+    wait(r, lambda: at(r, "waiting_input", "prompt") and r.screen().count("PONG") >= 2,
+         "the restored PONG")
+    last = [b for b in standin.billed if not b.auxiliary][-1]
+    sent = json.dumps(last.request["messages"])
+    # The restored agent sent the snapshot's conversation and its own prompt, nothing later.
+    assert "PING before the snapshot" in sent and "PING on the restored one" in sent, sent
+    assert "PING after the snapshot" not in sent, sent
+    r.stop(timeout=T)
+
+
 # -- first-run screens -------------------------------------------------------------------
 
 def start_claude(place: Path, standin: StandIn, executables: dict[str, str],

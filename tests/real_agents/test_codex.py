@@ -267,6 +267,35 @@ def test_suspend_and_resume_keep_the_conversation(codex: agent_sessions.Session,
     assert "suspend" in kinds and "resume" in kinds
 
 
+def test_restore_resumes_the_thread_of_the_snapshot(codex: agent_sessions.Session,
+                                                     standin: StandIn, place: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    s = codex
+    # The snapshot finds the rollout with this process' environment.
+    monkeypatch.setenv("CODEX_HOME", str(place / "home" / ".codex"))
+    s.send("PING before the snapshot")
+    wait(s, lambda: at(s, "waiting_input", "prompt", "PONG"), "PONG at the prompt")
+    mgr = agent_sessions.SessionManager(place / "s")
+    snap = mgr.snapshot(s.id, workspace=False)
+    # Codex shows its thread id only at quit; the rollout names it from the start.
+    assert snap["conversation"]["agent_session_id"], snap
+    s.stop(timeout=T)
+    r = mgr.restore(snap["snapshot_id"], env=codex_agent.env(place / "home", standin.url))
+    rec = r.record()
+    assert rec["restored_from"]["resumed"] is True, rec
+    assert rec["agent_session_id"] == snap["conversation"]["agent_session_id"], rec
+    wait(r, lambda: "PING before the snapshot" in r.screen(), "the old prompt after the restore",
+         timeout=60)
+    wait(r, lambda: at(r, "waiting_input", "prompt"), "the restored prompt")
+    r.send("PING on the restored one")
+    wait(r, lambda: at(r, "waiting_input", "prompt") and r.screen().count("PONG") >= 2,
+         "the restored PONG")
+    last = [b for b in standin.billed if not b.auxiliary][-1]
+    sent = json.dumps(last.request["input"])
+    assert "PING before the snapshot" in sent and "PING on the restored one" in sent, sent
+    r.stop(timeout=T)
+
+
 # -- first-run screens -------------------------------------------------------------------
 
 def start_codex(place: Path, standin: StandIn, executables: dict[str, str],

@@ -278,7 +278,7 @@ fn plan(
                 std::time::UNIX_EPOCH,
             );
             if let Some(own) = &found {
-                if !same_file(own, &copy(c)) {
+                if went_on(own, &copy(c)) {
                     return fresh("Codex's own record of this thread went on after the snapshot, and Codex resumes a thread only as it has it; started fresh in the restored folder".into());
                 }
             } else {
@@ -327,12 +327,24 @@ fn plan(
     })
 }
 
-/// Whether two files hold the same bytes.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::read(a), std::fs::read(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
+/// Whether Codex's own rollout `own` holds turns past the snapshot's `copy`: it does not
+/// begin with the copy, or what follows holds a user message (trailing records Codex writes
+/// as it shuts down are no new turn).
+fn went_on(own: &Path, copy: &Path) -> bool {
+    let (Ok(o), Ok(c)) = (std::fs::read(own), std::fs::read(copy)) else {
+        return true;
+    };
+    let Some(extra) = o.strip_prefix(c.as_slice()) else {
+        return true;
+    };
+    String::from_utf8_lossy(extra).lines().any(|line| {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            return false;
+        };
+        let p = &v["payload"];
+        (v["type"] == "response_item" && p["role"] == "user")
+            || (v["type"] == "event_msg" && p["type"] == "user_message")
+    })
 }
 
 /// Where the agents' own records are for the restored agent: this process' environment

@@ -307,16 +307,32 @@ fn copy_conversation(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "conversation.jsonl".into());
     let bytes = files::copy_file(&src, &dir.join("conversation").join(&file))?;
+    // Codex shows its thread id only when it quits; its rollout names it from the start.
+    let agent_session_id = rec
+        .agent_session_id
+        .clone()
+        .or_else(|| (agent == "codex").then(|| codex_thread_id(&src)).flatten());
     Ok((
         Some(Conversation {
             agent: agent.to_string(),
-            agent_session_id: rec.agent_session_id.clone(),
+            agent_session_id,
             original_path: src.display().to_string(),
             file,
             bytes,
         }),
         None,
     ))
+}
+
+/// The thread id in a Codex rollout's first line (`session_meta`'s `payload.id`).
+fn codex_thread_id(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(path).ok()?;
+    let mut first = String::new();
+    std::io::BufReader::new(f).read_line(&mut first).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&first).ok()?;
+    let id = v["payload"]["id"].as_str()?;
+    (v["type"] == "session_meta" && !id.is_empty() && !id.contains('/')).then(|| id.to_string())
 }
 
 /// Removes `.tmp-*` folders of snapshots that died more than an hour ago.
