@@ -1177,8 +1177,9 @@ as_result as_manager_snapshot_remove(const struct as_manager *manager,
 
 /**
  * Removes the snapshots `retention_json` selects, `{"keep": N (per session, the newest
- * kept), "older_than_secs": S, "session_id": ID}` (`keep` or `older_than_secs` required),
- * and puts those removed in `*out_json` as a JSON array (free it with `as_string_free`).
+ * kept), "older_than_secs": S, "session_id": ID, "dry_run": true}` (`keep` or
+ * `older_than_secs` required; `dry_run` removes nothing), and puts those removed (or that
+ * would be) in `*out_json` as a JSON array (free it with `as_string_free`).
  *
  * Thread safety: safe from any thread.
  *

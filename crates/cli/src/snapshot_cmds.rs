@@ -149,11 +149,9 @@ fn run(mgr: &SessionManager, action: SnapshotAction, json: bool) -> Result<()> {
                     .transpose()?
                     .map(|d| d.as_secs()),
                 session_id: session,
+                dry_run,
             };
-            let gone = match dry_run {
-                true => mgr.snapshots_to_prune(&retention)?,
-                false => mgr.prune_snapshots(&retention)?,
-            };
+            let gone = mgr.prune_snapshots(&retention)?;
             if json {
                 print_json(&gone);
             } else {

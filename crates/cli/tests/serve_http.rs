@@ -311,13 +311,8 @@ fn budgets_are_set_shown_and_removed_over_http_and_bad_ones_are_400() {
     let (status, e) = srv.get("/sessions/no-such/budget");
     assert_eq!(status, 404, "{e}");
 
-    let r = srv
-        .http
-        .delete(format!("{}/sessions/{id}/budget", srv.url))
-        .header("Authorization", srv.auth())
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, e) = srv.delete(&format!("/sessions/{id}/budget"));
+    assert_eq!(status, 200, "{e}");
     assert!(env.record(&id)["budget"].is_null());
     env.ok(&["stop", &id, "--force"]);
 }

@@ -76,6 +76,19 @@ fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Runs `restore ARGS...`, requires success; returns the new session's id and what it said
+/// on stderr (whether it resumed, and why not).
+fn restore(cli: &impl Cli, args: &[&str]) -> (String, String) {
+    let out = cli.run(&[&["restore"], args].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    (id, String::from_utf8(out.stderr).unwrap())
+}
+
 fn snapshot_dirs(env: &Env) -> Vec<PathBuf> {
     match std::fs::read_dir(env.home().join(".snapshots")) {
         Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
@@ -149,19 +162,7 @@ fn a_claude_snapshot_restores_the_workspace_and_resumes_the_copied_conversation(
     let projects = a.claude_config_dir().join("projects");
     std::fs::set_permissions(&projects, std::fs::Permissions::from_mode(0o755)).unwrap();
     let target = a.dir.path().join("restored-here");
-    let out = a.run(&[
-        "restore",
-        "before-change",
-        "--cwd",
-        target.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let new_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let note = String::from_utf8(out.stderr).unwrap();
+    let (new_id, note) = restore(&a, &["before-change", "--cwd", target.to_str().unwrap()]);
     assert!(note.contains("resumed"), "{note}");
     assert_ne!(new_id, id);
 
@@ -421,14 +422,7 @@ fn retention_keeps_the_newest_and_prune_goes_by_count_and_age() {
 
     // A snapshot without a workspace restores in the original folder; a custom agent
     // without a resume command starts fresh, and says so.
-    let out = env.run(&["restore", bare["snapshot_id"].as_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let new_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let note = String::from_utf8(out.stderr).unwrap();
+    let (new_id, note) = restore(&env, &[bare["snapshot_id"].as_str().unwrap()]);
     assert!(note.contains("no resume command"), "{note}");
     env.wait_state(&new_id, "waiting_input");
     let rec = env.record(&new_id);
@@ -495,14 +489,8 @@ fn over_http_a_snapshot_is_taken_listed_restored_and_removed() {
     );
     assert_eq!(status, 200, "{dry}");
     assert_eq!(dry.as_array().unwrap().len(), 1, "{dry}");
-    let mut r = srv
-        .http
-        .delete(format!("{}/snapshots/web-one", srv.url))
-        .header("Authorization", srv.auth())
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let gone = common::http::body_json(r.body_mut().read_to_string().unwrap());
+    let (status, gone) = srv.delete("/snapshots/web-one");
+    assert_eq!(status, 200, "{gone}");
     assert_eq!(gone["snapshot_id"], snap["snapshot_id"], "{gone}");
     let (_, list) = srv.get("/snapshots");
     assert_eq!(list, serde_json::json!([]));
@@ -530,13 +518,7 @@ fn codex_resumes_on_its_thread_unless_the_thread_went_on_after_the_snapshot() {
     let rollout = PathBuf::from(snap["conversation"]["original_path"].as_str().unwrap());
 
     // Codex's own rollout is as the snapshot has it: resumed on the same thread.
-    let out = a.run(&["restore", snap["snapshot_id"].as_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (first, _) = restore(&a, &[snap["snapshot_id"].as_str().unwrap()]);
     a.wait_screen(&first, "› hello codex");
     let rec = a.record(&first);
     assert_eq!(rec["restored_from"]["resumed"], true, "{rec}");
@@ -549,14 +531,7 @@ fn codex_resumes_on_its_thread_unless_the_thread_went_on_after_the_snapshot() {
         b"{\"type\":\"event_msg\",\"payload\":{\"type\":\"user_message\",\"message\":\"later\"}}\n",
     );
     std::fs::write(&rollout, grown).unwrap();
-    let out = a.run(&["restore", snap["snapshot_id"].as_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let second = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let note = String::from_utf8(out.stderr).unwrap();
+    let (second, note) = restore(&a, &[snap["snapshot_id"].as_str().unwrap()]);
     assert!(note.contains("went on after the snapshot"), "{note}");
     let rec = a.record(&second);
     assert_eq!(rec["restored_from"]["resumed"], false, "{rec}");
@@ -564,13 +539,7 @@ fn codex_resumes_on_its_thread_unless_the_thread_went_on_after_the_snapshot() {
 
     // Codex's own record gone: the copy is put back and resumed.
     std::fs::remove_file(&rollout).unwrap();
-    let out = a.run(&["restore", snap["snapshot_id"].as_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let third = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (third, _) = restore(&a, &[snap["snapshot_id"].as_str().unwrap()]);
     a.wait_screen(&third, "› hello codex");
     assert_eq!(a.record(&third)["restored_from"]["resumed"], true);
     a.stop_all();

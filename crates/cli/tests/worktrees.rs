@@ -475,18 +475,7 @@ fn over_http_a_worktree_is_asked_for_in_the_start_body_and_delete_takes_force() 
     assert_eq!(rec["worktree"]["branch"], "http-one");
     env.wait_screen(&id, "done");
     env.ok(&["stop", &id]);
-    let delete = |query: &str| {
-        let mut r = srv
-            .http
-            .delete(format!("{}/sessions/{id}{query}", srv.url))
-            .header("Authorization", srv.auth())
-            .call()
-            .unwrap();
-        (
-            r.status().as_u16(),
-            common::http::body_json(r.body_mut().read_to_string().unwrap()),
-        )
-    };
+    let delete = |query: &str| srv.delete(&format!("/sessions/{id}{query}"));
     let (status, e) = delete("");
     assert_eq!(status, 400, "{e}");
     assert!(e.to_string().contains("uncommitted changes"), "{e}");

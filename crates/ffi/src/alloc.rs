@@ -28,6 +28,12 @@ pub fn string(s: &str) -> *mut c_char {
     p.cast()
 }
 
+/// `v` as JSON, in a string the caller frees with `as_string_free`. Only the library's own
+/// answer types come here, and they always serialize.
+pub fn json(v: &impl serde::Serialize) -> *mut c_char {
+    string(&serde_json::to_string(v).expect("the library's answers serialize"))
+}
+
 /// A caller-owned copy of `bytes`; NULL when there are none.
 pub fn bytes(bytes: &[u8]) -> *mut u8 {
     if bytes.is_empty() {

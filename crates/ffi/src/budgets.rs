@@ -10,12 +10,8 @@ use crate::args::{opt_text, out, text};
 use crate::guard::guard;
 use crate::handles::{self, as_manager};
 use crate::result::as_result;
-use agent_sessions::{Budget, BudgetStatus};
+use agent_sessions::Budget;
 use std::ffi::c_char;
-
-fn json(v: &BudgetStatus) -> *mut c_char {
-    alloc::string(&serde_json::to_string(v).expect("a budget status serializes"))
-}
 
 /// A budget argument: NULL is none (removes it). The core checks the limits.
 fn budget_arg(json: Option<&str>) -> agent_sessions::Result<Option<Budget>> {
@@ -41,7 +37,7 @@ pub unsafe extern "C" fn as_manager_budget(
         let m = handles::manager(manager, "manager")?;
         let id = unsafe { text(session_id, "session_id") }?;
         let o = unsafe { out(out_json, "out_json") }?;
-        o.set(json(&m.shared.mgr.budget(id)?));
+        o.set(alloc::json(&m.shared.mgr.budget(id)?));
         Ok(())
     })
 }
@@ -71,7 +67,7 @@ pub unsafe extern "C" fn as_manager_set_budget(
         let id = unsafe { text(session_id, "session_id") }?;
         let b = budget_arg(unsafe { opt_text(budget_json, "budget_json") }?)?;
         let o = unsafe { out(out_json, "out_json") }?;
-        o.set(json(&m.shared.mgr.set_budget(id, b)?));
+        o.set(alloc::json(&m.shared.mgr.set_budget(id, b)?));
         Ok(())
     })
 }
@@ -95,7 +91,7 @@ pub unsafe extern "C" fn as_manager_task_budget(
         let m = handles::manager(manager, "manager")?;
         let task = unsafe { text(task_id, "task_id") }?;
         let o = unsafe { out(out_json, "out_json") }?;
-        o.set(json(&m.shared.mgr.task_budget(task)?));
+        o.set(alloc::json(&m.shared.mgr.task_budget(task)?));
         Ok(())
     })
 }
@@ -124,7 +120,7 @@ pub unsafe extern "C" fn as_manager_set_task_budget(
         let task = unsafe { text(task_id, "task_id") }?;
         let b = budget_arg(unsafe { opt_text(budget_json, "budget_json") }?)?;
         let o = unsafe { out(out_json, "out_json") }?;
-        o.set(json(&m.shared.mgr.set_task_budget(task, b)?));
+        o.set(alloc::json(&m.shared.mgr.set_task_budget(task, b)?));
         Ok(())
     })
 }

@@ -12,10 +12,6 @@ use crate::result::as_result;
 use agent_sessions::requests;
 use std::ffi::c_char;
 
-fn json(v: &impl serde::Serialize) -> *mut c_char {
-    alloc::string(&serde_json::to_string(v).expect("snapshots serialize"))
-}
-
 /// Takes a snapshot of the session `session_id` (live or ended): its record, events,
 /// history, the agent's own conversation file and an archive of its workspace (tracked
 /// and untracked files, `.gitignore` honoured, `.git` left out). The snapshot goes to
@@ -47,7 +43,7 @@ pub unsafe extern "C" fn as_manager_snapshot(
         let opts = unsafe { opt_text(options_json, "options_json") }?;
         let out_json = unsafe { out(out_snapshot_json, "out_snapshot_json") }?;
         let opts = requests::snapshot_options(opts, "argument `options_json`")?;
-        out_json.set(json(&m.shared.mgr.snapshot(id, &opts)?));
+        out_json.set(alloc::json(&m.shared.mgr.snapshot(id, &opts)?));
         Ok(())
     })
 }
@@ -70,7 +66,7 @@ pub unsafe extern "C" fn as_manager_snapshots(
         let m = handles::manager(manager, "manager")?;
         let id = unsafe { opt_text(session_id, "session_id") }?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        out_json.set(json(&m.shared.mgr.snapshots(id)?));
+        out_json.set(alloc::json(&m.shared.mgr.snapshots(id)?));
         Ok(())
     })
 }
@@ -93,7 +89,7 @@ pub unsafe extern "C" fn as_manager_snapshot_get(
         let m = handles::manager(manager, "manager")?;
         let r = unsafe { text(snapshot, "snapshot") }?;
         let out_json = unsafe { out(out_snapshot_json, "out_snapshot_json") }?;
-        out_json.set(json(&m.shared.mgr.snapshot_info(r)?));
+        out_json.set(alloc::json(&m.shared.mgr.snapshot_info(r)?));
         Ok(())
     })
 }
@@ -118,8 +114,9 @@ pub unsafe extern "C" fn as_manager_snapshot_remove(
 }
 
 /// Removes the snapshots `retention_json` selects, `{"keep": N (per session, the newest
-/// kept), "older_than_secs": S, "session_id": ID}` (`keep` or `older_than_secs` required),
-/// and puts those removed in `*out_json` as a JSON array (free it with `as_string_free`).
+/// kept), "older_than_secs": S, "session_id": ID, "dry_run": true}` (`keep` or
+/// `older_than_secs` required; `dry_run` removes nothing), and puts those removed (or that
+/// would be) in `*out_json` as a JSON array (free it with `as_string_free`).
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -137,7 +134,7 @@ pub unsafe extern "C" fn as_manager_snapshot_prune(
         let doc = unsafe { text(retention_json, "retention_json") }?;
         let out_json = unsafe { out(out_json, "out_json") }?;
         let retention = requests::retention(doc, "argument `retention_json`")?;
-        out_json.set(json(&m.shared.mgr.prune_snapshots(&retention)?));
+        out_json.set(alloc::json(&m.shared.mgr.prune_snapshots(&retention)?));
         Ok(())
     })
 }

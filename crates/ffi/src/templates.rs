@@ -11,10 +11,6 @@ use crate::result::as_result;
 use agent_sessions::template::Template;
 use std::ffi::c_char;
 
-fn json(v: &impl serde::Serialize) -> *mut c_char {
-    alloc::string(&serde_json::to_string(v).expect("templates serialize"))
-}
-
 /// Saves `template_json` as the next version of the template `name` and makes it current;
 /// the version saved goes to `*out_version_json` (free it with `as_string_free`).
 ///
@@ -47,7 +43,7 @@ pub unsafe extern "C" fn as_manager_template_save(
         let out_json = unsafe { out(out_version_json, "out_version_json") }?;
         let t = Template::from_json(doc, "argument `template_json`")?;
         let v = m.shared.mgr.save_template(name, &t, force)?;
-        out_json.set(json(&v));
+        out_json.set(alloc::json(&v));
         Ok(())
     })
 }
@@ -71,7 +67,7 @@ pub unsafe extern "C" fn as_manager_template_get(
         let m = handles::manager(manager, "manager")?;
         let spec = unsafe { text(spec, "spec") }?;
         let out_json = unsafe { out(out_version_json, "out_version_json") }?;
-        out_json.set(json(&m.shared.mgr.template(spec)?));
+        out_json.set(alloc::json(&m.shared.mgr.template(spec)?));
         Ok(())
     })
 }
@@ -91,7 +87,7 @@ pub unsafe extern "C" fn as_manager_templates(
     guard("as_manager_templates", || {
         let m = handles::manager(manager, "manager")?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        out_json.set(json(&m.shared.mgr.templates()?));
+        out_json.set(alloc::json(&m.shared.mgr.templates()?));
         Ok(())
     })
 }
@@ -114,7 +110,7 @@ pub unsafe extern "C" fn as_manager_template_history(
         let m = handles::manager(manager, "manager")?;
         let name = unsafe { text(name, "name") }?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        out_json.set(json(&m.shared.mgr.template_history(name)?));
+        out_json.set(alloc::json(&m.shared.mgr.template_history(name)?));
         Ok(())
     })
 }
@@ -139,7 +135,7 @@ pub unsafe extern "C" fn as_manager_template_rollback(
         let m = handles::manager(manager, "manager")?;
         let name = unsafe { text(name, "name") }?;
         let out_json = unsafe { out(out_version_json, "out_version_json") }?;
-        out_json.set(json(&m.shared.mgr.rollback_template(name, version)?));
+        out_json.set(alloc::json(&m.shared.mgr.rollback_template(name, version)?));
         Ok(())
     })
 }
@@ -185,7 +181,7 @@ pub unsafe extern "C" fn as_manager_template_check(
         let m = handles::manager(manager, "manager")?;
         let spec = unsafe { text(spec, "spec") }?;
         let out_json = unsafe { out(out_json, "out_json") }?;
-        out_json.set(json(&m.shared.mgr.check_saved_template(spec)?));
+        out_json.set(alloc::json(&m.shared.mgr.check_saved_template(spec)?));
         Ok(())
     })
 }

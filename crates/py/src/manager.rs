@@ -412,12 +412,10 @@ impl PySessionManager {
                 .map(|v| args::age(v, "older_than").map(|d| d.as_secs()))
                 .transpose()?,
             session_id,
+            dry_run,
         };
         let mgr = &self.mgr;
-        let gone = call(py, || match dry_run {
-            true => mgr.snapshots_to_prune(&retention),
-            false => mgr.prune_snapshots(&retention),
-        })?;
+        let gone = call(py, || mgr.prune_snapshots(&retention))?;
         ser_to_py(py, &gone)
     }
 

@@ -77,6 +77,20 @@ impl Server {
         )
     }
 
+    /// DELETE with the token: (status, JSON body).
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        let mut r = self
+            .http
+            .delete(format!("{}{path}", self.url))
+            .header("Authorization", self.auth())
+            .call()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            body_json(r.body_mut().read_to_string().unwrap()),
+        )
+    }
+
     /// POST a raw body with the token: (status, JSON body).
     pub fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
         let mut r = self

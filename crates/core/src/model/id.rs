@@ -93,6 +93,17 @@ pub fn validate(id: &str) -> Result<&str> {
     Ok(id)
 }
 
+/// The rule for user-chosen names (templates, snapshots): 1 to 64 ASCII letters, digits,
+/// `.`, `_` or `-`, starting with a letter or digit.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// Quotes an id for an error message, cutting it so a 10,000-character id does not flood the
 /// terminal.
 fn shorten(id: &str) -> String {

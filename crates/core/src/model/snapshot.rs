@@ -77,7 +77,7 @@ pub struct Snapshot {
     pub events: u64,
     /// Conversation messages copied (`history`).
     pub messages: u64,
-    /// Bytes the snapshot takes on disk.
+    /// Bytes the snapshot takes on disk (its own `snapshot.json` aside).
     pub bytes: u64,
     /// The snapshot's folder (inside the home's `.snapshots`).
     pub path: String,
@@ -114,20 +114,16 @@ pub struct Conversation {
     pub bytes: u64,
 }
 
-/// How to restore a snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// How to restore a snapshot (from JSON: `requests::restore_options`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreOptions {
     /// Folder to unpack the workspace into; it must be new or empty. Default: a new folder
     /// `restored/<new session id>` in the agent-sessions home. A snapshot without a
     /// workspace starts in this folder, else in the original one.
-    #[serde(default)]
     pub cwd: Option<PathBuf>,
     /// A name for the new session.
-    #[serde(default)]
     pub name: Option<String>,
     /// Environment for the agent (values are never stored).
-    #[serde(default, skip_serializing)]
     pub env: Vec<(String, String)>,
 }
 
@@ -157,6 +153,9 @@ pub struct Retention {
     /// Only snapshots of this session.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// Say which would go, remove nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// A new snapshot id: the session id shape with `snap` in front.
@@ -168,14 +167,7 @@ pub fn new_snapshot_id() -> String {
 /// Checks a snapshot name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter
 /// or digit, and not shaped like a snapshot id (so a reference is never ambiguous).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !name.starts_with("snap-");
-    if ok {
+    if crate::model::id::is_plain_name(name) && !name.starts_with("snap-") {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(

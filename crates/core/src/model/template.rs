@@ -106,13 +106,7 @@ pub struct TemplateVersion {
 /// Checks a template name: 1 to 64 letters, digits, `.`, `_` or `-`, starting with a
 /// letter or digit (names become neither paths nor commands, but they are typed).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    if crate::model::id::is_plain_name(name) {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(

@@ -148,11 +148,15 @@ pub fn unpack_archive(archive: &Path, sha256: &str, dest: &Path) -> Result<u64> 
     Ok(n)
 }
 
-/// Copies `src` to `dst` and syncs it; returns the size. Missing folders above `dst` are
-/// made (0700); existing ones are left as they are, since they may be an agent's own
+/// Creates `dst`, fills it with `fill` and syncs it. Missing folders above it are made
+/// (0700); existing ones are left as they are, since they may be an agent's own
 /// (`~/.claude/projects/...`), whose modes are the user's business.
-pub fn copy_file(src: &Path, dst: &Path) -> Result<u64> {
-    let ctx = |e| Error::io(format!("copying {} to {}", src.display(), dst.display()), e);
+fn write_synced(
+    dst: &Path,
+    what: &str,
+    fill: impl FnOnce(&mut File) -> std::io::Result<u64>,
+) -> Result<u64> {
+    let ctx = |e| Error::io(format!("{what} {}", dst.display()), e);
     if let Some(parent) = dst.parent() {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -161,21 +165,25 @@ pub fn copy_file(src: &Path, dst: &Path) -> Result<u64> {
             .create(parent)
             .map_err(ctx)?;
     }
-    let mut from = File::open(src).map_err(ctx)?;
-    let mut to = File::create(dst).map_err(ctx)?;
-    let n = std::io::copy(&mut from, &mut to).map_err(ctx)?;
-    to.flush().map_err(ctx)?;
-    to.sync_all().map_err(ctx)?;
+    let mut f = File::create(dst).map_err(ctx)?;
+    let n = fill(&mut f).map_err(ctx)?;
+    f.sync_all().map_err(ctx)?;
     Ok(n)
+}
+
+/// Copies `src` to `dst` (see [`write_synced`]); returns the size.
+pub fn copy_file(src: &Path, dst: &Path) -> Result<u64> {
+    let mut from =
+        File::open(src).map_err(|e| Error::io(format!("reading {}", src.display()), e))?;
+    write_synced(dst, "writing", |to| std::io::copy(&mut from, to))
 }
 
 /// Copies a JSONL conversation file, giving it another session id: every line whose
 /// `sessionId` is `old` gets `new` (as Claude Code's own `--fork-session` does); other lines,
-/// and lines that are not JSON, are kept as they are. Missing folders are made as in
-/// [`copy_file`].
+/// and lines that are not JSON, are kept as they are.
 pub fn copy_with_session_id(src: &Path, dst: &Path, old: &str, new: &str) -> Result<u64> {
-    let ctx = |e| Error::io(format!("copying {} to {}", src.display(), dst.display()), e);
-    let text = std::fs::read_to_string(src).map_err(ctx)?;
+    let text = std::fs::read_to_string(src)
+        .map_err(|e| Error::io(format!("reading {}", src.display()), e))?;
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches('\n');
@@ -188,27 +196,15 @@ pub fn copy_with_session_id(src: &Path, dst: &Path, old: &str, new: &str) -> Res
             _ => out.push_str(line),
         }
     }
-    if let Some(parent) = dst.parent() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(ctx)?;
-    }
-    let mut to = File::create(dst).map_err(ctx)?;
-    to.write_all(out.as_bytes()).map_err(ctx)?;
-    to.sync_all().map_err(ctx)?;
-    Ok(out.len() as u64)
+    write_synced(dst, "writing", |to| {
+        to.write_all(out.as_bytes()).map(|_| out.len() as u64)
+    })
 }
 
 /// Writes `value` as pretty JSON to `path`.
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_vec_pretty(value).expect("snapshot documents serialize");
-    let ctx = |e| Error::io(format!("writing {}", path.display()), e);
-    let mut f = File::create(path).map_err(ctx)?;
-    f.write_all(&text).map_err(ctx)?;
-    f.sync_all().map_err(ctx)
+    write_synced(path, "writing", |f| f.write_all(&text).map(|_| 0)).map(|_| ())
 }
 
 /// Total size of the files under `dir`.

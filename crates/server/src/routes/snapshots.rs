@@ -5,7 +5,6 @@ use super::{json_body, query};
 use crate::error::{Result, ServerError};
 use crate::ops::Op;
 use crate::state::AppState;
-use agent_sessions::Retention;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -64,39 +63,11 @@ pub(crate) async fn remove(
     Ok(Json(json!(snap)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Prune {
-    #[serde(default)]
-    keep: Option<usize>,
-    #[serde(default)]
-    older_than_secs: Option<u64>,
-    #[serde(default)]
-    session_id: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-}
-
 /// `POST /snapshots/prune {keep?, older_than_secs?, session_id?, dry_run?}`: the snapshots
 /// removed (or, with `dry_run`, that would be).
 pub(crate) async fn prune(State(st): State<AppState>, body: Body) -> Result<Json<Value>> {
-    let Prune {
-        keep,
-        older_than_secs,
-        session_id,
-        dry_run,
-    } = json_body(body)?;
-    let retention = Retention {
-        keep,
-        older_than_secs,
-        session_id,
-    };
-    let gone = st
-        .core(move |m| match dry_run {
-            true => m.snapshots_to_prune(&retention),
-            false => m.prune_snapshots(&retention),
-        })
-        .await?;
+    let retention: agent_sessions::Retention = json_body(body)?;
+    let gone = st.core(move |m| m.prune_snapshots(&retention)).await?;
     Ok(Json(json!(gone)))
 }
 

@@ -49,13 +49,7 @@ impl SessionManager {
             )));
         }
         let spec = self.agent(rec.agent_type.as_deref().unwrap_or("custom"))?;
-        for (k, _) in &opts.env {
-            if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(Error::InvalidArgument(format!(
-                    "invalid environment variable name {k:?}: use --env NAME=VALUE"
-                )));
-            }
-        }
+        super::start::check_env_names(&opts.env)?;
         let session_id = crate::model::id::new_id();
         let (cwd, made) = self.restore_folder(&snap, &dir, opts, &session_id)?;
         let undo = |made: &Option<Made>| {
@@ -63,7 +57,7 @@ impl SessionManager {
                 m.undo();
             }
         };
-        let env = usage_env(&opts.env);
+        let env = UsageEnv::from_env_with(&opts.env);
         let plan = match plan(&snap, &rec, &spec, &dir, &cwd, &env) {
             Ok(p) => p,
             Err(e) => {
@@ -345,24 +339,6 @@ fn went_on(own: &Path, copy: &Path) -> bool {
         (v["type"] == "response_item" && p["role"] == "user")
             || (v["type"] == "event_msg" && p["type"] == "user_message")
     })
-}
-
-/// Where the agents' own records are for the restored agent: this process' environment
-/// with the restore's own values of the agents' variables on top.
-fn usage_env(env: &[(String, String)]) -> UsageEnv {
-    let mut u = UsageEnv::from_env();
-    for (k, v) in env.iter().filter(|(_, v)| !v.is_empty()) {
-        let p = Some(PathBuf::from(v));
-        match k.as_str() {
-            "HOME" => u.user_home = PathBuf::from(v),
-            "CLAUDE_CONFIG_DIR" => u.claude_config_dir = p,
-            "CODEX_HOME" => u.codex_home = p,
-            "GEMINI_CLI_HOME" => u.gemini_cli_home = p,
-            "XDG_DATA_HOME" => u.xdg_data_home = p,
-            _ => {}
-        }
-    }
-    u
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, snap: &Snapshot) -> Result<T> {

@@ -326,13 +326,7 @@ impl SessionManager {
         }
         let spec = spec_result.map_err(Error::InvalidArgument)?;
         let asid = asid.expect("checked by blocker");
-        for (k, _) in &opts.env {
-            if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(Error::InvalidArgument(format!(
-                    "invalid environment variable name {k:?}: use --env NAME=VALUE"
-                )));
-            }
-        }
+        super::start::check_env_names(&opts.env)?;
         let user_args = opts.args.clone().unwrap_or_else(|| rec.agent_args.clone());
         let template = spec.resume.clone().expect("checked by blocker");
         let mut args = resume_args(&spec, &template, &asid, &user_args);

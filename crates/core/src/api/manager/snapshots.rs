@@ -98,6 +98,7 @@ impl SessionManager {
                 keep: Some(keep),
                 older_than_secs: None,
                 session_id: Some(session_id.to_string()),
+                dry_run: false,
             })?;
         }
         Ok(snap)
@@ -141,7 +142,7 @@ impl SessionManager {
             }
         };
         let dir = root.join(snapshot_id);
-        let mut snap = Snapshot {
+        let snap = Snapshot {
             snapshot_id: snapshot_id.to_string(),
             name: opts.name.clone(),
             session_id: rec.session_id.clone(),
@@ -154,11 +155,10 @@ impl SessionManager {
             conversation_note,
             events: events.len() as u64,
             messages: messages.len() as u64,
-            bytes: 0,
+            // Everything but this document itself, which is small.
+            bytes: files::dir_bytes(tmp),
             path: dir.display().to_string(),
         };
-        files::write_json(&tmp.join("snapshot.json"), &snap)?;
-        snap.bytes = files::dir_bytes(tmp);
         files::write_json(&tmp.join("snapshot.json"), &snap)?;
         std::fs::rename(tmp, &dir)
             .map_err(|e| Error::io(format!("moving the snapshot into {}", dir.display()), e))?;
@@ -220,19 +220,23 @@ impl SessionManager {
         }
     }
 
-    /// Removes the snapshots `retention` selects (see [`Self::snapshots_to_prune`]).
-    /// Returns those removed.
+    /// Removes the snapshots `retention` selects: per session all but the newest `keep`,
+    /// and any older than `older_than_secs`. Returns those removed, or with `dry_run` those
+    /// that would be, removing nothing.
     pub fn prune_snapshots(&self, retention: &Retention) -> Result<Vec<Snapshot>> {
+        let doomed = self.snapshots_to_prune(retention)?;
+        if retention.dry_run {
+            return Ok(doomed);
+        }
         let mut removed = Vec::new();
-        for s in self.snapshots_to_prune(retention)? {
+        for s in doomed {
             removed.push(self.remove_snapshot(&s.snapshot_id)?);
         }
         Ok(removed)
     }
 
-    /// The snapshots `retention` selects, removing nothing: per session all but the newest
-    /// `keep`, and any older than `older_than_secs`.
-    pub fn snapshots_to_prune(&self, retention: &Retention) -> Result<Vec<Snapshot>> {
+    /// The snapshots `retention` selects.
+    fn snapshots_to_prune(&self, retention: &Retention) -> Result<Vec<Snapshot>> {
         if retention.keep.is_none() && retention.older_than_secs.is_none() {
             return Err(Error::InvalidArgument(
                 "say what to prune: --keep N (per session) and/or --older-than AGE (e.g. 7d)"

@@ -157,13 +157,7 @@ impl SessionManager {
                 "--cols and --rows must be at least 1".into(),
             ));
         }
-        for (k, _) in &opts.env {
-            if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(Error::InvalidArgument(format!(
-                    "invalid environment variable name {k:?}: use --env NAME=VALUE"
-                )));
-            }
-        }
+        check_env_names(&opts.env)?;
         let cwd = match &worktree {
             Some((_, made)) => made.cwd.clone(),
             None => self.start_folder(opts)?,
@@ -434,6 +428,20 @@ impl SessionManager {
             }
             Err(e) => Err(record_failure(&store, session_id, e)),
         }
+    }
+}
+
+/// Refuses environment names no process can be given (empty, with `=` or NUL) before
+/// anything is made: a start, a resume and a restore check them alike.
+pub(super) fn check_env_names(env: &[(String, String)]) -> Result<()> {
+    match env
+        .iter()
+        .find(|(k, _)| k.is_empty() || k.contains('=') || k.contains('\0'))
+    {
+        Some((k, _)) => Err(Error::InvalidArgument(format!(
+            "invalid environment variable name {k:?}: use --env NAME=VALUE"
+        ))),
+        None => Ok(()),
     }
 }
 

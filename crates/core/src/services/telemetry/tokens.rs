@@ -47,6 +47,24 @@ impl UsageEnv {
         }
     }
 
+    /// [`UsageEnv::from_env`] with `env`'s values of the same variables on top: where an
+    /// agent started with that extra environment keeps its records.
+    pub fn from_env_with(env: &[(String, String)]) -> Self {
+        let mut u = UsageEnv::from_env();
+        for (k, v) in env.iter().filter(|(_, v)| !v.is_empty()) {
+            let p = Some(PathBuf::from(v));
+            match k.as_str() {
+                "HOME" => u.user_home = PathBuf::from(v),
+                "CLAUDE_CONFIG_DIR" => u.claude_config_dir = p,
+                "CODEX_HOME" => u.codex_home = p,
+                "GEMINI_CLI_HOME" => u.gemini_cli_home = p,
+                "XDG_DATA_HOME" => u.xdg_data_home = p,
+                _ => {}
+            }
+        }
+        u
+    }
+
     /// Everything under one fake home directory (no variable set).
     pub fn with_home(home: impl Into<PathBuf>) -> Self {
         UsageEnv {
