@@ -84,8 +84,10 @@ def submit(s: agent_sessions.Session, text: str, taken: Callable[[], bool]) -> N
     """Types `text`, then Enter once it shows. A TUI that is still settling (a busy machine)
     may drop that Enter and keep the text in its input box: then Enter is pressed again,
     at most twice, each after 10 s without the request reaching the stand-in."""
+    # The text may already be on screen from an earlier turn: wait for one more of it.
+    shown = s.screen().count(text)
     s.send(text, enter=False)
-    wait_until(lambda: text in s.screen(), timeout=30,
+    wait_until(lambda: s.screen().count(text) > shown, timeout=30,
                what=lambda: f"{text!r} in the input box; screen:\n{s.screen()}")
     for _ in range(3):
         s.send_keys("Enter")
@@ -105,7 +107,9 @@ def ping(s: agent_sessions.Session, standin: StandIn) -> None:
                    what=lambda: f"Gemini's empty input box; screen:\n{s.screen()}")
     n = len(standin.billed)
     pongs = s.screen().count("PONG")
-    submit(s, "PING", lambda: len(standin.billed) > n)
+    # Taken once the turn's own request comes: an auxiliary one (Codex's title request
+    # of the turn before) may arrive while the Enter is still unread.
+    submit(s, "PING", lambda: any(not b.auxiliary for b in standin.billed[n:]))
     wait_until(lambda: any(b.decided == "ping" and b.completed for b in standin.billed[n:]),
                timeout=60,
                what=lambda: f"the stand-in to answer PING; billed {standin.billed[n:]}; "

@@ -171,7 +171,7 @@ fn write_synced(
     Ok(n)
 }
 
-/// Copies `src` to `dst` (see [`write_synced`]); returns the size.
+/// Copies `src` to `dst` (synced, as `write_synced` writes); returns the size.
 pub fn copy_file(src: &Path, dst: &Path) -> Result<u64> {
     let mut from =
         File::open(src).map_err(|e| Error::io(format!("reading {}", src.display()), e))?;
