@@ -15,6 +15,7 @@ import io
 import json
 import re
 import shutil
+import statistics
 import time
 import urllib.request
 from pathlib import Path
@@ -430,6 +431,24 @@ def test_first_load_with_100_sessions(server: Server, browser: Browser) -> None:
     print(f"\n[dashboard] all assets: {raw / 1024:.1f} KiB, {gz / 1024:.1f} KiB gzip-compressed")
     assert gz <= 500 * 1024, f"the dashboard's assets are {gz} bytes gzip-compressed (budget 500 KiB)"
 
+    loads = []
+    for n in range(FIRST_LOADS):
+        loads.append(_first_load(server, browser, report=n == 0))
+    rows = sorted(t["rows"] for t in loads)
+    dcl = sorted(t["dcl"] for t in loads)
+    print(f"[dashboard] first load with 100 sessions, {len(loads)} loads in fresh contexts: all "
+          f"100 rows at median {statistics.median(rows):.0f} ms after navigation start (each: "
+          f"{', '.join(f'{x:.0f}' for x in rows)}); DOMContentLoaded median "
+          f"{statistics.median(dcl):.0f} ms")
+
+
+# Loads measured (a median: one load on 2 busy cores varies by 100 ms or more).
+FIRST_LOADS = 7
+
+
+def _first_load(server: Server, browser: Browser, report: bool) -> dict:
+    """One first load of the sessions page in a fresh context (empty cache); prints the
+    page's figures and its weight when `report`."""
     ctx = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         # Signed in by the API (the cookie lands in this context), so the page's own first
@@ -452,13 +471,26 @@ def test_first_load_with_100_sessions(server: Server, browser: Browser) -> None:
               dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
               first: window.__dashStats.firstRowsAt, rows: window.__dashStats.allRowsAt,
               maxBatch: window.__dashStats.maxBatchMs,
-              transfer: nav.transferSize + res.reduce((a, r) => a + (r.transferSize || 0), 0),
-              requests: 1 + res.length,
+              // What the first rows needed: the requests begun before they were drawn (not
+              // the other pages' modules, loaded once the browser is idle).
+              transfer: nav.transferSize + res.filter((r) => r.startTime <= window.__dashStats.allRowsAt)
+                .reduce((a, r) => a + (r.transferSize || 0), 0),
+              requests: 1 + res.filter((r) => r.startTime <= window.__dashStats.allRowsAt).length,
+              urls: res.filter((r) => r.startTime <= window.__dashStats.allRowsAt)
+                .map((r) => r.name).concat([nav.name]),
+              lists: res.filter((r) => new URL(r.name).pathname === '/sessions').length,
             };
         }""")
+        # One read of the list: the page's preload is the request store.load uses.
+        assert timing["lists"] == 1, timing
+        if not report:
+            return timing
         # Wait for the requests of the first load to finish (the event stream never does).
-        wait_until(lambda: len(sizes) >= timing["requests"] - 1, timeout=TIMEOUT_S,
-                   what="the first load's requests")
+        wanted = {u for u in timing["urls"] if urlparse(u).path != "/events"}
+        wait_until(lambda: wanted <= {u for u, _ in sizes}, timeout=TIMEOUT_S,
+                   what=lambda: f"the first load's requests: {sorted(wanted)}, finished "
+                                f"{[urlparse(u).path for u, _ in sizes]}")
+        sizes = [(u, n) for u, n in sizes if u in wanted]
         weight = sum(n for _, n in sizes)
         print(f"[dashboard] first load with 100 sessions: all 100 rows at {timing['rows']:.0f} ms "
               f"after navigation start (first rows {timing['first']:.0f} ms, DOMContentLoaded "
@@ -469,6 +501,7 @@ def test_first_load_with_100_sessions(server: Server, browser: Browser) -> None:
               f"{timing['requests']} entries)")
         for url, n in sorted(sizes, key=lambda x: -x[1])[:8]:
             print(f"    {n / 1024:8.1f} KiB  {urlparse(url).path}")
+        return timing
     finally:
         ctx.close()
 

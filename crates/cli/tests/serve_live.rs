@@ -140,6 +140,64 @@ fn the_all_sessions_stream_orders_filters_and_resumes() {
     env.ok(&["stop", &b]);
 }
 
+#[test]
+fn the_list_says_where_the_feed_goes_on_so_a_client_misses_nothing() {
+    let env = Env::new();
+    let srv = Server::start(&env);
+    let (status, rec) = srv.post("/sessions", start_body());
+    assert_eq!(status, 201, "{rec}");
+    let id = rec["session_id"].as_str().unwrap().to_string();
+    env.wait_screen(&id, "fake>");
+    // The dashboard reads the list, then opens the feed after the list's head.
+    let list = |srv: &Server| {
+        let mut r = srv
+            .http
+            .get(format!("{}/sessions", srv.url))
+            .header("Authorization", srv.auth())
+            .call()
+            .unwrap();
+        let head: i64 = r
+            .headers()
+            .get("x-feed-head")
+            .expect("GET /sessions has an X-Feed-Head")
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = body_json(r.body_mut().read_to_string().unwrap());
+        (head, body)
+    };
+    let (head, body) = list(&srv);
+    assert_eq!(body[0]["session_id"], id.as_str());
+    let (_, page) = srv.get("/events?since=0");
+    let newest = page["events"].as_array().unwrap().last().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        head, newest,
+        "the head is the newest event when the list was read"
+    );
+    // Something happens before the feed is open: the feed from the head still has it.
+    env.ok(&["send", &id, "between"]);
+    let r = srv
+        .http
+        .get(format!("{}/events?since={head}", srv.url))
+        .header("Authorization", srv.auth())
+        .header("Accept", "text/event-stream")
+        .call()
+        .unwrap();
+    let mut feed = BufReader::new(r.into_body().into_reader());
+    let got = read_sse(&mut feed, |(_, k, _)| k == "input");
+    assert!(
+        got.iter().all(|(i, _, _)| i.parse::<i64>().unwrap() > head),
+        "{got:?}"
+    );
+    assert_eq!(got.last().unwrap().2["data"]["text"], "between", "{got:?}");
+    let (head2, _) = list(&srv);
+    assert!(head2 > head);
+    env.ok(&["stop", &id]);
+}
+
 mod terminal {
     use super::*;
     use std::time::{Duration, Instant};

@@ -4,13 +4,18 @@
 // from elsewhere. After sign-in only the HttpOnly cookie proves who we are: the token is
 // never kept in a URL, in localStorage or in sessionStorage.
 
-import { api, post, onUnauthorized } from './js/api.js';
+import { post, onUnauthorized } from './js/api.js';
 import * as store from './js/store.js';
 import { h } from './js/util.js';
 import * as sessionsPage from './js/sessions.js';
-import * as sessionPage from './js/session.js';
-import * as tasksPage from './js/tasks.js';
-import * as usagePage from './js/usage.js';
+
+// The other pages load on first use (and in the background once the first page is drawn):
+// the sessions page, the one most opened first, waits for none of their files.
+const PAGES = {
+  session: () => import('./js/session.js'),
+  tasks: () => import('./js/tasks.js'),
+  usage: () => import('./js/usage.js'),
+};
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -30,36 +35,60 @@ function showPage(build) {
   page = build(main);
 }
 
+let routeGen = 0;
+
 function route() {
   if (!signedIn) return;
   const hash = location.hash || '#/';
   const [path] = hash.slice(1).split('?');
   const parts = path.split('/').filter(Boolean);
   let current = 'sessions';
+  let mount = (mod, root) => mod.mount(root, { setTitle });
   if (parts[0] === 'session' && parts[1]) {
     current = 'session';
     const id = decodeURIComponent(parts[1]);
-    showPage((root) => sessionPage.mount(root, { id, setTitle }));
-  } else if (parts[0] === 'tasks') {
-    current = 'tasks';
-    showPage((root) => tasksPage.mount(root, { setTitle }));
-  } else if (parts[0] === 'usage') {
-    current = 'usage';
-    showPage((root) => usagePage.mount(root, { setTitle }));
-  } else {
-    showPage((root) => sessionsPage.mount(root, { setTitle }));
+    mount = (mod, root) => mod.mount(root, { id, setTitle });
+  } else if (parts[0] === 'tasks' || parts[0] === 'usage') {
+    current = parts[0];
   }
   for (const a of nav.querySelectorAll('a')) {
     const on = a.dataset.page === current || (current === 'session' && a.dataset.page === 'sessions');
     if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-  // Move focus to the new page's heading for keyboard and screen-reader users.
+  const gen = ++routeGen;
+  const show = (mod) => {
+    if (gen !== routeGen || !signedIn) return; // another route came first, or signed out
+    showPage((root) => mount(mod, root));
+    focusHeading();
+  };
+  if (current === 'sessions') {
+    show(sessionsPage);
+  } else {
+    PAGES[current]().then(show, (e) => {
+      if (gen !== routeGen) return;
+      if (page && page.destroy) page.destroy();
+      page = null;
+      main.replaceChildren(h('div', { class: 'signin' }, h('h1', null, 'This page could not be loaded'),
+        h('p', { role: 'alert' }, String(e && e.message ? e.message : e)),
+        h('button', { type: 'button', onclick: route }, 'Try again')));
+    });
+  }
+}
+
+/** Moves focus to the new page's heading for keyboard and screen-reader users. */
+function focusHeading() {
   const h1 = main.querySelector('h1');
   if (h1 && document.activeElement && document.activeElement !== document.body
       && !main.contains(document.activeElement)) {
     h1.setAttribute('tabindex', '-1');
     h1.focus({ preventScroll: true });
   }
+}
+
+/** Loads the other pages' files when the browser has nothing else to do. */
+function warmPages() {
+  const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 500));
+  idle(() => { for (const load of Object.values(PAGES)) load().catch(() => {}); }, { timeout: 3000 });
 }
 
 function showSignIn(message) {
@@ -109,10 +138,15 @@ function start() {
   nav.hidden = false;
   signOut.hidden = false;
   live.hidden = false;
-  // Feed first, then the list: nothing that happens in between is missed.
-  store.connect(() => showSignIn('You were signed out (the server restarted?). Sign in again.'));
-  store.load().catch(() => {});
+  // The list first, then the feed from the list's head (see store.connect): nothing that
+  // happens in between is missed. At boot the list is read already (it is the sign-in check).
+  const signedOut = () => {
+    if (signedIn) showSignIn('You were signed out (the server restarted?). Sign in again.');
+  };
+  if (store.isLoaded()) store.connect(signedOut);
+  else store.load().catch(() => {}).finally(() => { if (signedIn) store.connect(signedOut); });
   route();
+  warmPages();
 }
 
 store.onStatus((s, msg) => {
@@ -138,7 +172,9 @@ document.querySelector('.skip')?.addEventListener('click', (e) => {
 
 async function boot() {
   try {
-    await api('/auth/me');
+    // The sessions list (preloaded by index.html while the scripts load) is also the sign-in
+    // check: one round trip less before the first rows.
+    await store.load();
     start();
   } catch (e) {
     if (e.status === 401) showSignIn();

@@ -48,7 +48,7 @@ const BUDGET_BODY: &str =
 /// Every route but `/openapi.json` itself.
 pub const ROUTES: &[RouteDoc] = &[
     r("get", "/health", "The server runs; needs no token.", None, "`{ok, version}`"),
-    r("get", "/sessions", "Sessions; query `state`, `agent`, `task_id` filter.", None, "an array of records (`ls --json`)"),
+    r("get", "/sessions", "Sessions; query `state`, `agent`, `task_id` filter.", None, "an array of records (`ls --json`); `X-Feed-Head`: the newest event id when it was read (open `/events?since=` it to miss nothing)"),
     r("post", "/sessions", "Start a session.", Some("start options: `{agent, template, args, cwd, task_id, name, env, cols, rows, idle_after_secs, max_log_bytes, policy, budget, worktree}` (as `as_manager_start`; `worktree` is `true`, a branch name or `{branch, root}`; `template` is `NAME[@VERSION]`, and the other fields override it)"), "201 and the record once the agent runs"),
     r("get", "/sessions/{id}", "One session.", None, RECORD),
     r("delete", "/sessions/{id}", "Remove an ended session's record and files, and its git worktree; query `force=true` removes a worktree that holds uncommitted changes or unmerged commits (refused otherwise, 400 with the reason).", None, "`{ok, removed}`"),

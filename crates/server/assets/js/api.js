@@ -18,9 +18,10 @@ export function onUnauthorized(fn) {
 
 /**
  * A request: `api('/sessions')`, `api('/sessions/ID/send', {method: 'POST', body: {...}})`.
- * Resolves to the parsed JSON (or text); rejects with an ApiError.
+ * Resolves to the parsed JSON (or text); rejects with an ApiError. `onResponse(r)` sees a
+ * successful response's headers first.
  */
-export async function api(path, { method = 'GET', body, signal } = {}) {
+export async function api(path, { method = 'GET', body, signal, onResponse } = {}) {
   const opts = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin', signal };
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
@@ -43,6 +44,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     if (r.status === 401 && !path.startsWith('/auth/')) unauthorized();
     throw new ApiError(r.status, kind, message);
   }
+  if (onResponse) onResponse(r);
   const type = r.headers.get('content-type') || '';
   return type.includes('json') ? r.json() : r.text();
 }

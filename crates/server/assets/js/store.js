@@ -18,7 +18,7 @@ const REFETCH = new Set(['state', 'phase', 'stop', 'pause', 'continue', 'suspend
 const MAX_INFLIGHT = 6;
 /** Sessions handed to the pages in one frame at most; the rest go in the next frames, so
  * a burst (every session changing at once) never makes one long frame. */
-const MAX_PER_BATCH = 150;
+const MAX_PER_BATCH = 100;
 
 export const stats = {
   lastBatchMs: 0, maxBatchMs: 0, batches: 0, lastBatchSize: 0, events: 0, refetches: 0,
@@ -30,6 +30,9 @@ window.__dashStats = stats;
 
 export const sessions = new Map();
 let loaded = null;
+/** The feed's newest event id when the list was first read (its `X-Feed-Head`): the feed
+ * opened after the list starts there, so nothing that happened in between is missed. */
+let feedHead = null;
 let loadGen = 0;
 /** Records read one by one while a load of the list was under way (newer than the list). */
 const fresh = new Map();
@@ -108,7 +111,12 @@ let loadedOnce = false;
 export function load(reload = false) {
   if (!loaded || reload) {
     const gen = ++loadGen;
-    loaded = api('/sessions').then((list) => {
+    // (The page preloads this very request: `<link rel="preload">` in index.html.)
+    const onResponse = (r) => {
+      const head = Number(r.headers.get('x-feed-head'));
+      if (feedHead === null && Number.isSafeInteger(head) && head >= 0) feedHead = head;
+    };
+    loaded = api('/sessions', { onResponse }).then((list) => {
       const seen = new Set();
       for (const rec of list) {
         seen.add(rec.session_id);
@@ -198,10 +206,12 @@ let lastId = null;
 let retry = 0;
 let retryTimer = 0;
 
-/** Opens the live feed (from now, or after the last event seen when it reconnects). */
+/** Opens the live feed: after the last event seen when it reconnects, else after the list's
+ * head (see `feedHead`), else from now. */
 export function connect(onSignedOut) {
   disconnect();
-  const url = lastId === null ? '/events' : `/events?since=${lastId}`;
+  const after = lastId ?? feedHead;
+  const url = after === null ? '/events' : `/events?since=${after}`;
   setStatus('connecting');
   const es = new EventSource(url);
   source = es;
@@ -250,4 +260,5 @@ export function reset() {
   sessions.clear();
   loaded = null;
   lastId = null;
+  feedHead = null;
 }

@@ -41,10 +41,23 @@ pub(crate) struct ListQuery {
     task_id: Option<String>,
 }
 
-/// `GET /sessions[?state=&agent=&task_id=]` (`ls --json`).
-pub(crate) async fn list(State(st): State<AppState>, q: Q<ListQuery>) -> Result<Json<Value>> {
+/// The newest event id when a list was read, as a header of `GET /sessions`: a client
+/// that opens the feed (`/events?since=` this id) after it got the list misses nothing.
+pub(crate) const FEED_HEAD_HEADER: &str = "x-feed-head";
+
+/// `GET /sessions[?state=&agent=&task_id=]` (`ls --json`), with the feed's head at the
+/// time of reading in [`FEED_HEAD_HEADER`].
+pub(crate) async fn list(State(st): State<AppState>, q: Q<ListQuery>) -> Result<Response> {
     let filter = serde_json::to_value(query(q)?).expect("a filter serializes");
-    Ok(Json(st.op(Op::List, String::new(), filter).await?))
+    // Read before the list: every change after it is in the feed after this id.
+    let head = st.core(|m| m.feed_head()).await?;
+    let list = st.op(Op::List, String::new(), filter).await?;
+    let mut r = Json(list).into_response();
+    r.headers_mut().insert(
+        FEED_HEAD_HEADER,
+        header::HeaderValue::from_str(&head.to_string()).expect("digits are a valid header"),
+    );
+    Ok(r)
 }
 
 #[derive(Deserialize, Serialize)]
