@@ -11,6 +11,8 @@ import {
 } from './util.js';
 
 const TELEMETRY_EVERY_MS = 5000;
+/** Script time a batch of rows may take before the rest waits for the next frame. */
+const FRAME_BUDGET_MS = 25;
 
 const COLUMNS = [
   { key: 'name', label: 'Session', value: (r) => (r.name || r.session_id).toLowerCase() },
@@ -211,10 +213,17 @@ export function mount(root, { setTitle }) {
     setTitle(attn ? `(${attn}) Sessions` : 'Sessions');
   }
 
-  /** One batch from the store: the changed rows (or all of them). */
+  /** One batch from the store: the changed rows (or all of them). Rows past the frame's
+   * budget go to the next frame (a slow or busy machine builds fewer rows a frame, so no
+   * frame is long however many sessions come at once). */
   function update(ids, all) {
     const todo = all ? [...store.sessions.keys(), ...[...rows.keys()].filter((id) => !store.sessions.has(id))] : ids;
+    const t0 = performance.now();
     for (const id of todo) {
+      if (performance.now() - t0 > FRAME_BUDGET_MS) {
+        store.changed(id); // the next frame's
+        continue;
+      }
       const rec = store.sessions.get(id);
       let row = rows.get(id);
       if (!rec) {

@@ -22,6 +22,8 @@ const MAX_PER_BATCH = 100;
 
 export const stats = {
   lastBatchMs: 0, maxBatchMs: 0, batches: 0, lastBatchSize: 0, events: 0, refetches: 0,
+  /** The script time of the last batches (at most 5000), for medians and percentiles. */
+  batchMs: [],
   /** performance.now() when the sessions table first had rows, and when it had them all. */
   firstRowsAt: null,
   allRowsAt: null,
@@ -73,6 +75,8 @@ function flush() {
   const ms = performance.now() - t0;
   stats.lastBatchMs = ms;
   stats.maxBatchMs = Math.max(stats.maxBatchMs, ms);
+  if (stats.batchMs.length >= 5000) stats.batchMs.shift();
+  stats.batchMs.push(ms);
   stats.batches += 1;
   stats.lastBatchSize = all ? sessions.size : ids.size;
 
