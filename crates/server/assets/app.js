@@ -16,6 +16,10 @@ const PAGES = {
   tasks: () => import('./js/tasks.js'),
   usage: () => import('./js/usage.js'),
 };
+// A page opened at one of those (a shared link to a session) starts loading it at once,
+// alongside the sign-in check.
+const firstPage = location.hash.slice(2).split(/[/?]/)[0];
+if (PAGES[firstPage]) PAGES[firstPage]().catch(() => {});
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
