@@ -84,10 +84,10 @@ def submit(s: agent_sessions.Session, text: str, taken: Callable[[], bool]) -> N
     """Types `text`, then Enter once it shows. A TUI that is still settling (a busy machine)
     may drop that Enter and keep the text in its input box: then Enter is pressed again,
     at most twice, each after 10 s without the request reaching the stand-in."""
-    # The text may already be on screen from an earlier turn: wait for one more of it.
-    shown = s.screen().count(text)
     s.send(text, enter=False)
-    wait_until(lambda: s.screen().count(text) > shown, timeout=30,
+    # (It may be on screen from an earlier turn already: then this does not wait, and the
+    # Enter below is pressed again unless the turn's own request comes.)
+    wait_until(lambda: text in s.screen(), timeout=30,
                what=lambda: f"{text!r} in the input box; screen:\n{s.screen()}")
     for _ in range(3):
         s.send_keys("Enter")
