@@ -187,12 +187,7 @@ fn usage_report_and_samples_for_charts_and_exports() {
     assert_eq!(cli, table);
 
     // CSV: the same table, a header first and the totals last.
-    let mut r = srv
-        .http
-        .get(format!("{}/usage/report?by=task&format=csv", srv.url))
-        .header("Authorization", srv.auth())
-        .call()
-        .unwrap();
+    let mut r = srv.get_response("/usage/report?by=task&format=csv", &[]);
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.headers()["content-disposition"]
         .to_str()
@@ -217,21 +212,9 @@ fn usage_report_and_samples_for_charts_and_exports() {
 
     // JSON answers are gzip-compressed for a client that asks; event streams never are
     // (a compressed stream would hold events back).
-    let r = srv
-        .http
-        .get(format!("{}/sessions", srv.url))
-        .header("Authorization", srv.auth())
-        .header("Accept-Encoding", "gzip")
-        .call()
-        .unwrap();
+    let r = srv.get_response("/sessions", &[("Accept-Encoding", "gzip")]);
     assert_eq!(r.headers()["content-encoding"], "gzip");
-    let r = srv
-        .http
-        .get(format!("{}/events/stream", srv.url))
-        .header("Authorization", srv.auth())
-        .header("Accept-Encoding", "gzip")
-        .call()
-        .unwrap();
+    let r = srv.get_response("/events/stream", &[("Accept-Encoding", "gzip")]);
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.headers().get("content-encoding").is_none());
     drop(r);

@@ -60,15 +60,11 @@ fn the_all_sessions_stream_orders_filters_and_resumes() {
     let srv = Server::start(&env);
     let open = |query: &str, last: Option<&str>| {
         // `/events` itself, as a browser's EventSource asks for it.
-        let mut req = srv
-            .http
-            .get(format!("{}/events{query}", srv.url))
-            .header("Authorization", srv.auth())
-            .header("Accept", "text/event-stream");
+        let mut headers = vec![("Accept", "text/event-stream")];
         if let Some(l) = last {
-            req = req.header("Last-Event-ID", l);
+            headers.push(("Last-Event-ID", l));
         }
-        let r = req.call().unwrap();
+        let r = srv.get_response(&format!("/events{query}"), &headers);
         assert_eq!(r.status().as_u16(), 200);
         BufReader::new(r.into_body().into_reader())
     };
@@ -150,12 +146,7 @@ fn the_list_says_where_the_feed_goes_on_so_a_client_misses_nothing() {
     env.wait_screen(&id, "fake>");
     // The dashboard reads the list, then opens the feed after the list's head.
     let list = |srv: &Server| {
-        let mut r = srv
-            .http
-            .get(format!("{}/sessions", srv.url))
-            .header("Authorization", srv.auth())
-            .call()
-            .unwrap();
+        let mut r = srv.get_response("/sessions", &[]);
         let head: i64 = r
             .headers()
             .get("x-feed-head")
@@ -179,13 +170,10 @@ fn the_list_says_where_the_feed_goes_on_so_a_client_misses_nothing() {
     );
     // Something happens before the feed is open: the feed from the head still has it.
     env.ok(&["send", &id, "between"]);
-    let r = srv
-        .http
-        .get(format!("{}/events?since={head}", srv.url))
-        .header("Authorization", srv.auth())
-        .header("Accept", "text/event-stream")
-        .call()
-        .unwrap();
+    let r = srv.get_response(
+        &format!("/events?since={head}"),
+        &[("Accept", "text/event-stream")],
+    );
     let mut feed = BufReader::new(r.into_body().into_reader());
     let got = read_sse(&mut feed, |(_, k, _)| k == "input");
     assert!(

@@ -63,14 +63,26 @@ impl Server {
         format!("Bearer {}", self.token)
     }
 
-    /// GET with the token: (status, JSON body).
-    pub fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = self
+    /// GET with the token and `headers`: the whole response, its body unread (for its
+    /// headers, or an event stream).
+    pub fn get_response(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> ureq::http::Response<ureq::Body> {
+        let mut req = self
             .http
             .get(format!("{}{path}", self.url))
-            .header("Authorization", self.auth())
-            .call()
-            .unwrap();
+            .header("Authorization", self.auth());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.call().unwrap()
+    }
+
+    /// GET with the token: (status, JSON body).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let mut r = self.get_response(path, &[]);
         (
             r.status().as_u16(),
             body_json(r.body_mut().read_to_string().unwrap()),
