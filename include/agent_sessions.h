@@ -751,6 +751,24 @@ as_result as_session_usage(const struct as_session *session,
                            char **out_json);
 
 /**
+ * The session's token and cost totals over time as a JSON array, oldest first, the lines of
+ * the CLI's `usage ID --series --json`: `[{"at_ms", "tokens_input", "tokens_output",
+ * "tokens_cache_read", "tokens_cache_write", "total_tokens", "cost_usd",
+ * "cost_estimated"}]` in `*out_json` (free it with `as_string_free`). A point per change
+ * (each turn's end, the end); while the session runs the last is the figures now. Points
+ * before `since_ms` (unix ms) are left out; at most `max` (1 to 10000; more reads as 10000).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `session` is a session handle; `out_json` is valid for a write.
+ */
+as_result as_session_usage_series(const struct as_session *session,
+                                  int64_t since_ms,
+                                  size_t max,
+                                  char **out_json);
+
+/**
  * The session's telemetry summary as JSON (the `telemetry` object of the CLI's `show`, with
  * `session_id` and `total_tokens`): duration_ms, avg_cpu_percent, peak_memory_rss_bytes, exit_code, cpu_time_ms, io_*,
  * last_sample, workspace_bytes_used, tokens_*, cost_usd, usage_source, ... in `*out_json`

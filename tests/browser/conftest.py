@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "fake_agents" / "fake_agent.py"
+FAKE_CLAUDE = REPO / "tests" / "fake_agents" / "claude_like.py"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: Generous: the machine has 2 noisy cores.
@@ -67,7 +68,16 @@ class Server:
     def __init__(self, home: Path) -> None:
         self.bin = binary()
         self.home = home
-        self.env = {**os.environ, "AGENT_SESSIONS_HOME": str(home)}
+        # The fake Claude Code's records stay in this home (the server, a reader of them, and
+        # the hosts see the same CLAUDE_CONFIG_DIR); nothing reaches the user's ~/.claude.
+        claude = home / "bin" / "claude"
+        claude.parent.mkdir(parents=True, exist_ok=True)
+        claude.write_text(f"#!/bin/sh\nexec {sys.executable} '{FAKE_CLAUDE}' --reply-delay 0.2 \"$@\"\n")
+        claude.chmod(0o755)
+        self.env = {**os.environ, "AGENT_SESSIONS_HOME": str(home),
+                    "CLAUDE_CONFIG_DIR": str(home / "claude-config"),
+                    "FAKE_AGENTS_HOME": str(home / "fake-agents"),
+                    "AGENT_SESSIONS_CLAUDE_BIN": str(claude)}
         self.env.pop("AGENT_SESSIONS_TASK", None)
         self.out = home / "serve.out"
         self.err = home / "serve.err"
@@ -110,7 +120,9 @@ class Server:
         if task:
             args += ["--task", task]
         args.append(agent)
-        if agent == "custom":
+        if agent == "claude":
+            args += ["--", *extra]
+        elif agent == "custom":
             args += ["--", sys.executable, str(FAKE), *extra]
         rec = self.cli_json(*args)
         self.started.append(rec["session_id"])

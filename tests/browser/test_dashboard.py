@@ -240,6 +240,29 @@ def test_session_page_sends_text_and_shows_a_permission_request(server: Server, 
     expect(box.get_by_role("button", name="Deny", exact=True)).to_be_visible()
 
 
+def test_session_page_charts_tokens_and_cost_since_the_first_turn(server: Server, signed_in: Page,
+                                                                   artifacts: Path) -> None:
+    """The chart holds what the session spent before the page opened: the totals its host
+    stored at each turn's end (the fake Claude Code reports 2290 tokens a reply)."""
+    page = signed_in
+    sid = server.start_fake(name="spender", agent="claude")
+    server.wait_state(sid, "waiting_input")
+    for n, prompt in enumerate(["first task", "second task"], start=1):
+        server.cli("send", sid, prompt)
+        wait_until(lambda: f"MOCK-REPLY to: {prompt}" in server.cli("screen", sid).stdout,
+                   what=f"the reply to {prompt!r}")
+        wait_until(lambda: any(json.loads(line)["total_tokens"] == 2290 * n
+                               for line in server.cli("usage", sid, "--series", "--json").stdout.splitlines()),
+                   what=f"turn {n}'s point in the usage series")
+    page.goto(f"{server.url}/#/session/{sid}")
+    expect(page.locator("#chart-tokens .uplot")).to_be_visible()
+    expect(page.locator("#figures")).to_contain_text("4,580")
+    points = page.evaluate(
+        "async (id) => (await (await fetch(`/sessions/${id}/usage/series`)).json())", sid)
+    assert [p["total_tokens"] for p in points][:2] == [2290, 4580], points
+    page.locator("#chart-tokens").screenshot(path=str(artifacts / "session-tokens.png"))
+
+
 # --- 5. the usage report ---------------------------------------------------------------------
 
 def _num(v: Any) -> float:

@@ -301,6 +301,9 @@ int main(void) {
     EXPECT(AS_NULL_ARGUMENT, as_session_screen_json(s, NULL), "out_json");
     EXPECT(AS_NULL_ARGUMENT, as_session_usage(NULL, &out), "session");
     EXPECT(AS_NULL_ARGUMENT, as_session_usage(s, NULL), "out_json");
+    EXPECT(AS_NULL_ARGUMENT, as_session_usage_series(NULL, 0, 10, &out), "session");
+    EXPECT(AS_NULL_ARGUMENT, as_session_usage_series(s, 0, 10, NULL), "out_json");
+    EXPECT(AS_INVALID_ARGUMENT, as_session_usage_series(s, 0, 0, &out), "max");
     EXPECT(AS_NULL_ARGUMENT, as_session_telemetry(NULL, &out), "session");
     EXPECT(AS_NULL_ARGUMENT, as_session_telemetry(s, NULL), "out_json");
     EXPECT(AS_NULL_ARGUMENT, as_session_wait(NULL, "running", 1.0, NULL), "session");

@@ -168,6 +168,10 @@ int main(void) {
           "usage: no token source gives null figures");
     as_string_free(json);
     json = NULL;
+    OK(as_session_usage_series(s, 0, 100, &json));
+    CHECK(json != NULL && strcmp(json, "[]") == 0, "usage series: no figures, no point");
+    as_string_free(json);
+    json = NULL;
     OK(as_session_telemetry(s, &json));
     CHECK(json != NULL && strstr(json, "\"duration_ms\":") && strstr(json, "\"cost_usd\":"),
           "telemetry summary");

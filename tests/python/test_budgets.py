@@ -86,3 +86,30 @@ def test_bad_budgets_are_refused_and_start_nothing(
     with pytest.raises(agent_sessions.InvalidArgumentError, match=match.replace("budget_", "")):
         mgr.set_task_budget("T-X", usd=kwargs.get("budget_usd"), tokens=kwargs.get("budget_tokens"),
                             on_budget=kwargs.get("on_budget"))
+
+
+def test_usage_series_has_a_point_per_turn_without_a_budget(
+    mgr: agent_sessions.SessionManager, claude: Path
+) -> None:
+    s = mgr.start("claude", cwd=claude)
+    try:
+        s.wait_for("waiting_input", timeout=30)
+        assert s.usage_series() == []
+        for n, prompt in enumerate(["first", "second"], start=1):
+            s.send(prompt)
+            wait_until(lambda: f"MOCK-REPLY to: {prompt}" in s.screen(), timeout=30,
+                       what=f"the reply to {prompt}")
+            wait_until(lambda: any(p["total_tokens"] == n * PER_REPLY for p in s.usage_series()),
+                       timeout=30, what=f"turn {n}'s point")
+        s.stop(timeout=10)
+        points = s.usage_series()
+        assert [p["total_tokens"] for p in points] == [PER_REPLY, 2 * PER_REPLY]
+        assert points[0]["at_ms"] < points[1]["at_ms"]
+        assert s.usage_series(since_ms=points[1]["at_ms"]) == points[1:]
+        assert len(s.usage_series(limit=1)) == 1
+        with pytest.raises(ValueError, match="since_ms must not be negative"):
+            s.usage_series(since_ms=-1)
+        with pytest.raises(ValueError, match="limit must be at least 1"):
+            s.usage_series(limit=0)
+    finally:
+        s.stop(timeout=10, force=True)

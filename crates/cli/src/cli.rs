@@ -336,6 +336,10 @@ pub enum Command {
         /// With --by: print the table as CSV.
         #[arg(long, requires = "by")]
         csv: bool,
+        /// The session's totals over time instead: one line per change (a point at the end
+        /// of each turn and one after the end), oldest first.
+        #[arg(long, conflicts_with = "by")]
+        series: bool,
     },
     /// A live table of sessions: state, CPU, memory, tokens and cost.
     Top {

@@ -76,6 +76,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Template(t) => crate::template_cmds::run(&mgr, t, json)?,
         Command::Snapshot(a) => crate::snapshot_cmds::snapshot(&mgr, *a, json)?,
         Command::Restore(a) => crate::snapshot_cmds::restore(&mgr, a, json)?,
+        Command::Usage {
+            id: Some(id),
+            series: true,
+            ..
+        } => telemetry_cmds::usage_series(&mgr, &id, json)?,
         Command::Usage { id: Some(id), .. } => telemetry_cmds::usage(&mgr, &id, json)?,
         Command::Usage { by, csv, .. } => {
             telemetry_cmds::usage_report(&mgr, by.as_deref().unwrap_or("day"), csv, json)?

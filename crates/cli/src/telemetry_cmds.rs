@@ -22,6 +22,31 @@ pub fn usage(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `agent-sessions usage <id> --series [--json]`: the session's totals over time, oldest
+/// first; with `--json` one point per line.
+pub fn usage_series(mgr: &SessionManager, id: &str, json: bool) -> Result<()> {
+    let points = mgr.usage_series(id, 0, agent_sessions::store::usage_series::MAX_POINTS)?;
+    let mut out = std::io::stdout().lock();
+    if !json {
+        let _ = writeln!(out, "{:<24} {:>14} {:>12}", "AT", "TOKENS", "COST_USD");
+    }
+    for p in &points {
+        let line = if json {
+            serde_json::to_string(p).expect("a usage point serializes")
+        } else {
+            let at = agent_sessions::clock::iso_from_ms(p.at_ms);
+            let tokens = p.total_tokens.map_or("-".into(), |t| t.to_string());
+            let cost = p.cost_usd.map_or("-".into(), |c| format!("{c:.4}"));
+            let est = if p.cost_estimated { " (estimated)" } else { "" };
+            format!("{at:<24} {tokens:>14} {cost:>12}{est}")
+        };
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// `usage --by day|agent|task [--csv]`: every session's usage summed (the same table as the
 /// server's `/usage/report` and the dashboard's export).
 pub fn usage_report(mgr: &SessionManager, by: &str, csv: bool, json: bool) -> Result<()> {

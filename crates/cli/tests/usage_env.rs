@@ -41,11 +41,23 @@ fn readers_in_another_environment_never_overwrite_the_hosts_token_figures() {
     a.wait_state(&id, "waiting_input");
     turn(&a, &id, "first");
 
-    // A reader here finds no record of this agent: it says so, and stores nothing.
+    // At the turn's end the host stores the figures, computed with the agent's environment.
+    let mut t = Value::Null;
+    let found = poll(|| {
+        t = stored(&a, &id);
+        t["tokens_input"] == INPUT_PER_REPLY
+    });
+    assert!(found, "the host never stored the turn's figures: {t}");
+    let host_at = t["usage_at_ms"].as_i64().unwrap();
+
+    // A reader here finds no record of this agent: it returns the host's figures and
+    // stores nothing.
     let u = json(&a.ok(&["usage", &id, "--json"]));
-    assert!(u["tokens_input"].is_null() && u["source"].is_null(), "{u}");
-    assert!(
-        stored(&a, &id)["usage_at_ms"].is_null(),
+    assert_eq!(u["tokens_input"], INPUT_PER_REPLY, "{u}");
+    assert!(u["source"].is_string(), "{u}");
+    assert_eq!(
+        stored(&a, &id)["usage_at_ms"],
+        host_at,
         "a reader stored figures"
     );
     // One with the agent's environment computes them (and stores nothing either).
@@ -57,26 +69,24 @@ fn readers_in_another_environment_never_overwrite_the_hosts_token_figures() {
         .unwrap();
     let own = json(&String::from_utf8_lossy(&own.stdout));
     assert_eq!(own["tokens_input"], INPUT_PER_REPLY, "{own}");
-    assert!(
-        stored(&a, &id)["usage_at_ms"].is_null(),
+    assert_eq!(
+        stored(&a, &id)["usage_at_ms"],
+        host_at,
         "a reader stored figures"
     );
 
-    // At the end the host stores them, computed with the agent's environment.
+    // At the end the host stores them once more: final.
     a.ok(&["stop", &id]);
     a.wait_state(&id, "stopped");
-    let mut t = Value::Null;
     let found = poll(|| {
         t = stored(&a, &id);
-        t["tokens_input"] == INPUT_PER_REPLY
+        t["usage_at_ms"] != host_at
     });
-    assert!(found, "the host never stored its figures: {t}");
-    let host_at = t["usage_at_ms"].as_i64().unwrap();
-    let u = json(&a.ok(&["usage", &id, "--json"]));
-    assert_eq!(u["tokens_input"], INPUT_PER_REPLY, "{u}");
+    assert!(found, "the host never stored its final figures: {t}");
+    assert_eq!(t["tokens_input"], INPUT_PER_REPLY, "{t}");
 
-    // Resumed, the session is live again with the host's figures from its last run. Readers
-    // here recompute (they find nothing) and must leave those figures alone.
+    // Resumed, the session is live again; its next turn's end brings the host's figures of
+    // both replies. Readers here recompute (they find nothing) and must leave those alone.
     a.ok(&[
         "resume",
         &id,
@@ -87,27 +97,36 @@ fn readers_in_another_environment_never_overwrite_the_hosts_token_figures() {
         "30",
     ]);
     turn(&a, &id, "second");
-    let u = json(&a.ok(&["usage", &id, "--json"]));
-    assert_eq!(
-        u["tokens_input"], INPUT_PER_REPLY,
-        "finding nothing, a reader returns the stored figures: {u}"
-    );
-    let rec = json(&a.ok(&["show", &id, "--json"]));
-    assert_eq!(rec["telemetry"]["tokens_input"], INPUT_PER_REPLY, "{rec}");
-    a.ok(&["top", "--once", "--json"]);
-    t = stored(&a, &id);
-    assert_eq!(t["tokens_input"], INPUT_PER_REPLY, "{t}");
-    assert_eq!(
-        t["usage_at_ms"], host_at,
-        "a reader overwrote the host's figures: {t}"
-    );
-
-    // The next ending brings the host's new figures (both replies).
-    a.ok(&["stop", &id]);
-    a.wait_state(&id, "stopped");
     let found = poll(|| {
         t = stored(&a, &id);
         t["tokens_input"] == 2 * INPUT_PER_REPLY
     });
-    assert!(found, "the host never stored its new figures: {t}");
+    assert!(
+        found,
+        "the host never stored the second turn's figures: {t}"
+    );
+    let host_at = t["usage_at_ms"].clone();
+    let u = json(&a.ok(&["usage", &id, "--json"]));
+    assert_eq!(
+        u["tokens_input"],
+        2 * INPUT_PER_REPLY,
+        "finding nothing, a reader returns the stored figures: {u}"
+    );
+    let rec = json(&a.ok(&["show", &id, "--json"]));
+    assert_eq!(
+        rec["telemetry"]["tokens_input"],
+        2 * INPUT_PER_REPLY,
+        "{rec}"
+    );
+    a.ok(&["top", "--once", "--json"]);
+    t = stored(&a, &id);
+    assert_eq!(t["tokens_input"], 2 * INPUT_PER_REPLY, "{t}");
+    assert_eq!(
+        t["usage_at_ms"], host_at,
+        "a reader overwrote the host's figures: {t}"
+    );
+    a.ok(&["stop", &id]);
+    a.wait_state(&id, "stopped");
+    let points = a.ok(&["usage", &id, "--series", "--json"]);
+    assert_eq!(points.lines().count(), 2, "a point per turn: {points}");
 }

@@ -94,7 +94,8 @@ pub use model::snapshot::{
 pub use model::state::{Source, State, States};
 pub use model::task::{TaskSession, TaskSummary};
 pub use model::telemetry::{
-    Report, ResourceSample, SampleRow, Telemetry, TelemetryReport, TokenUsage, UsageReport,
+    Report, ResourceSample, SampleRow, Telemetry, TelemetryReport, TokenUsage, UsagePoint,
+    UsageReport,
 };
 pub use services::launcher::{find_host_binary, HOST_BIN_ENV};
 pub use store::ListFilter;

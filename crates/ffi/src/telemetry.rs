@@ -1,5 +1,5 @@
-//! `as_session_usage` and `as_session_telemetry`: what a session cost (tokens and money) and
-//! how it behaved (CPU, memory, I/O of its process tree, workspace size).
+//! `as_session_usage`, `as_session_usage_series` and `as_session_telemetry`: what a session
+//! cost (tokens and money, and when) and how it behaved (CPU, memory, I/O of its process tree, workspace size).
 
 use crate::alloc;
 use crate::args::out;
@@ -32,6 +32,35 @@ pub unsafe extern "C" fn as_session_usage(
         let s = handles::session(session, "session")?;
         let out_json = unsafe { out(out_json, "out_json") }?;
         out_json.set(alloc::string(&s.shared.mgr.usage(&s.id)?.to_json()));
+        Ok(())
+    })
+}
+
+/// The session's token and cost totals over time as a JSON array, oldest first, the lines of
+/// the CLI's `usage ID --series --json`: `[{"at_ms", "tokens_input", "tokens_output",
+/// "tokens_cache_read", "tokens_cache_write", "total_tokens", "cost_usd",
+/// "cost_estimated"}]` in `*out_json` (free it with `as_string_free`). A point per change
+/// (each turn's end, the end); while the session runs the last is the figures now. Points
+/// before `since_ms` (unix ms) are left out; at most `max` (1 to 10000; more reads as 10000).
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `session` is a session handle; `out_json` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn as_session_usage_series(
+    session: *const as_session,
+    since_ms: i64,
+    max: usize,
+    out_json: *mut *mut c_char,
+) -> as_result {
+    guard("as_session_usage_series", || {
+        let s = handles::session(session, "session")?;
+        let out_json = unsafe { out(out_json, "out_json") }?;
+        let max = crate::args::page_size(max, "max")?;
+        let points = s.shared.mgr.usage_series(&s.id, since_ms, max)?;
+        let text = serde_json::to_string(&points).expect("usage points serialize");
+        out_json.set(alloc::string(&text));
         Ok(())
     })
 }

@@ -436,6 +436,24 @@ impl PySession {
         ser_to_py(py, &report)
     }
 
+    /// The session's token and cost totals over time, oldest first, as dicts like the lines
+    /// of `agent-sessions usage ID --series --json`: at_ms, tokens_input, tokens_output,
+    /// tokens_cache_read, tokens_cache_write, total_tokens, cost_usd, cost_estimated. A point
+    /// per change (each turn's end, the end); while the session runs the last is the figures
+    /// now. `since_ms` (unix ms) leaves out older points; at most `limit` (10000).
+    #[pyo3(signature = (since_ms=0, limit=10_000))]
+    fn usage_series<'py>(
+        &self,
+        py: Python<'py>,
+        since_ms: i64,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        args::non_negative(since_ms, "since_ms")?;
+        let limit = args::page_size(limit, "limit")?;
+        let points = call(py, || self.mgr.usage_series(&self.id, since_ms, limit))?;
+        ser_to_py(py, &points)
+    }
+
     /// The session's telemetry summary as a dict: duration, CPU and memory figures from the
     /// resource sampler, workspace size, and token usage (refreshed when older than
     /// `max_age` seconds, 10 by default).

@@ -84,6 +84,7 @@ pub const ROUTES: &[RouteDoc] = &[
     r("get", "/tasks/{id}", "One task.", None, "the task (`tasks show --json`)"),
     r("get", "/agents", "Agent types.", None, "an array (`agents --json`)"),
     r("get", "/sessions/{id}/samples", "Resource samples for charts; query `since_ms`, `limit`.", None, "an array of samples `{at_ms, cpu_percent, memory_rss_bytes, memory_vsz_bytes, io_read_bytes, io_write_bytes, process_count, workspace_bytes_used}`, oldest first"),
+    r("get", "/sessions/{id}/usage/series", "A session's token and cost totals over time (a point per change: each turn's end, each budget look, the end; while it runs, the last point is the figures now); query `since_ms`, `limit`.", None, "an array of `{at_ms, tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, total_tokens, cost_usd, cost_estimated}`, oldest first (`usage ID --series --json`)"),
     r("get", "/usage/report", "Tokens and cost of every session summed; query `by` (`day`, `agent`, `task`), `format` (`json`, `csv`).", None, "`{by, rows: [{key, sessions, tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, total_tokens, cost_usd, estimated}], totals}`, or text/csv"),
     r("get", "/sessions/{id}/budget", "A session's cost budget and what it has spent.", None, BUDGET),
     r("post", "/sessions/{id}/budget", "Set a session's budget; its host looks at once (an exceeded budget acts now).", Some(BUDGET_BODY), BUDGET),

@@ -1,4 +1,4 @@
-//! Enforcing cost budgets from inside the session's host.
+//! Enforcing cost budgets from inside the session's host, and keeping its usage series.
 //!
 //! The host is the one process that can read the agent's usage with the agent's own
 //! environment (its `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, ...) and act on the agent at once, so
@@ -16,6 +16,12 @@
 //! figures, the action taken and its outcome; both run the `[[on_event]]` hooks. Each is
 //! recorded once per host run and budget, except that `interrupt` interrupts (and records)
 //! again whenever a later turn spends more.
+//!
+//! The same thread stores the session's usage at the end of each of the agent's turns (its
+//! move to `waiting_input`, see [`turn_ended`]) and once more [`ACTIVE_INTERVAL`] later (an
+//! agent may write its records just after it shows its prompt), so the usage series (see
+//! `store::usage_series`) has a point per turn even without a budget. Such a watcher, with
+//! no budget and no task, sleeps until the next turn ends: an idle session costs nothing.
 //!
 //! [`Tag::Budget`]: crate::model::protocol::Tag::Budget
 //! [`WARN_FRACTION`]: crate::model::budget::WARN_FRACTION
@@ -47,9 +53,21 @@ struct Watcher {
     shared: Arc<Shared>,
     home: Home,
     env: UsageEnv,
+    /// The agent is one whose usage is known (see `telemetry::usage_agent`): its turns
+    /// add to the usage series.
+    tracks_usage: bool,
     running: AtomicBool,
-    poke: Mutex<bool>,
+    poke: Mutex<Pokes>,
     poke_cv: Condvar,
+}
+
+/// Why the watcher was woken, since it last looked.
+#[derive(Default, Clone, Copy)]
+struct Pokes {
+    /// A budget changed.
+    budget: bool,
+    /// A turn of the agent ended.
+    turn: bool,
 }
 
 static WATCHER: OnceLock<Arc<Watcher>> = OnceLock::new();
@@ -58,13 +76,19 @@ static WATCHER: OnceLock<Arc<Watcher>> = OnceLock::new();
 /// has a budget or a task (`has_budget`: read by the caller from the record).
 pub fn install(shared: Arc<Shared>, home: Home, env: UsageEnv, has_budget: bool) {
     let start = has_budget || shared.spec.task_id.is_some();
+    let tracks_usage = telemetry::usage_agent_of(
+        Some(shared.spec.agent_type.as_str()),
+        shared.spec.argv.first().map(String::as_str),
+    )
+    .is_some();
     let w = WATCHER.get_or_init(|| {
         Arc::new(Watcher {
             shared,
             home,
             env,
+            tracks_usage,
             running: AtomicBool::new(false),
-            poke: Mutex::new(false),
+            poke: Mutex::new(Pokes::default()),
             poke_cv: Condvar::new(),
         })
     });
@@ -77,7 +101,18 @@ pub fn install(shared: Arc<Shared>, home: Home, env: UsageEnv, has_budget: bool)
 pub fn poke() {
     if let Some(w) = WATCHER.get() {
         spawn(w);
-        *w.poke.lock() = true;
+        w.poke.lock().budget = true;
+        w.poke_cv.notify_all();
+    }
+}
+
+/// The agent's turn ended (the session moved to `waiting_input`): store its usage, for the
+/// usage series (starting the watcher if it was not running). Nothing for an agent whose
+/// usage is unknown.
+pub fn turn_ended() {
+    if let Some(w) = WATCHER.get().filter(|w| w.tracks_usage) {
+        spawn(w);
+        w.poke.lock().turn = true;
         w.poke_cv.notify_all();
     }
 }
@@ -90,7 +125,13 @@ fn spawn(w: &Arc<Watcher>) {
     let started = std::thread::Builder::new()
         .name("budget".into())
         .stack_size(STACK)
-        .spawn(move || Watch::default().run(&w));
+        .spawn(move || {
+            Watch {
+                budgeted: true,
+                ..Watch::default()
+            }
+            .run(&w)
+        });
     if let Err(e) = started {
         eprintln!("agent-sessions host: no budget watcher: {e}");
     }
@@ -130,6 +171,11 @@ struct Watch {
     usage: Option<TokenUsage>,
     /// A task budget applied at the last look: idle wake-ups read the task's total.
     task_budget: bool,
+    /// The session had a budget or a task at the last look (or it has not looked yet): the
+    /// watcher wakes on a timer. Else only a poke or a turn's end wakes it.
+    budgeted: bool,
+    /// A turn ended at the last look: look once more after [`ACTIVE_INTERVAL`].
+    settle: bool,
 }
 
 impl Watch {
@@ -140,10 +186,14 @@ impl Watch {
         // A resumed session may be over its budget already: look once at the start.
         let mut look_again = true;
         loop {
-            let poked = {
+            let pokes = {
                 let mut p = w.poke.lock();
-                if !*p {
-                    w.poke_cv.wait_for(&mut p, interval);
+                if !p.budget && !p.turn {
+                    if self.budgeted || self.settle {
+                        w.poke_cv.wait_for(&mut p, interval);
+                    } else {
+                        w.poke_cv.wait(&mut p);
+                    }
                 }
                 std::mem::take(&mut *p)
             };
@@ -151,11 +201,13 @@ impl Watch {
                 return;
             }
             let now = shared.activity_seq();
-            let active = now != seen || look_again || poked;
+            let turn = pokes.turn || std::mem::take(&mut self.settle);
+            let active = now != seen || look_again || pokes.budget || turn;
             seen = now;
             if active {
                 interval = ACTIVE_INTERVAL;
-                look_again = match self.look(w, true) {
+                self.settle = pokes.turn;
+                look_again = match self.look(w, true, turn) {
                     Ok(changed) => changed,
                     Err(e) => {
                         eprintln!("agent-sessions host: budget check: {e}");
@@ -165,7 +217,7 @@ impl Watch {
             } else {
                 interval = (interval * 2).min(IDLE_INTERVAL);
                 if self.task_budget {
-                    if let Err(e) = self.look(w, false) {
+                    if let Err(e) = self.look(w, false, false) {
                         eprintln!("agent-sessions host: budget check: {e}");
                     }
                 }
@@ -173,9 +225,9 @@ impl Watch {
         }
     }
 
-    /// One look; `fresh` computes the agent's usage again (else the last figures stand).
-    /// Returns whether the usage changed.
-    fn look(&mut self, w: &Watcher, fresh: bool) -> crate::model::error::Result<bool> {
+    /// One look; `fresh` computes the agent's usage again when a budget applies or `turn`
+    /// (a turn ended), else the last figures stand. Returns whether the usage changed.
+    fn look(&mut self, w: &Watcher, fresh: bool, turn: bool) -> crate::model::error::Result<bool> {
         let shared = &w.shared;
         let id = shared.id().to_string();
         let task = shared.spec.task_id.clone();
@@ -187,12 +239,13 @@ impl Watch {
             if let Some(t) = &task {
                 task_budget = s.task_budget(t)?;
             }
-            if fresh && (own.is_some() || task_budget.is_some()) {
+            if fresh && (own.is_some() || task_budget.is_some() || turn) {
                 record = s.get(&id)?;
             }
             Ok(())
         })?;
         self.task_budget = task_budget.is_some();
+        self.budgeted = own.is_some() || task.is_some();
         let mut changed = false;
         if let Some(rec) = record {
             let u = telemetry::compute_usage(&w.home, &rec, &w.env);

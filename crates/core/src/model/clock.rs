@@ -5,6 +5,11 @@ pub fn now_iso() -> String {
     to_iso(chrono::Utc::now())
 }
 
+/// Unix milliseconds as records write times (the Unix epoch when out of range).
+pub fn iso_from_ms(ms: i64) -> String {
+    to_iso(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default())
+}
+
 /// Formats a UTC time the one way records use.
 pub fn to_iso(t: chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};

@@ -220,6 +220,59 @@ pub struct SampleRow {
     pub workspace_bytes_used: Option<u64>,
 }
 
+/// A session's token and cost totals at one moment: the points of its usage over time.
+///
+/// The session's host stores one whenever the figures it computes change: at the end of
+/// each of the agent's turns (its move to `waiting_input`), at each look of a budget
+/// watcher, and once after the agent ended. Each point is a running total, as the agent's
+/// records gave it then (see [`TokenUsage`] for what the figures count).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsagePoint {
+    /// When the figures were computed, unix ms.
+    pub at_ms: i64,
+    /// Uncached prompt tokens so far.
+    pub tokens_input: Option<u64>,
+    /// Output tokens so far.
+    pub tokens_output: Option<u64>,
+    /// Prompt tokens read from the cache so far.
+    pub tokens_cache_read: Option<u64>,
+    /// Prompt tokens written to the cache so far.
+    pub tokens_cache_write: Option<u64>,
+    /// Sum of the known token figures; `null` when none is known.
+    pub total_tokens: Option<u64>,
+    /// Cost so far in US dollars; `null` when unknown.
+    pub cost_usd: Option<f64>,
+    /// True when `cost_usd` is estimated from the price table.
+    pub cost_estimated: bool,
+}
+
+impl UsagePoint {
+    /// The point of `u` at `at_ms`.
+    pub fn new(at_ms: i64, u: &TokenUsage) -> Self {
+        UsagePoint {
+            at_ms,
+            tokens_input: u.tokens_input,
+            tokens_output: u.tokens_output,
+            tokens_cache_read: u.tokens_cache_read,
+            tokens_cache_write: u.tokens_cache_write,
+            total_tokens: u.total_tokens(),
+            cost_usd: u.cost_usd.filter(|c| c.is_finite()),
+            cost_estimated: u.cost_estimated,
+        }
+    }
+
+    /// Whether the two points hold the same figures (whenever they were taken).
+    pub fn same_figures(&self, other: &UsagePoint) -> bool {
+        UsagePoint {
+            at_ms: 0,
+            ..self.clone()
+        } == UsagePoint {
+            at_ms: 0,
+            ..other.clone()
+        }
+    }
+}
+
 /// A figure set of one session as the interfaces return it: the figures plus `session_id`
 /// and `total_tokens` (the sum of the known token figures, `null` when none is known), so
 /// the CLI's `--json`, Python's dicts and the C ABI's JSON are one shape.

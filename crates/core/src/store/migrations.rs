@@ -133,7 +133,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 14: the template a session was started from (`NAME@VERSION`), which status hooks
     // can filter on.
     "ALTER TABLE sessions ADD COLUMN template TEXT;",
+    // 15: a session's token and cost totals over time; see `store::usage_series`.
+    USAGE_SERIES,
 ];
+
+/// Migration 15 of the store (see `store::MIGRATIONS`): `usage_samples` holds a session's
+/// running token and cost totals each time its host stored changed figures. Sessions that
+/// already had figures get them as their one point.
+const USAGE_SERIES: &str = "
+    CREATE TABLE usage_samples (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        at_ms INTEGER NOT NULL,
+        tokens_input INTEGER,
+        tokens_output INTEGER,
+        tokens_cache_read INTEGER,
+        tokens_cache_write INTEGER,
+        cost_usd REAL,
+        cost_estimated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, at_ms)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_samples (session_id, at_ms, tokens_input, tokens_output,
+            tokens_cache_read, tokens_cache_write, cost_usd, cost_estimated)
+        SELECT session_id, usage_at_ms, tokens_input, tokens_output, tokens_cache_read,
+            tokens_cache_write, cost_usd, COALESCE(cost_estimated, 0)
+        FROM telemetry
+        WHERE usage_at_ms IS NOT NULL AND (tokens_input IS NOT NULL OR tokens_output IS NOT NULL
+            OR tokens_cache_read IS NOT NULL OR tokens_cache_write IS NOT NULL
+            OR cost_usd IS NOT NULL);";
 
 /// Migration 9 of the store (see `store::MIGRATIONS`): `event_feed` numbers every event of
 /// every session in commit order. A trigger fills it, so no writer can forget it. Rows of
@@ -158,7 +184,7 @@ const FEED: &str = "
 ///   `workspace_bytes_used` is set only on samples taken together with a workspace walk.
 /// * `telemetry`: one summary row per session, updated by the sampler at every flush and by
 ///   the session's host through `services::telemetry::usage_for_with` (the token columns,
-///   computed once the agent ended; see `SessionManager::usage`).
+///   computed at each turn's end and once the agent ended; see `SessionManager::usage`).
 ///
 /// Both cascade on the deletion of the session row, so `rm` needs no extra step.
 const TELEMETRY: &str = "CREATE TABLE IF NOT EXISTS resource_samples (

@@ -18,6 +18,7 @@ pub mod snapshots;
 pub mod tasks;
 pub mod telemetry;
 pub mod templates;
+pub mod usage_series;
 
 use crate::model::error::{Error, Result, StoreCode};
 use rusqlite::{Connection, TransactionBehavior};

@@ -371,7 +371,8 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Writes computed token figures to the session's summary row.
+    /// Writes computed token figures to the session's summary row, and appends them to its
+    /// usage series when they changed (see [`super::usage_series`]).
     pub fn store_usage(&self, session_id: &str, u: &TokenUsage, at_ms: i64) -> Result<()> {
         let n = |v: Option<u64>| v.map(|x| i64::try_from(x).unwrap_or(i64::MAX));
         self.write(|tx| {
@@ -406,7 +407,7 @@ impl Store {
                 n(Some(u.skipped_lines)),
                 at_ms,
             ])?;
-            Ok(())
+            super::usage_series::append_in(tx, session_id, u, at_ms)
         })
     }
 

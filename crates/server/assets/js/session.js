@@ -308,6 +308,30 @@ export function mount(root, { id, setTitle }) {
     tokChart.hidden = tokens.x.length < 2;
     if (!tokChart.hidden) charts.tok.set(tokens.x, tokens.tok, tokens.cost);
   }
+  // The totals the session's host stored at each change (each turn's end), then the live
+  // points noted while the page is open, after the last stored one.
+  async function loadUsageSeries() {
+    let points;
+    try {
+      points = await api(`/sessions/${seg(id)}/usage/series?limit=5000`);
+    } catch (_) {
+      return; // an older server: the chart starts with this page
+    }
+    if (destroyed || !points.length) return;
+    const x = [], tok = [], cost = [];
+    for (const p of points) {
+      x.push(p.at_ms / 1000);
+      tok.push(p.total_tokens ?? null);
+      cost.push(p.cost_usd ?? null);
+    }
+    const last = x[x.length - 1];
+    for (let i = 0; i < tokens.x.length; i++) {
+      if (tokens.x[i] <= last) continue;
+      x.push(tokens.x[i]); tok.push(tokens.tok[i]); cost.push(tokens.cost[i]);
+    }
+    tokens.x = x; tokens.tok = tok; tokens.cost = cost;
+    drawTokens();
+  }
   function noteTokens() {
     const f = figures(rec);
     if (f.tokens === null && f.cost === null) return;
@@ -325,7 +349,7 @@ export function mount(root, { id, setTitle }) {
       timeChart(cpuChart.querySelector('.chart-canvas'), { title: 'CPU', series: [{ label: 'CPU', color: c('--c1', '#2f6fde'), fmt: fmtPct }] }),
       timeChart(memChart.querySelector('.chart-canvas'), { title: 'Memory (RSS)', series: [{ label: 'RSS', color: c('--c2', '#9b4dca'), fmt: fmtBytes }] }),
       timeChart(tokChart.querySelector('.chart-canvas'), {
-        title: 'Tokens and cost (seen while this page is open)',
+        title: 'Tokens and cost',
         series: [{ label: 'Tokens', color: c('--c3', '#1f9d6b'), fmt: fmtTokens },
           { label: 'Cost', color: c('--c4', '#d9822b'), fmt: (v) => fmtCost(v), scale: 'usd' }],
       }),
@@ -436,7 +460,7 @@ export function mount(root, { id, setTitle }) {
     loadTimeline().catch((e) => timeline.append(h('li', null, `Events could not be read: ${e.message}`)));
     loadHistory(0);
     await makeCharts().catch((e) => { chartNote.textContent = `Charts unavailable: ${e.message}`; });
-    await loadSamples();
+    await Promise.all([loadSamples(), loadUsageSeries()]);
     timer = setTimeout(poll, POLL_MS);
   })();
 

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/output", get(sessions::output))
         .route("/sessions/{id}/history", get(sessions::history))
         .route("/sessions/{id}/usage", get(sessions::usage))
+        .route("/sessions/{id}/usage/series", get(reports::usage_series))
         .route("/sessions/{id}/telemetry", get(sessions::telemetry))
         .route("/sessions/{id}/events", get(events::page))
         .route("/sessions/{id}/events/stream", get(events::stream))

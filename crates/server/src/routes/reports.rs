@@ -1,5 +1,5 @@
-//! Figures for charts and exports: a session's resource samples and the usage report of
-//! all sessions (JSON, or CSV made by the core, so every export has the same columns).
+//! Figures for charts and exports: a session's resource samples and usage over time, and
+//! the usage report of all sessions (JSON, or CSV made by the core, so every export has the same columns).
 
 use super::query;
 use crate::error::Result;
@@ -30,6 +30,21 @@ pub(crate) async fn samples(
     let limit = q.limit.unwrap_or(2_000);
     let rows = st.core(move |m| m.samples(&id, q.since_ms, limit)).await?;
     Ok(Json(rows).into_response())
+}
+
+/// `GET /sessions/{id}/usage/series?since_ms=&limit=`: the session's token and cost totals
+/// over time, oldest first (see `SessionManager::usage_series`).
+pub(crate) async fn usage_series(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: std::result::Result<Query<SamplesQuery>, QueryRejection>,
+) -> Result<Response> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(2_000);
+    let points = st
+        .core(move |m| m.usage_series(&id, q.since_ms, limit))
+        .await?;
+    Ok(Json(points).into_response())
 }
 
 #[derive(Deserialize)]

@@ -103,8 +103,10 @@ impl SessionManager {
     ///
     /// Only the session's host. It runs with the agent's own environment (the `--env` values
     /// of `HOME`, `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `GEMINI_CLI_HOME`, `XDG_DATA_HOME`,
-    /// which the store never keeps), and it stores the figures once, after the agent ended;
-    /// figures computed after the end are final. A reader may run in another environment,
+    /// which the store never keeps), and it stores the figures at the end of each of the
+    /// agent's turns (each one a point of the usage series, see
+    /// [`SessionManager::usage_series`]), at each look of a budget watcher, and once after
+    /// the agent ended; figures computed after the end are final. A reader may run in another environment,
     /// where the agent's records are elsewhere or someone else's, so it never stores what it
     /// computes, it only returns it: no reader can overwrite the figures of a session's
     /// host, and a read writes nothing (it works on a full disk or a read-only store).
@@ -167,6 +169,40 @@ impl SessionManager {
             .map(|r| self.record_usage(r, USAGE_MAX_AGE))
             .collect::<Result<Vec<_>>>()?;
         Ok(UsageTable::new(by, records.iter().zip(usages.iter())))
+    }
+
+    /// A session's token and cost totals over time with `at_ms >= since_ms`, oldest first,
+    /// at most `limit`: the points its host stored at each change (see
+    /// [`UsagePoint`](crate::model::telemetry::UsagePoint)), then, while the session runs,
+    /// the figures a reader computes now (see [`SessionManager::usage`], reused for up to
+    /// [`USAGE_MAX_AGE`]) when they differ from the last stored point and do not go below
+    /// it, so the last point is current.
+    pub fn usage_series(
+        &self,
+        session_id: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::model::telemetry::UsagePoint>> {
+        use crate::model::telemetry::UsagePoint;
+        let rec = self.get(session_id)?;
+        let mut points = self.with_store(|s| s.usage_points(&rec.session_id, since_ms, limit))?;
+        if rec.state.is_ended() || points.len() >= limit {
+            return Ok(points);
+        }
+        let (u, at) = self.reader_usage(&rec, USAGE_MAX_AGE)?;
+        let now = UsagePoint::new(at, &u);
+        let figures = now.total_tokens.is_some() || now.cost_usd.is_some();
+        let last = points.last();
+        let grew = last.is_none_or(|l| {
+            !l.same_figures(&now)
+                && now.total_tokens >= l.total_tokens
+                && now.cost_usd.unwrap_or(0.0) >= l.cost_usd.unwrap_or(0.0)
+        });
+        if figures && grew && at >= since_ms {
+            let at = last.map_or(at, |l| at.max(l.at_ms + 1));
+            points.push(UsagePoint { at_ms: at, ..now });
+        }
+        Ok(points)
     }
 
     /// A session's stored resource samples taken at or after `since_ms` (unix ms), oldest

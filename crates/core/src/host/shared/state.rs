@@ -152,6 +152,8 @@ impl Shared {
         self.wake_timer();
         if to == State::WaitingInput {
             self.waited_once.store(true, Ordering::Release);
+            // A turn ended: its spending goes into the session's usage series.
+            crate::host::budget::turn_ended();
         }
         if to == State::WaitingInput && self.turn_open.swap(false, Ordering::AcqRel) {
             self.record_reply();

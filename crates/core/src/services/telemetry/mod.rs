@@ -88,8 +88,8 @@ pub use watch::{
 pub use summary::{duration_ms, samples, telemetry_for, telemetry_joined, SampleRow, Telemetry};
 pub use tokens::{
     cached_usage, compute_usage, find_claude_transcript_in_window, iso_ms, now_ms,
-    parse_output_log, print_mode, record_file, store_usage, usage_agent, usage_for, usage_for_with,
-    CleanReader, PrintMode, UsageAgent, UsageEnv,
+    parse_output_log, print_mode, record_file, store_usage, usage_agent, usage_agent_of, usage_for,
+    usage_for_with, CleanReader, PrintMode, UsageAgent, UsageEnv,
 };
 
 use crate::model::error::Result;

@@ -130,6 +130,14 @@ pub enum UsageAgent {
 /// Which agent a session runs: its type when built in, else its program's file name (a
 /// user-defined type or `custom -- claude ...` running one of the known CLIs).
 pub fn usage_agent(record: &SessionRecord) -> Option<UsageAgent> {
+    usage_agent_of(
+        record.agent_type.as_deref(),
+        record.command.first().map(String::as_str),
+    )
+}
+
+/// [`usage_agent`] from a session's agent type and program.
+pub fn usage_agent_of(agent_type: Option<&str>, program: Option<&str>) -> Option<UsageAgent> {
     let by_name = |n: &str| match n {
         "claude" => Some(UsageAgent::Claude),
         "codex" => Some(UsageAgent::Codex),
@@ -137,9 +145,8 @@ pub fn usage_agent(record: &SessionRecord) -> Option<UsageAgent> {
         "opencode" => Some(UsageAgent::Opencode),
         _ => None,
     };
-    record.agent_type.as_deref().and_then(by_name).or_else(|| {
-        let prog = record.command.first()?;
-        let name = Path::new(prog).file_name()?.to_str()?;
+    agent_type.and_then(by_name).or_else(|| {
+        let name = Path::new(program?).file_name()?.to_str()?;
         by_name(name)
     })
 }
