@@ -178,7 +178,8 @@ def test_the_users_own_otel_settings_make_a_lower_bound(place, standin, executab
               env={"OTEL_SDK_DISABLED": "true"})
     ping(s, standin)
     # The transcript is found where the agent's environment says (its CLAUDE_CONFIG_DIR),
-    # which only the host knows: it stores the figures when the session ends.
+    # which only the host knows: it stores the figures at the turn's end (maybe before the
+    # agent wrote the reply's usage) and again when the session ends.
     s.stop(timeout=30)
     want = expected("claude", standin.turns())
     last: dict[str, Any] = {}
@@ -186,9 +187,10 @@ def test_the_users_own_otel_settings_make_a_lower_bound(place, standin, executab
     def stored() -> bool:
         nonlocal last
         last = s.usage(0)
-        return last.get("source") is not None
+        return figures(last) == want
 
-    wait_until(stored, timeout=30, what=lambda: f"the host's final figures; last {last}")
+    wait_until(stored, timeout=30,
+               what=lambda: f"the host's final figures {want}; last {last}, billed {standin.turns()}")
     assert last["source"] is not None and last["source"].startswith("claude-transcript"), last
     assert last["exact"] is False, last
     assert figures(last) == want, (last, standin.turns())
