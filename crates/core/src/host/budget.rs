@@ -6,8 +6,9 @@
 //! (a task's budget may be set later, by anyone); a session with neither gets one when
 //! `SessionManager::set_budget` pokes its host ([`Tag::Budget`]). The thread looks again
 //! whenever the terminal showed activity (no agent spends tokens without drawing
-//! something), every [`ACTIVE_INTERVAL`] at most; an idle session costs one wake-up per
-//! [`IDLE_INTERVAL`], which reads the task's total only when a task budget applies.
+//! something), every [`ACTIVE_INTERVAL`] at most; an idle session with a budget or a task
+//! costs one wake-up per [`IDLE_INTERVAL`], which reads the task's total only when a task
+//! budget applies.
 //!
 //! A look: read the budgets from the store, compute the usage (the same sources as every
 //! reader: see `services::telemetry::compute_usage`), store it when it changed (so a task's
@@ -17,11 +18,14 @@
 //! recorded once per host run and budget, except that `interrupt` interrupts (and records)
 //! again whenever a later turn spends more.
 //!
-//! The same thread stores the session's usage at the end of each of the agent's turns (its
-//! move to `waiting_input`, see [`turn_ended`]) and once more [`ACTIVE_INTERVAL`] later (an
-//! agent may write its records just after it shows its prompt), so the usage series (see
-//! `store::usage_series`) has a point per turn even without a budget. Such a watcher, with
-//! no budget and no task, sleeps until the next turn ends: an idle session costs nothing.
+//! The same thread stores the session's usage at each move to `waiting_input` (the first
+//! prompt, each turn's end, a permission wait; see [`turn_ended`]) and once more
+//! [`ACTIVE_INTERVAL`] later (an agent may write its records just after it shows its
+//! prompt), so the usage series (see `store::usage_series`) has a point per turn even
+//! without a budget. Such a watcher, with no budget and no task, sleeps until the next
+//! such move: an idle session costs nothing. Once the host stores the final figures (see
+//! [`finalizing`]) the watcher stores nothing more, so a look still under way when the
+//! agent exits cannot put older figures over the final ones.
 //!
 //! [`Tag::Budget`]: crate::model::protocol::Tag::Budget
 //! [`WARN_FRACTION`]: crate::model::budget::WARN_FRACTION
@@ -56,6 +60,8 @@ struct Watcher {
     /// The agent is one whose usage is known (see `telemetry::usage_agent`): its turns
     /// add to the usage series.
     tracks_usage: bool,
+    /// The host is storing the final figures: no look stores anything any more.
+    finalizing: AtomicBool,
     running: AtomicBool,
     poke: Mutex<Pokes>,
     poke_cv: Condvar,
@@ -87,6 +93,7 @@ pub fn install(shared: Arc<Shared>, home: Home, env: UsageEnv, has_budget: bool)
             home,
             env,
             tracks_usage,
+            finalizing: AtomicBool::new(false),
             running: AtomicBool::new(false),
             poke: Mutex::new(Pokes::default()),
             poke_cv: Condvar::new(),
@@ -104,6 +111,16 @@ pub fn poke() {
         w.poke.lock().budget = true;
         w.poke_cv.notify_all();
     }
+}
+
+/// The agent exited and the host is about to store the final figures: from now on the
+/// watcher stores none. Returns once a store of the watcher's under way (it checks and
+/// stores under the host's store lock) is done, so the final figures are the last.
+pub fn finalizing(shared: &Shared) {
+    if let Some(w) = WATCHER.get() {
+        w.finalizing.store(true, Ordering::SeqCst);
+    }
+    let _ = shared.with_store(&mut |_| Ok(()));
 }
 
 /// The agent's turn ended (the session moved to `waiting_input`): store its usage, for the
@@ -189,7 +206,7 @@ impl Watch {
             let pokes = {
                 let mut p = w.poke.lock();
                 if !p.budget && !p.turn {
-                    if self.budgeted || self.settle {
+                    if self.budgeted || self.settle || look_again {
                         w.poke_cv.wait_for(&mut p, interval);
                     } else {
                         w.poke_cv.wait(&mut p);
@@ -210,7 +227,10 @@ impl Watch {
                 look_again = match self.look(w, true, turn) {
                     Ok(changed) => changed,
                     Err(e) => {
+                        // Look again after the interval, also without a budget: a turn's
+                        // figures are then stored by the settle look.
                         eprintln!("agent-sessions host: budget check: {e}");
+                        self.settle |= turn;
                         true
                     }
                 };
@@ -251,7 +271,12 @@ impl Watch {
             let u = telemetry::compute_usage(&w.home, &rec, &w.env);
             if self.usage.as_ref() != Some(&u) {
                 changed = true;
-                shared.with_store(&mut |s| telemetry::store_usage(s, &id, &u))?;
+                shared.with_store(&mut |s| {
+                    if w.finalizing.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    telemetry::store_usage(s, &id, &u)
+                })?;
                 self.usage = Some(u);
             }
         }

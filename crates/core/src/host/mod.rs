@@ -324,7 +324,9 @@ fn run(
     shared.finish(status, reader_done, &dir);
     // Nobody can talk to an ended session; remove the socket before the slower work below.
     let _ = std::fs::remove_file(&socket_path);
-    // Final token figures, read with the session's own environment.
+    // Final token figures, read with the session's own environment; after any figures the
+    // budget thread is still storing.
+    budget::finalizing(&shared);
     if let Ok(store) = Store::open(&home) {
         if let Ok(Some(rec)) = store.get(&id) {
             let _ = crate::services::telemetry::usage_for_with(&store, &home, &rec, &usage_env);

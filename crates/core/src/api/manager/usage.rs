@@ -184,6 +184,7 @@ impl SessionManager {
         limit: usize,
     ) -> Result<Vec<crate::model::telemetry::UsagePoint>> {
         use crate::model::telemetry::UsagePoint;
+        let limit = limit.min(crate::store::usage_series::MAX_POINTS);
         let rec = self.get(session_id)?;
         let mut points = self.with_store(|s| s.usage_points(&rec.session_id, since_ms, limit))?;
         if rec.state.is_ended() || points.len() >= limit {
