@@ -337,7 +337,9 @@ export function mount(root, { id, setTitle }) {
     if (f.tokens === null && f.cost === null) return;
     const n = tokens.x.length;
     if (n && tokens.tok[n - 1] === f.tokens && tokens.cost[n - 1] === f.cost) return;
-    tokens.x.push(Date.now() / 1000);
+    // When the server computed the figures (its clock, as the stored points), in order.
+    const at = (rec.telemetry && rec.telemetry.usage_at_ms) || Date.now();
+    tokens.x.push(Math.max(at / 1000, n ? tokens.x[n - 1] : 0));
     tokens.tok.push(f.tokens);
     tokens.cost.push(f.cost);
     drawTokens();
