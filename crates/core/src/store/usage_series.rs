@@ -23,13 +23,7 @@ pub(super) fn append_in(
     at_ms: i64,
 ) -> rusqlite::Result<()> {
     let point = UsagePoint::new(at_ms, u);
-    let known = [
-        point.tokens_input,
-        point.tokens_output,
-        point.tokens_cache_read,
-        point.tokens_cache_write,
-    ];
-    if known.iter().all(Option::is_none) && point.cost_usd.is_none() {
+    if point.total_tokens.is_none() && point.cost_usd.is_none() {
         return Ok(());
     }
     let last = tx
@@ -45,11 +39,11 @@ pub(super) fn append_in(
         return Ok(());
     }
     // A point never goes before the last one (a clock set back): it takes the last's time
-    // plus one, so the series stays in order.
-    let at = last.map_or(at_ms, |l| at_ms.max(l.at_ms + 1));
+    // plus one, so the series stays in order and the key stays unique.
+    let at = last.map_or(at_ms, |l| at_ms.max(l.at_ms.saturating_add(1)));
     let n = |v: Option<u64>| v.map(|x| i64::try_from(x).unwrap_or(i64::MAX));
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO usage_samples (session_id, at_ms, tokens_input, tokens_output,
+        "INSERT INTO usage_samples (session_id, at_ms, tokens_input, tokens_output,
             tokens_cache_read, tokens_cache_write, cost_usd, cost_estimated)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
          WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
@@ -61,7 +55,7 @@ pub(super) fn append_in(
         n(point.tokens_output),
         n(point.tokens_cache_read),
         n(point.tokens_cache_write),
-        point.cost_usd.filter(|c| c.is_finite()),
+        point.cost_usd,
         point.cost_estimated as i64,
     ])?;
     Ok(())

@@ -200,7 +200,7 @@ impl SessionManager {
                 && now.cost_usd.unwrap_or(0.0) >= l.cost_usd.unwrap_or(0.0)
         });
         if figures && grew && at >= since_ms {
-            let at = last.map_or(at, |l| at.max(l.at_ms + 1));
+            let at = last.map_or(at, |l| at.max(l.at_ms.saturating_add(1)));
             points.push(UsagePoint { at_ms: at, ..now });
         }
         Ok(points)
