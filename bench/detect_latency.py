@@ -51,7 +51,7 @@ def find_bin(explicit):
             p = Path(t) / profile / "agent-sessions"
             if p.is_file():
                 return p
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "agent-sessions-cli"], cwd=ROOT,
+    subprocess.run([str(ROOT / "scripts" / "build_cli.sh"), "-q"], cwd=ROOT,
                    check=True)
     return find_bin(None)
 

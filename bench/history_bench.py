@@ -303,7 +303,7 @@ def main():
     ap.add_argument("--only", choices=["resume", "events", "cleanup"], help="run one part")
     a = ap.parse_args()
     if not a.skip_build:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "agent-sessions-cli"],
+        subprocess.run([str(ROOT / "scripts" / "build_cli.sh"), "-q"],
                        cwd=ROOT, check=True)
     tmp = Path(tempfile.mkdtemp(prefix="as-hbench-"))
     rows = []

@@ -773,7 +773,7 @@ def main():
         a.bin = ROOT / "target" / "release" / "agent-sessions"
         if not a.skip_build:
             log("building the release CLI")
-            subprocess.run(["nice", "cargo", "build", "--release", "-q", "-p", "agent-sessions-cli"], cwd=ROOT, check=True)
+            subprocess.run(["nice", str(ROOT / "scripts" / "build_cli.sh"), "-q"], cwd=ROOT, check=True)
     a.bin = a.bin.resolve()
     if not os.access(a.bin, os.X_OK):
         sys.exit(f"{a.bin} is not an executable; build it (cargo build --release -p agent-sessions-cli) or pass --bin")

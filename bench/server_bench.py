@@ -51,7 +51,7 @@ ap.add_argument("--floods", type=int, default=5)
 a = ap.parse_args()
 
 if not os.path.exists(a.bin):
-    subprocess.run(["cargo", "build", "--release", "-p", "agent-sessions-cli"], check=True)
+    subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "build_cli.sh")], check=True)
 home = tempfile.mkdtemp(prefix="asb-")
 env = dict(os.environ, AGENT_SESSIONS_HOME=home)
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fake_agents",

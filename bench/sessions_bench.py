@@ -175,7 +175,7 @@ def main():
         if not need(tool, pkg):
             sys.exit(f"{tool} is needed for the comparison: apt-get install {pkg}")
     if not a.skip_build:
-        sh(["cargo", "build", "--release", "-q", "-p", "agent-sessions-cli"], cwd=ROOT)
+        sh([str(ROOT / "scripts" / "build_cli.sh"), "-q"], cwd=ROOT)
     rows = []
     with tempfile.TemporaryDirectory(prefix="asbench") as t:
         tmp = Path(t)

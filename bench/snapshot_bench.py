@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--skip-build", action="store_true")
     a = ap.parse_args()
     if not a.skip_build:
-        run(["cargo", "build", "--release", "-q", "-p", "agent-sessions-cli"], cwd=ROOT)
+        run([str(ROOT / "scripts" / "build_cli.sh"), "-q"], cwd=ROOT)
     tmp = Path(tempfile.mkdtemp(prefix="as-snapbench"))
     started = []
     env = dict(os.environ, AGENT_SESSIONS_HOME=str(tmp / "home"))

@@ -3,7 +3,7 @@
 maturin packs only the pyo3 extension module of ``crates/py`` (it cannot put a pyo3 module
 and a Rust binary in one wheel), but ``pip install .`` must also give the ``agent-sessions``
 command, which is the session host too. So before maturin builds the wheel this backend
-builds the CLI crate (``cargo build --release -p agent-sessions-cli``, in the same target
+builds the CLI crate (``scripts/build_cli.sh``: a release build, in the same target
 folder, so the two builds share every compiled dependency) and copies the binary to
 ``build/wheel-data/scripts/agent-sessions``. ``[tool.maturin] data`` points there, so the
 wheel carries it as ``agent_sessions-<v>.data/scripts/agent-sessions`` and pip installs it
@@ -53,20 +53,16 @@ def _with_cargo_on_path() -> str:
 def build_host() -> str:
     """Builds the agent-sessions CLI (release) and stages it for the wheel; returns its path."""
     dst = os.path.join(DATA_SCRIPTS, BIN)
-    cargo = _with_cargo_on_path()
+    _with_cargo_on_path()  # the script below runs cargo from PATH
     if os.environ.get("AGENT_SESSIONS_SKIP_HOST_BUILD") and os.path.isfile(dst):
         return dst
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     if not os.path.isabs(target):
         target = os.path.join(ROOT, target)
+    # The same release build as every other path (static where it can be: see the script).
     cmd = [
-        cargo,
-        "build",
-        "--release",
-        "--manifest-path",
-        os.path.join(ROOT, "Cargo.toml"),
-        "-p",
-        "agent-sessions-cli",
+        "bash",
+        os.path.join(ROOT, "scripts", "build_cli.sh"),
         "--target-dir",
         target,
     ]

@@ -16,7 +16,7 @@ if [ -f pyproject.toml ]; then
   .venv/bin/pip install -q .
   AS=.venv/bin/agent-sessions
 else
-  cargo build --release -q -p agent-sessions-cli
+  scripts/build_cli.sh -q
   AS=target/release/agent-sessions
 fi
 

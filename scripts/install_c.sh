@@ -40,7 +40,7 @@ MAJOR=${VERSION%%.*}
 SONAME=libagent_sessions.so.$MAJOR
 
 echo "building agent-sessions $VERSION (release)"
-cargo build --release -p agent-sessions-cli
+scripts/build_cli.sh
 # One build of the libraries that also prints the static library's system dependencies.
 NATIVE_LIBS=$(cargo rustc --release -p agent-sessions-ffi --lib -- --print native-static-libs 2>&1 |
     tee "$CARGO_TARGET_DIR/install_c.log" | sed -n 's/.*native-static-libs: //p' | tail -1)
