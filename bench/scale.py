@@ -3,6 +3,7 @@
 
     python3 bench/scale.py --sessions 1000 [--steps 10,100,1000] [--idle-secs 60] [--floods 9 --mb 135]
                            [--runs 20] [--skip-build | --bin PATH] [--json FILE]
+    python3 bench/scale.py --skip-build --compare old=OLD_BIN [--floods 7]   # capture only, builds side by side
 
 One tool at a time (agent-sessions: N hosts; dtach: N masters; tmux: N sessions on one
 server), it grows the live sessions to each step with a bash loop of starts and measures
@@ -526,16 +527,20 @@ def watched_window(ours, secs):
         top.wait(10)
 
 
-def capture(run, mb, floods):
+def capture(run, mb, floods, others=()):
     """Median seconds of `floods` floods of `mb` MB: a raw PTY (`script`), dtach, and ours
-    (start to `stopped`, every byte in output.log), interleaved."""
+    (start to `stopped`, every byte in output.log), interleaved. `others`: (name, binary)
+    pairs of more builds, each with a home of its own, flooded in the same rounds (to tell a
+    change of the code from a change of the machine)."""
     data = run.tmp / "flood.txt"
     line = (b"0123456789abcdefghijklmnopqrstuvwxyz" * 3)[:99] + b"\n"
     with open(data, "wb") as f:
         for _ in range(mb * 1024 * 1024 // len(line)):
             f.write(line)
     size = data.stat().st_size
-    out = {"raw": [], "dtach": [], "ours": [], "bytes": size}
+    builds = [("ours", run.bin, run.home)]
+    builds += [(name, Path(b).resolve(), run.tmp / f"home-{name}") for name, b in others]
+    out = {"raw": [], "dtach": [], "bytes": size, **{name: [] for name, _, _ in builds}}
     env = run.env
     for i in range(floods):
         t0 = time.perf_counter()
@@ -550,18 +555,34 @@ def capture(run, mb, floods):
             time.sleep(0.002)
         out["dtach"].append(time.perf_counter() - t0)
 
-        t0 = time.perf_counter()
-        sid = subprocess.run([str(run.bin), "start", "custom", "--max-log-size", "1G", "--", "cat", str(data)],
-                             env=env, cwd=run.work, capture_output=True, text=True, check=True).stdout.strip()
-        subprocess.run([str(run.bin), "wait", sid, "--state", "stopped", "--timeout", "600"], env=env,
-                       stdout=subprocess.DEVNULL, check=True)
-        out["ours"].append(time.perf_counter() - t0)
-        logged = (run.home / sid / "output.log").stat().st_size
-        if logged < size:
-            raise RuntimeError(f"capture: output.log has {logged} of {size} bytes")
-        subprocess.run([str(run.bin), "rm", sid], env=env, stdout=subprocess.DEVNULL, check=True)
+        for name, b, home in builds:
+            benv = dict(env, AGENT_SESSIONS_HOME=str(home))
+            t0 = time.perf_counter()
+            sid = subprocess.run([str(b), "start", "custom", "--max-log-size", "1G", "--", "cat", str(data)],
+                                 env=benv, cwd=run.work, capture_output=True, text=True,
+                                 check=True).stdout.strip()
+            subprocess.run([str(b), "wait", sid, "--state", "stopped", "--timeout", "600"], env=benv,
+                           stdout=subprocess.DEVNULL, check=True)
+            out[name].append(time.perf_counter() - t0)
+            logged = (home / sid / "output.log").stat().st_size
+            if logged < size:
+                raise RuntimeError(f"capture ({name}): output.log has {logged} of {size} bytes")
+            subprocess.run([str(b), "rm", sid], env=benv, stdout=subprocess.DEVNULL, check=True)
     data.unlink()
     return out
+
+
+def capture_table(c):
+    """The capture figures as a table: every build's median and its ratio to the raw PTY."""
+    names = [k for k in c if k not in ("raw", "bytes")]
+    label = {"dtach": "dtach", "ours": "agent-sessions (to `stopped`, all in output.log)"}
+    r = med(c["raw"])
+    rows = [f"\ncapture: {c['bytes'] / 1e6:.0f} MB to the end, median of {len(c['raw'])} floods\n",
+            "| | raw PTY (`script`) | " + " | ".join(label.get(n, n) for n in names) + " |",
+            "|---|---|" + "---|" * len(names),
+            f"| time | {r * 1e3:.0f} ms | " + " | ".join(f"{med(c[n]) * 1e3:.0f} ms" for n in names) + " |",
+            "| ÷ raw PTY | 1.00x | " + " | ".join(f"{med(c[n]) / r:.2f}x" for n in names) + " |"]
+    return "\n".join(rows)
 
 
 def python_lifecycle(python):
@@ -760,6 +781,8 @@ def main():
     ap.add_argument("--mb", type=int, default=135, help="MB per capture flood")
     ap.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"),
                     help="interpreter with agent_sessions for the lifecycle figures ('' skips)")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=BIN",
+                    help="only the capture floods, with this build beside ours (repeatable)")
     ap.add_argument("--tools", default="agent-sessions,dtach,tmux",
                     help="which to measure (comma-separated; the tables need all three)")
     a = ap.parse_args()
@@ -776,7 +799,10 @@ def main():
             subprocess.run(["nice", str(ROOT / "scripts" / "build_cli.sh"), "-q"], cwd=ROOT, check=True)
     a.bin = a.bin.resolve()
     if not os.access(a.bin, os.X_OK):
-        sys.exit(f"{a.bin} is not an executable; build it (cargo build --release -p agent-sessions-cli) or pass --bin")
+        sys.exit(f"{a.bin} is not an executable; build it (scripts/build_cli.sh) or pass --bin")
+    others = [tuple(c.split("=", 1)) for c in a.compare]
+    if any(len(o) != 2 or not o[0] or o[0] in ("ours", "raw", "dtach", "bytes") for o in others):
+        sys.exit("--compare takes NAME=BIN, with a name other than ours, raw, dtach or bytes")
     raise_limits(a.sessions)
 
     def on_signal(signum, _frame):
@@ -792,6 +818,11 @@ def main():
            "zero_live": {}, "steps": {}, "stop": {}, "complete": False}
     code = 0
     try:
+        if others:
+            log(f"capture only: {a.floods} floods of {a.mb} MB, raw PTY, dtach, ours and "
+                + ", ".join(n for n, _ in others))
+            print(capture_table(capture(run, a.mb, a.floods or 1, others)))
+            return
         ours, dtach, tmux = Ours(run), Dtach(run), Tmux(run)
         wanted = {x.strip() for x in a.tools.split(",")}
         run.tools = [t for t in (ours, dtach, tmux) if t.name in wanted]
@@ -828,13 +859,7 @@ def main():
         print("\nper step:\n")
         print(growth)
         if res.get("capture"):
-            c = res["capture"]
-            r = med(c["raw"])
-            print(f"\ncapture: {c['bytes'] / 1e6:.0f} MB to the end, median of {len(c['raw'])} floods\n")
-            print("| | raw PTY (`script`) | dtach | agent-sessions (to `stopped`, all in output.log) |")
-            print("|---|---|---|---|")
-            print(f"| time | {r * 1e3:.0f} ms | {med(c['dtach']) * 1e3:.0f} ms | {med(c['ours']) * 1e3:.0f} ms |")
-            print(f"| ÷ raw PTY | 1.00x | {med(c['dtach']) / r:.2f}x | {med(c['ours']) / r:.2f}x |")
+            print(capture_table(res["capture"]))
         if res.get("python"):
             print("\nPython lifecycle (benches/python/bench_lifecycle.py --only calls --only import):\n")
             print(res["python"])

@@ -4,10 +4,9 @@
 #   scripts/build_cli.sh [cargo options, e.g. -q or --target-dir DIR]
 #
 # Why static: every `start`, every command and every Claude Code or Codex hook event is a
-# fresh process of this binary, and a dynamic one spends about half a millisecond of each
-# in the loader (three shared libraries, ~18,000 relocations). A static PIE keeps address
-# randomization and skips that: `agent-sessions --version` 1.54 -> 1.09 ms, a start ~0.35 ms
-# less (docs/BENCHMARKS.md, issue 12). glibc's static libc.a comes with libc6-dev (part of
+# fresh process of this binary, and a dynamic one spends ~0.4 ms of each in the loader
+# (three shared libraries, ~18,000 relocations). A static PIE keeps address randomization
+# and skips that (figures: docs/BENCHMARKS.md, "Start, 2026-12-04"). glibc's static libc.a comes with libc6-dev (part of
 # build-essential). The one glibc call that then loads a module at run time is the password
 # database lookup for a login shell when SHELL is unset; it is built and run on the same
 # machine, so the module matches (a mismatch would only fall back to /bin/sh).
