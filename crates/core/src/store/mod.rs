@@ -2,10 +2,11 @@
 //!
 //! One database file per home, in WAL mode so many processes (hooks, hosts, the CLI) read
 //! and write at once. Every write runs in a `BEGIN IMMEDIATE` transaction, so writers queue
-//! on SQLite's lock (with a generous busy timeout) instead of failing or losing updates.
+//! on SQLite's lock (with a generous busy timeout, see [`busy`]) instead of failing or losing updates.
 
 use crate::config::home::Home;
 pub mod budgets;
+mod busy;
 pub mod events;
 pub(crate) mod fallback;
 pub mod feed;
@@ -26,7 +27,6 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use sessions::{int, opt_text, text, Column, ListFilter, NewSession, StateRow, Updates};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 /// An open connection to a home's store.
 pub struct Store {
@@ -65,7 +65,7 @@ impl Store {
         let path = home.db_path();
         OPENED_IN.store(std::process::id(), Ordering::Release);
         let conn = Connection::open(&path).map_err(|e| store_err(&path, e))?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path,
             home_root: home.root().to_path_buf(),
@@ -88,7 +88,7 @@ impl Store {
         let path = home.db_path();
         OPENED_IN.store(std::process::id(), Ordering::Release);
         let conn = fallback::open_read_only(&path).map_err(|e| store_err(&path, e))?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path,
             home_root: home.root().to_path_buf(),
@@ -96,7 +96,7 @@ impl Store {
         };
         store
             .conn
-            .busy_timeout(Duration::from_secs(30))
+            .busy_handler(Some(busy::wait))
             .and_then(|()| store.conn.execute_batch("PRAGMA foreign_keys=ON;"))
             .map_err(|e| store.err(e))?;
         store.migrate()?;
@@ -107,10 +107,10 @@ impl Store {
         store_err(&self.path, e)
     }
 
-    fn configure(&self) -> Result<()> {
-        // Busy timeout first: even switching to WAL can meet a lock held by another process.
+    fn configure(&mut self) -> Result<()> {
+        // The busy handler first: even switching to WAL can meet a lock held by another process.
         self.conn
-            .busy_timeout(Duration::from_secs(30))
+            .busy_handler(Some(busy::wait))
             .map_err(|e| self.err(e))?;
         // WAL lets readers run beside one writer; NORMAL sync keeps commits cheap while WAL
         // still guarantees a killed process never leaves a torn database. The mode is
