@@ -23,7 +23,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Mcp => return serve_cmd::mcp(g.home),
         Command::Serve(a) => return serve_cmd::serve(g.home, a, json),
-        Command::Start(a) => session_cmds::start(&mgr, *a, json)?,
+        Command::Start(a) => {
+            mgr.exits_after_start();
+            session_cmds::start(&mgr, *a, json)?
+        }
         Command::Attach {
             id,
             read_only,

@@ -243,6 +243,57 @@ fn the_agent_gets_the_starters_umask_default_signals_and_its_terminal_as_control
     env.ok(&["stop", id]);
 }
 
+/// The CPUs a process may run on, as /proc/PID/status lists them.
+fn cpus(pid: i64) -> String {
+    status_field(pid, "Cpus_allowed_list")
+}
+
+#[test]
+fn the_host_and_agent_keep_the_starters_cpu_mask_after_the_host_moves_off_its_cpu() {
+    use std::os::unix::process::CommandExt;
+    // The forked host narrows its mask for a moment to leave the starter's CPU (see
+    // `host::fork::move_off_cpu`); neither it nor the agent may keep the narrowed mask.
+    let env = Env::new();
+    let start = |mask: Option<Vec<usize>>| {
+        let mut cmd = env.command();
+        cmd.args(["start", "--json", "custom", "--", "sleep", "100000"]);
+        if let Some(cpus) = mask {
+            // SAFETY: sched_setaffinity is async-signal-safe; the set is built before.
+            let set = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for c in cpus {
+                    libc::CPU_SET(c, &mut set);
+                }
+                set
+            };
+            unsafe {
+                cmd.pre_exec(move || {
+                    match libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) {
+                        0 => Ok(()),
+                        _ => Err(std::io::Error::last_os_error()),
+                    }
+                });
+            }
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+        rec
+    };
+    let mine = cpus(std::process::id() as i64);
+    let rec = start(None);
+    let (host, agent) = pids(&rec);
+    assert_eq!(cpus(host), mine);
+    assert_eq!(cpus(agent), mine);
+    env.ok(&["stop", rec["session_id"].as_str().unwrap()]);
+    // A mask the user set (`taskset -c 0`) is kept as it is: one CPU leaves nowhere to move.
+    let rec = start(Some(vec![0]));
+    let (host, agent) = pids(&rec);
+    assert_eq!(cpus(host), "0");
+    assert_eq!(cpus(agent), "0");
+    env.ok(&["stop", rec["session_id"].as_str().unwrap()]);
+}
+
 /// The agent's environment, from `/proc`.
 /// The environment the agent process runs with: read once it runs its own program (before
 /// its exec, /proc shows the environment of the process that spawns it).

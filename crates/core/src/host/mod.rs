@@ -251,7 +251,10 @@ fn run(
             host_pid: Some(std::process::id()),
         },
     );
-    // A forked host waits for its starter to record the outcome (see `fork`).
+    // A forked host opens its connection while its starter records the outcome (reading
+    // only: the schema check and the WAL index, which the starter's open connection keeps
+    // valid), then waits for it (see `fork`).
+    let early = go.as_ref().and_then(|_| Store::open(&home).ok());
     let starter = go.map(fork::wait_go);
     if starter == Some(fork::Starter::Vanished) && !fork::record_exists(&home, &id) {
         // The starter died before the record existed: no one can see or stop this agent.
@@ -266,14 +269,21 @@ fn run(
         });
     }
     let recorded = starter == Some(fork::Starter::Recorded);
-    let (store, reader_done) =
-        match open_store(&home, &id, &started_at, agent_pid, reader_done, recorded) {
-            Ok(opened) => opened,
-            Err(e) => {
-                let _ = std::fs::remove_file(&socket_path);
-                return Err(e);
-            }
-        };
+    let (store, reader_done) = match open_store(
+        &home,
+        &id,
+        &started_at,
+        agent_pid,
+        reader_done,
+        recorded,
+        early,
+    ) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = std::fs::remove_file(&socket_path);
+            return Err(e);
+        }
+    };
 
     // Token sources the agent sees through its own --env (CLAUDE_CONFIG_DIR, CODEX_HOME).
     let usage_env = crate::services::telemetry::UsageEnv::from_env().with_overrides(&spec.env);
@@ -394,6 +404,7 @@ fn open_store(
     agent_pid: u32,
     reader_done: Receiver<()>,
     recorded: bool,
+    mut early: Option<Store>,
 ) -> Result<(Store, Receiver<()>)> {
     let updates = running_updates(started_at, std::process::id(), agent_pid);
     let mut pause = Duration::from_millis(50);
@@ -402,22 +413,25 @@ fn open_store(
     loop {
         // The same transition as the starter's, in case the starter died before recording
         // it; whichever comes second changes nothing.
-        let opened = Store::open(home).and_then(|store| {
-            if recorded {
-                return Ok(store);
-            }
-            crate::services::state_machine::apply(
-                &store,
-                &crate::services::state_machine::Change::new(
-                    id,
-                    State::Running,
-                    crate::model::state::Source::Process,
-                    "process spawned",
-                )
-                .updates(updates.clone()),
-            )?;
-            Ok(store)
-        });
+        let opened = early
+            .take()
+            .map_or_else(|| Store::open(home), Ok)
+            .and_then(|store| {
+                if recorded {
+                    return Ok(store);
+                }
+                crate::services::state_machine::apply(
+                    &store,
+                    &crate::services::state_machine::Change::new(
+                        id,
+                        State::Running,
+                        crate::model::state::Source::Process,
+                        "process spawned",
+                    )
+                    .updates(updates.clone()),
+                )?;
+                Ok(store)
+            });
         let e = match opened {
             Ok(store) => {
                 if failures > 0 {

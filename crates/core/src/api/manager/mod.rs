@@ -51,6 +51,8 @@ pub struct SessionManager {
     host_binary: Mutex<Option<PathBuf>>,
     /// Agent types defined through [`SessionManager::define_agent`].
     api_agents: Mutex<Vec<AgentSpec>>,
+    /// Set by a caller that exits right after its start (see [`Self::exits_after_start`]).
+    pub(crate) exits_after_start: std::sync::atomic::AtomicBool,
 }
 
 impl SessionManager {
@@ -79,7 +81,18 @@ impl SessionManager {
             usage_cache: Mutex::new(Default::default()),
             host_binary: Mutex::new(None),
             api_agents: Mutex::new(Vec::new()),
+            exits_after_start: Default::default(),
         }
+    }
+
+    /// Declares that this process exits as soon as its next start returns (the CLI's
+    /// `start`). A host this process forks then waits for that exit before its own start-up
+    /// work, so the two do not compete for the CPU while the caller waits; the session is
+    /// recorded running either way. A process that lives on must not call this: each of its
+    /// forked hosts would wait up to 100 ms before it answers on its socket.
+    pub fn exits_after_start(&self) {
+        self.exits_after_start
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Uses `path` as the session host binary instead of searching for it.

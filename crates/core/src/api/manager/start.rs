@@ -373,7 +373,10 @@ impl SessionManager {
         // Read before the go byte: until then the host writes nothing, so this is the record
         // as just written, and it has no telemetry yet.
         let rec = self.started_record(&store, &new.id, false)?;
-        host.recorded();
+        host.recorded(
+            self.exits_after_start
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
         Ok(rec)
     }
 
