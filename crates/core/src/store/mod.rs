@@ -60,6 +60,14 @@ impl Store {
             .map_err(|e| store_err(&self.path, e))
     }
 
+    /// This connection's commits never checkpoint the WAL, which is left to the other
+    /// connections (the hosts'). For a short-lived writer on a latency-critical path (a
+    /// `start`): a checkpoint copies the WAL into the database and syncs it, and lands on
+    /// whichever commit crosses the threshold.
+    pub fn leave_checkpoints_to_others(&self) {
+        let _ = self.conn.execute_batch("PRAGMA wal_autocheckpoint=0;");
+    }
+
     /// Opens (creating and migrating if needed) the store of `home`.
     pub fn open(home: &Home) -> Result<Store> {
         let path = home.db_path();
@@ -126,10 +134,12 @@ impl Store {
                 .map_err(|e| self.err(e))?;
         }
         self.conn
-            // A short WAL: every new connection (each CLI call, hook and host) rebuilds the
-            // WAL index by reading its valid frames, so a WAL let grow to SQLite's default
-            // 1000 pages cost every `start` about a millisecond. Checkpoints every 200 pages
-            // keep that small; the checkpoints themselves are cheap at this database's size.
+            // A short WAL: the first connection after all have closed (a CLI call, a hook or
+            // a start with no session live) rebuilds the WAL index by reading every frame
+            // since the WAL last restarted, ~3 µs each here; at SQLite's default 1000 pages
+            // that cost a `start` about a millisecond, at 200 0.3 ms. 50 was tried: starts
+            // gained those 0.2 ms, but the checkpoints came so often that Python's lifecycle
+            // writes took twice as long (create 0.035 -> 0.078 ms, same machine).
             .execute_batch(
                 "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=200;",
             )

@@ -358,6 +358,13 @@ impl SessionManager {
     ) -> Result<SessionRecord> {
         let forked = crate::host::fork::fork_host(&self.home, launch, lock);
         let store = self.store.get()?;
+        // The caller waits for this process's exit: no checkpoint on its way.
+        if self
+            .exits_after_start
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            store.leave_checkpoints_to_others();
+        }
         state_machine::insert(&store, new, Source::User, extra)?;
         let mut host = match forked {
             Ok(host) => host,
