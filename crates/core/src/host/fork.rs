@@ -26,10 +26,9 @@
 //! after its commit), and otherwise ends the agent no one can see.
 //!
 //! A starter that exits right after its start (the CLI, which says so to its manager)
-//! writes [`GO_RECORDED_EXITING`] instead
-//! and leaves the pipe open until its exit; the host waits for that end before the rest of
-//! its start-up (threads, the first sample), which would otherwise take the CPU the
-//! starter's exit and its caller's wake-up need.
+//! writes [`GO_RECORDED_EXITING`] instead and leaves the pipe open until its exit; the host
+//! waits for that end before the rest of its start-up (threads, the first sample), which
+//! would otherwise take the CPU the starter's exit and its caller's wake-up need.
 
 use crate::config::home::Home;
 use crate::model::error::{Error, Result};
@@ -134,10 +133,10 @@ pub fn fork_host(home: &Home, spec: &LaunchSpec, lock: &File) -> Result<ForkedHo
     };
     let (ready_r, ready_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
-    // SAFETY: one thread and no store connection (`can_fork`): the child runs only code
-    // that allocates and locks afresh, and leaves through `_exit`.
     // SAFETY: no arguments; -1 on failure, which `move_off_cpu` ignores.
     let starter_cpu = unsafe { libc::sched_getcpu() };
+    // SAFETY: one thread and no store connection (`can_fork`): the child runs only code
+    // that allocates and locks afresh, and leaves through `_exit`.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             move_off_cpu(starter_cpu);
