@@ -16,7 +16,7 @@
 //!   callers have threads and open connections, so they keep the exec path.
 //!
 //! The order of a direct start: the starter takes the lock, forks; the host moves to
-//! another CPU (see [`move_off_cpu`]), detaches, spawns the agent and reports ready (fd 3);
+//! another CPU (see `move_off_cpu`), detaches, spawns the agent and reports ready (fd 3);
 //! the starter opens the store meanwhile and inserts the record (starting), reads the
 //! report, records running, then writes one byte on the go pipe. The host opens its own
 //! connection as soon as it has reported, but writes only after that byte (or the pipe's
@@ -26,7 +26,7 @@
 //! after its commit), and otherwise ends the agent no one can see.
 //!
 //! A starter that exits right after its start (the CLI, which says so to its manager)
-//! writes [`GO_RECORDED_EXITING`] instead and leaves the pipe open until its exit; the host
+//! writes `GO_RECORDED_EXITING` instead and leaves the pipe open until its exit; the host
 //! waits for that end before the rest of its start-up (threads, the first sample), which
 //! would otherwise take the CPU the starter's exit and its caller's wake-up need.
 

@@ -2,7 +2,8 @@
 //!
 //! One database file per home, in WAL mode so many processes (hooks, hosts, the CLI) read
 //! and write at once. Every write runs in a `BEGIN IMMEDIATE` transaction, so writers queue
-//! on SQLite's lock (with a generous busy timeout, see [`busy`]) instead of failing or losing updates.
+//! on SQLite's lock (with a generous busy timeout, see the `busy` module) instead of failing
+//! or losing updates.
 
 use crate::config::home::Home;
 pub mod budgets;
