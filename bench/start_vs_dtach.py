@@ -9,6 +9,11 @@ import subprocess, time, statistics, sys, os, tempfile, json, shutil, random
 if len(sys.argv) < 3 or not sys.argv[1].isdigit():
     sys.exit(__doc__ + "\nexample: python3 bench/start_vs_dtach.py 30 new=target/release/agent-sessions")
 runs=int(sys.argv[1]); tools=[]
+# The reference: installed like bench/scale.py does (Debian's package), when missing.
+if not shutil.which("dtach") and os.geteuid()==0 and shutil.which("apt-get"):
+    subprocess.run(["apt-get","install","-y","-q","dtach"],stdout=subprocess.DEVNULL)
+if not shutil.which("dtach"):
+    sys.exit("dtach is missing: apt-get install dtach")
 tmp=tempfile.mkdtemp(prefix="stcmp")
 for a in sys.argv[2:]:
     name,rest=a.split("=",1); extra={}
