@@ -256,6 +256,73 @@ fn a_watch_lease_makes_an_idle_host_sample_live() {
     assert_eq!(t.sample_count as usize, r.len());
 }
 
+/// What a new watcher waits on: sessions still live by their stored state whose last
+/// sample is older than the watcher's arrival. A session never sampled, or ended, is not
+/// waited on.
+#[test]
+fn a_new_watcher_waits_only_on_live_sessions_with_an_older_sample() {
+    let dir = TempDir::new("idle-sampled-before");
+    let (home, store) = open_home(dir.path());
+    for id in ["s-live", "s-ends", "s-never"] {
+        new_session(&store, id, dir.path());
+    }
+    let cfg = || SamplerConfig {
+        resource_interval: HOUR,
+        idle_interval: HOUR,
+        workspace_interval: HOUR,
+        flush_interval: HOUR,
+        ..Default::default()
+    };
+    let (t1, t2) = (Tree::spawn("exec sleep 120"), Tree::spawn("exec sleep 120"));
+    let _r1 = Running::start(&home, "s-live", t1.pid(), dir.path(), cfg());
+    let _r2 = Running::start(&home, "s-ends", t2.pid(), dir.path(), cfg());
+    poll("a first sample of both", || {
+        (rows(&store, "s-live").len() == 1 && rows(&store, "s-ends").len() == 1).then_some(())
+    });
+    let first = |id: &str| rows(&store, id)[0].sample.at_ms;
+    let newest = first("s-live").max(first("s-ends"));
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // Before both samples: nothing to wait on. After: both (s-never has no sample).
+    assert!(store
+        .sampled_before(first("s-live").min(first("s-ends")))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        sorted(store.sampled_before(newest + 1).unwrap()),
+        vec!["s-ends".to_string(), "s-live".to_string()]
+    );
+    // Between the two: only the older one.
+    if first("s-live") != first("s-ends") {
+        let older = if first("s-live") < first("s-ends") {
+            "s-live"
+        } else {
+            "s-ends"
+        };
+        assert_eq!(
+            store.sampled_before(newest).unwrap(),
+            vec![older.to_string()]
+        );
+    }
+    // An ended session is not waited on, whatever its sample's age.
+    state_machine::apply(
+        &store,
+        &state_machine::Change::new(
+            "s-ends",
+            agent_sessions::State::Stopped,
+            Source::Process,
+            "test",
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        store.sampled_before(newest + 1).unwrap(),
+        vec!["s-live".to_string()]
+    );
+}
+
 #[test]
 fn an_idle_parent_still_counts_the_child_it_reaps() {
     // The parent sleeps (nothing moves, so samples skip the /proc listing); its child burns

@@ -318,6 +318,31 @@ pub(crate) fn row_to_telemetry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Re
 }
 
 impl Store {
+    /// Sessions whose stored state is not an ended one and whose last sample was taken
+    /// before `since_ms` (sessions never sampled are not listed): what a new watcher waits
+    /// on (see `SessionManager::watch`). One statement over the summary rows, so a watcher can
+    /// poll it while 1000 hosts answer: a whole listing (liveness probes included) took ~25
+    /// ms of the CPU those hosts need, every 50 ms.
+    pub fn sampled_before(&self, since_ms: i64) -> Result<Vec<String>> {
+        let ended = crate::model::state::State::ALL
+            .iter()
+            .filter(|s| s.is_ended())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.connection()
+            .prepare_cached(&format!(
+                "SELECT t.session_id FROM telemetry t JOIN sessions s ON s.id = t.session_id
+                 WHERE s.state NOT IN ({ended})
+                   AND json_extract(t.last_sample, '$.at_ms') < ?1"
+            ))
+            .and_then(|mut st| {
+                st.query_map([since_ms], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// The telemetry of `record`'s session, from the store only (no file is read; token figures
     /// are those cached by the last [`super::usage_for`]). Works the same after the session ended.
     pub fn telemetry_row(&self, session_id: &str) -> Result<Option<Telemetry>> {

@@ -55,14 +55,14 @@ impl SessionManager {
         let lease = telemetry::WatchLease::acquire(self.home())?;
         let deadline = std::time::Instant::now() + telemetry::LIVE_WAIT;
         while std::time::Instant::now() < deadline {
-            let stale = self
-                .list(&crate::store::ListFilter::default())?
-                .iter()
-                .any(|r| {
-                    let last = r.telemetry.as_ref().and_then(|t| t.last_sample);
-                    !r.state.is_ended() && last.is_some_and(|s| s.at_ms < since_ms)
-                });
-            if !stale {
+            // The stored states first (one cheap statement); the few left are checked for
+            // liveness, so a host that died without a word does not hold the wait.
+            let stale = self.with_store(|s| s.sampled_before(since_ms))?;
+            if stale.len() <= LIVENESS_CHECKED
+                && !stale
+                    .iter()
+                    .any(|id| self.get(id).is_ok_and(|r| !r.state.is_ended()))
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -156,6 +156,10 @@ impl SessionManager {
 
 /// Usage a manager computed as a reader, by session id, with when (see `reader_usage`).
 pub(crate) type UsageCache = HashMap<String, (TokenUsage, i64)>;
+/// A new watcher checks the liveness of the sessions it still waits on once this few are
+/// left (each check is a record read and a lock probe); before that the stored states
+/// stand.
+const LIVENESS_CHECKED: usize = 32;
 /// Entries older than this are dropped (no reader asks for figures this old).
 const READ_CACHE_KEEP_MS: i64 = 10 * 60 * 1000;
 
