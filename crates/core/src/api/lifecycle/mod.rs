@@ -51,7 +51,7 @@ mod mirror;
 mod persist;
 mod resume;
 mod time;
-mod transcript_wait;
+pub(crate) mod transcript_wait;
 mod update;
 
 pub use crate::store::lifecycle::{ListFilter, SummaryRef};

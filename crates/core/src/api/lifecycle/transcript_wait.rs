@@ -16,6 +16,10 @@
 //!   (0 to [`MAX_DEADLINE`]). The caller then records what there is, with a note.
 //!
 //! A missing file is waited for too (Claude Code may not have flushed its first write yet).
+//!
+//! The main conversation's transcript lags the same way behind the screen and the `Stop`
+//! hook: a snapshot of a session that has just come back to its prompt waits here too
+//! (`api::manager::snapshots`), so it does not keep the conversation without its last answer.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -38,7 +42,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// How the wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     /// The last message is a finished assistant message with usage.
     Final,
     /// The last message is an assistant message with usage and the file stopped growing.
@@ -69,7 +73,7 @@ pub(super) fn deadline_from_env() -> (Duration, Option<String>) {
 
 /// Polls `path` until it holds the subagent's last message (see the module documentation)
 /// or `deadline` passes.
-pub(super) fn wait_for_final_message(path: &Path, deadline: Duration) -> Outcome {
+pub(crate) fn wait_for_final_message(path: &Path, deadline: Duration) -> Outcome {
     let start = Instant::now();
     let mut probe = Probe::default();
     let mut seen: Option<(u64, Option<SystemTime>)> = None;

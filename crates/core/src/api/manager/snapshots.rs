@@ -277,6 +277,10 @@ impl SessionManager {
     }
 }
 
+/// Longest a snapshot of a Claude session at its prompt waits for the transcript to hold the
+/// last answer (see `copy_conversation`).
+const SNAPSHOT_TRANSCRIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Copies the agent's own conversation file into `dir/conversation`, or says why none.
 fn copy_conversation(
     rec: &SessionRecord,
@@ -306,6 +310,21 @@ fn copy_conversation(
             )),
         ));
     };
+    if agent == "claude"
+        && rec.state == crate::model::state::State::WaitingInput
+        && rec.state_reason.as_deref() == Some("prompt")
+    {
+        // Claude Code appends a turn's last answer to its transcript after the screen shows
+        // it and after its Stop hook (~30 ms, seen with the real CLI): copied at once, the
+        // snapshot would keep the question without the answer, and a restore would go on
+        // from there. At its prompt the transcript ends in a finished answer, so this wait
+        // ends at the first look unless the answer is still being written; a transcript
+        // that ends otherwise (a slash command's output) costs the whole second.
+        let _ = crate::api::lifecycle::transcript_wait::wait_for_final_message(
+            &src,
+            SNAPSHOT_TRANSCRIPT_WAIT,
+        );
+    }
     let file = src
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
