@@ -279,24 +279,22 @@ fn a_new_watcher_waits_only_on_live_sessions_with_an_older_sample() {
     poll("a first sample of both", || {
         (rows(&store, "s-live").len() == 1 && rows(&store, "s-ends").len() == 1).then_some(())
     });
-    let first = |id: &str| rows(&store, id)[0].sample.at_ms;
-    let newest = first("s-live").max(first("s-ends"));
-    let sorted = |mut v: Vec<String>| {
-        v.sort();
-        v
-    };
+    let (live_at, ends_at) = (
+        rows(&store, "s-live")[0].sample.at_ms,
+        rows(&store, "s-ends")[0].sample.at_ms,
+    );
+    let newest = live_at.max(ends_at);
+    let mut both = store.sampled_before(newest + 1).unwrap();
+    both.sort();
     // Before both samples: nothing to wait on. After: both (s-never has no sample).
     assert!(store
-        .sampled_before(first("s-live").min(first("s-ends")))
+        .sampled_before(live_at.min(ends_at))
         .unwrap()
         .is_empty());
-    assert_eq!(
-        sorted(store.sampled_before(newest + 1).unwrap()),
-        vec!["s-ends".to_string(), "s-live".to_string()]
-    );
+    assert_eq!(both, vec!["s-ends".to_string(), "s-live".to_string()]);
     // Between the two: only the older one.
-    if first("s-live") != first("s-ends") {
-        let older = if first("s-live") < first("s-ends") {
+    if live_at != ends_at {
+        let older = if live_at < ends_at {
             "s-live"
         } else {
             "s-ends"
